@@ -1,0 +1,44 @@
+# Two commands for a newcomer: `make report` and `make test`.
+# Both create .venv with the project's dependencies when it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA_DIR_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
+
+.PHONY: all report test test-fast bench run validate score clean help
+
+help:
+	@echo "make report   - run the analysis and render report.html + report.pdf"
+	@echo "make test     - run the test suite"
+	@echo "make bench    - time every stage on real and synthetic data"
+	@echo "make validate - validate the four exports and print the row accounting"
+	@echo "Optional: DATA_DIR=/path/to/exports"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/python -m analysis run $(DATA_DIR_ARG)
+	$(BIN)/python -m analysis render report.qmd
+
+run: $(STAMP)
+	$(BIN)/python -m analysis run $(DATA_DIR_ARG)
+
+validate: $(STAMP)
+	$(BIN)/python -m analysis validate $(DATA_DIR_ARG)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python -m analysis.bench
+
+clean:
+	rm -rf results _render report.html report.pdf .pytest_cache
