@@ -1,0 +1,123 @@
+"""Command line: ``python -m analysis <command>``.
+
+Commands: ``validate`` (check the exports, print the row accounting), ``run`` (the whole analysis, tables to
+``results/``), ``score`` (offers for a new export), ``fetch-data`` (download the exports), ``dictionary``
+(print the data dictionary as Markdown). Invalid input ends with ``error:`` lines on stderr and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis import paths
+from analysis.load import ExportError
+
+EXIT_INVALID = 2
+
+
+def _print_errors(lines: list[str]) -> None:
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from analysis.dataset import load_dataset
+
+    dataset = load_dataset(args.data_dir, require_target=not args.no_target)
+    for warning in dataset.validated.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"data directory: {dataset.data_dir}")
+    for row in dataset.validated.typos.itertuples():
+        print(f"typo corrected: {row.file} column '{row.column}': '{row.typo}' -> '{row.correction}' "
+              f"({row.rows} rows)")
+    print("row accounting:")
+    print(dataset.data.accounting.to_string(index=False))
+    for row in dataset.data.excluded.itertuples():
+        print(f"excluded: id {row.id} ({row.step}): {row.detail}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from analysis.pipeline import run_analysis
+
+    run_analysis(data_dir=args.data_dir, results_dir=Path(args.results_dir), seed=args.seed, quick=args.quick)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from analysis.scoring import score_export
+
+    out = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=Path(args.out))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from analysis.fetch import FetchError, fetch_data
+
+    try:
+        written = fetch_data(Path(args.target))
+    except FetchError as err:
+        _print_errors([str(err)])
+        return EXIT_INVALID
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from analysis.dictionary import dictionary_markdown
+
+    sys.stdout.write(dictionary_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", default=None,
+                       help=f"directory of the four exports (default: ${paths.DATA_ENV_VAR}, data/raw/, "
+                            "../shared/data/)")
+
+    p = sub.add_parser("validate", help="validate the four exports and print the row accounting")
+    data_dir(p)
+    p.add_argument("--no-target", action="store_true", help="the export has no target column (to be scored)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run the whole analysis and write the tables to results/")
+    data_dir(p)
+    p.add_argument("--results-dir", default=str(paths.RESULTS_DIR))
+    p.add_argument("--seed", type=int, default=20261123, help="seed of every random step")
+    p.add_argument("--quick", action="store_true", help="a reduced CV protocol (for tests on small data)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("score", help="write per-customer offers for a new export (no target needed)")
+    data_dir(p)
+    p.add_argument("--results-dir", default=str(paths.RESULTS_DIR), help="where `run` saved the fitted model")
+    p.add_argument("--out", required=True, help="output CSV of offers")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("fetch-data", help="download the four public exports into data/raw/")
+    p.add_argument("--target", default=str(paths.RAW_DIR))
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("dictionary", help="print the data dictionary (data/README.md)")
+    p.set_defaults(func=cmd_dictionary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ExportError as err:
+        _print_errors(err.lines())
+        return EXIT_INVALID
+    except (ValueError, FileNotFoundError) as err:
+        _print_errors([str(err)])
+        return EXIT_INVALID

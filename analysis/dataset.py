@@ -1,0 +1,71 @@
+"""The data stage as one call: read → validate → customer table → business rules, and its outputs on disk."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.dictionary import EXPORT_FILES
+from analysis.load import read_exports
+from analysis.paths import resolve_data_dir
+from analysis.table import EXTREME_REVENUE_FACTOR, CustomerData, customer_data
+from analysis.validate import ValidatedExports, validate_exports
+
+
+@dataclass
+class Dataset:
+    """Everything the data stage produces, with where it came from."""
+
+    data_dir: Path
+    validated: ValidatedExports
+    data: CustomerData
+
+    @property
+    def model_table(self) -> pd.DataFrame:
+        return self.data.model_table
+
+
+def load_dataset(
+    data_dir: str | Path | None = None,
+    require_target: bool = True,
+    extreme_factor: float = EXTREME_REVENUE_FACTOR,
+) -> Dataset:
+    """Read, validate and build the customer tables from the exports in ``data_dir`` (resolved as documented
+    in :func:`analysis.paths.resolve_data_dir`). Raises :class:`analysis.load.ExportError` on invalid data."""
+    directory = resolve_data_dir(data_dir)
+    validated = validate_exports(read_exports(directory), require_target=require_target)
+    return Dataset(data_dir=directory, validated=validated, data=customer_data(validated, extreme_factor))
+
+
+def file_hashes(data_dir: Path) -> pd.DataFrame:
+    """SHA-256 and size of each export (for the report's reproducibility appendix).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``file, sha256, bytes``.
+    """
+    rows = []
+    for name in EXPORT_FILES:
+        payload = (Path(data_dir) / name).read_bytes()
+        rows.append({"file": name, "sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)})
+    return pd.DataFrame(rows, columns=["file", "sha256", "bytes"])
+
+
+def write_data_outputs(dataset: Dataset, results_dir: Path) -> dict[str, Path]:
+    """Write the row accounting, the excluded customers, the typo report and the modelling table."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {
+        "row_accounting": (dataset.data.accounting, results_dir / "row_accounting.csv"),
+        "excluded_customers": (dataset.data.excluded, results_dir / "excluded_customers.csv"),
+        "typo_corrections": (dataset.validated.typos, results_dir / "typo_corrections.csv"),
+        "customer_table": (dataset.model_table, results_dir / "customer_table.csv"),
+        "data_files": (file_hashes(dataset.data_dir), results_dir / "data_files.csv"),
+    }
+    for frame, path in outputs.values():
+        frame.to_csv(path, index=False)
+    return {name: path for name, (_, path) in outputs.items()}

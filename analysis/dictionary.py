@@ -1,0 +1,196 @@
+"""The data dictionary: the single source of truth for names, meanings, units and groups.
+
+Every English column name of the customer table, every Russian label of the store's exports and every
+known typo of those exports is declared here and nowhere else. ``data/README.md`` is rendered from
+:data:`DICTIONARY` by :func:`dictionary_markdown`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+MARKET_FILE = "market_file.csv"
+MARKET_MONEY = "market_money.csv"
+MARKET_TIME = "market_time.csv"
+MONEY = "money.csv"
+EXPORT_FILES = (MARKET_FILE, MARKET_MONEY, MARKET_TIME, MONEY)
+
+ID_RU = "id"
+TARGET_RU = "Покупательская активность"
+PERIOD_RU = "Период"
+REVENUE_RU = "Выручка"
+MINUTES_RU = "минут"
+PROFIT_RU = "Прибыль"
+
+TARGET = "activity_decline"
+TARGET_LABELS = {"Снизилась": 1, "Прежний уровень": 0}
+
+FEATURE_GROUPS = {
+    "communication": "How the store communicates with the customer",
+    "product": "Product behaviour: what the customer buys and how",
+    "purchase": "Purchase behaviour: how much the customer spends",
+    "site": "Site behaviour: how the customer uses the web site",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of the customer table and where it comes from."""
+
+    name: str
+    source_name: str
+    source_file: str
+    meaning: str
+    unit: str
+    group: str
+    kind: str  # "id", "target", "binary", "categorical", "count", "continuous", "share"
+    period: str | None = None  # for the long files: the Russian period label
+
+
+DICTIONARY: tuple[Field, ...] = (
+    Field("id", "id", MARKET_FILE, "Customer number in the corporate database", "—", "id", "id"),
+    Field(TARGET, TARGET_RU, MARKET_FILE,
+          "Purchasing activity has declined (1 = «Снизилась», 0 = «Прежний уровень»)", "0/1", "target", "target"),
+    Field("service_type", "Тип сервиса", MARKET_FILE, "Service level: standard or premium", "category",
+          "communication", "categorical"),
+    Field("contact_allowed", "Разрешить сообщать", MARKET_FILE,
+          "Customer consents to receiving additional offers (1 = «да»)", "0/1", "communication", "binary"),
+    Field("marketing_6m", "Маркет_актив_6_мес", MARKET_FILE,
+          "Average monthly marketing contacts (mailings, calls, ads) over the last 6 months", "contacts / month",
+          "communication", "continuous"),
+    Field("marketing_current", "Маркет_актив_тек_мес", MARKET_FILE,
+          "Marketing contacts in the current month", "contacts", "communication", "count"),
+    Field("tenure_days", "Длительность", MARKET_FILE, "Days since registration on the site", "days",
+          "communication", "count"),
+    Field("promo_share", "Акционные_покупки", MARKET_FILE,
+          "Average monthly share of purchases made on promotion over the last 6 months", "share 0–1",
+          "product", "share"),
+    Field("popular_category", "Популярная_категория", MARKET_FILE,
+          "Most frequently bought product category over the last 6 months", "category", "product", "categorical"),
+    Field("categories_per_visit", "Средний_просмотр_категорий_за_визит", MARKET_FILE,
+          "Average number of categories viewed per visit in the last month", "categories / visit",
+          "product", "count"),
+    Field("unpaid_items", "Неоплаченные_продукты_штук_квартал", MARKET_FILE,
+          "Unpaid items left in the cart over the last 3 months", "items", "product", "count"),
+    Field("service_errors", "Ошибка_сервиса", MARKET_FILE, "Site failures the customer met while visiting",
+          "failures", "site", "count"),
+    Field("pages_per_visit", "Страниц_за_визит", MARKET_FILE,
+          "Average pages viewed per visit over the last 3 months", "pages / visit", "site", "count"),
+    Field("revenue_prev2", REVENUE_RU, MARKET_MONEY, "Revenue from the customer two months before the current one",
+          "₽", "purchase", "continuous", period="препредыдущий_месяц"),
+    Field("revenue_prev", REVENUE_RU, MARKET_MONEY, "Revenue from the customer in the previous month", "₽",
+          "purchase", "continuous", period="предыдущий_месяц"),
+    Field("revenue_current", REVENUE_RU, MARKET_MONEY, "Revenue from the customer in the current month", "₽",
+          "purchase", "continuous", period="текущий_месяц"),
+    Field("minutes_prev", MINUTES_RU, MARKET_TIME, "Minutes on the site in the previous month", "minutes",
+          "site", "count", period="предыдущий_месяц"),
+    Field("minutes_current", MINUTES_RU, MARKET_TIME, "Minutes on the site in the current month", "minutes",
+          "site", "count", period="текущий_месяц"),
+    Field("profit", PROFIT_RU, MONEY,
+          "Average monthly profit the store makes on the customer over the last 3 months (as exported; "
+          "the brief gives no unit, the values 0.9–7.4 suggest thousands of ₽)", "as exported",
+          "purchase", "continuous"),
+)
+
+FIELDS = {f.name: f for f in DICTIONARY}
+
+# Category labels: Russian (after typo normalisation) -> English value used in the customer table.
+CATEGORY_LABELS: dict[str, dict[str, str]] = {
+    "service_type": {"стандарт": "standard", "премиум": "premium"},
+    "contact_allowed": {"да": "1", "нет": "0"},
+    "popular_category": {
+        "Товары для детей": "kids_goods",
+        "Домашний текстиль": "home_textiles",
+        "Косметика и аксессуары": "cosmetics_accessories",
+        "Техника для красоты и здоровья": "beauty_health_devices",
+        "Мелкая бытовая техника и электроника": "small_appliances_electronics",
+        "Кухонная посуда": "kitchenware",
+    },
+}
+
+# Display names of the English category values, for tables and figures.
+CATEGORY_DISPLAY = {
+    "kids_goods": "Kids' goods",
+    "home_textiles": "Home textiles",
+    "cosmetics_accessories": "Cosmetics & accessories",
+    "beauty_health_devices": "Beauty & health devices",
+    "small_appliances_electronics": "Small appliances & electronics",
+    "kitchenware": "Kitchenware",
+    "standard": "Standard",
+    "premium": "Premium",
+}
+
+# The known typos of the exports, in one explicit place: (file, Russian column) -> {typo: correction}.
+KNOWN_TYPOS: dict[tuple[str, str], dict[str, str]] = {
+    (MARKET_FILE, "Тип сервиса"): {"стандартт": "стандарт"},
+    (MARKET_FILE, "Популярная_категория"): {"Косметика и аксесуары": "Косметика и аксессуары"},
+    (MARKET_TIME, PERIOD_RU): {"предыдцщий_месяц": "предыдущий_месяц"},
+}
+
+REVENUE_PERIODS = {f.period: f.name for f in DICTIONARY if f.source_file == MARKET_MONEY}
+TIME_PERIODS = {f.period: f.name for f in DICTIONARY if f.source_file == MARKET_TIME}
+
+FEATURES = tuple(f.name for f in DICTIONARY if f.kind not in ("id", "target"))
+CATEGORICAL = tuple(f.name for f in DICTIONARY if f.kind == "categorical")
+
+
+def dictionary_frame() -> pd.DataFrame:
+    """The data dictionary as a table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, source_name, source_file, period, meaning, unit, group, kind``, one row per column
+        of the customer table, in table order.
+    """
+    return pd.DataFrame(
+        [
+            {
+                "name": f.name,
+                "source_name": f.source_name,
+                "source_file": f.source_file,
+                "period": f.period or "",
+                "meaning": f.meaning,
+                "unit": f.unit,
+                "group": f.group,
+                "kind": f.kind,
+            }
+            for f in DICTIONARY
+        ]
+    )
+
+
+def dictionary_markdown() -> str:
+    """Render ``data/README.md`` from the dictionary (the file is checked against this by a test)."""
+    frame = dictionary_frame()
+    frame["source"] = [
+        f"{row.source_file}: {row.source_name}" + (f" ({row.period})" if row.period else "")
+        for row in frame.itertuples()
+    ]
+    table = frame[["name", "source", "meaning", "unit", "group"]].to_markdown(index=False)
+    cats = "\n".join(
+        f"| {col} | {ru} | {en} |" for col, mapping in CATEGORY_LABELS.items() for ru, en in mapping.items()
+    )
+    typos = "\n".join(
+        f"| {file} | {col} | {typo} | {fix} |"
+        for (file, col), mapping in KNOWN_TYPOS.items()
+        for typo, fix in mapping.items()
+    )
+    groups = "\n".join(f"- **{g}**: {text}" for g, text in FEATURE_GROUPS.items())
+    return (
+        "# Data\n\n"
+        "The four exports of «В один клик» are **not** stored in this repository. The project looks for them in\n"
+        "`--data-dir DIR`, else `$ONECLICK_DATA_DIR`, else `data/raw/`, else `../shared/data/`.\n"
+        "`python -m analysis fetch-data` downloads them into `data/raw/` where the internet is reachable.\n\n"
+        "This file is generated from `analysis/dictionary.py` (`python -m analysis dictionary > data/README.md`);\n"
+        "a test keeps the two in step.\n\n"
+        "## The customer table\n\nOne row per customer. Feature groups:\n\n"
+        f"{groups}\n\n{table}\n\n"
+        "## Category values\n\n| column | export value | table value |\n|---|---|---|\n"
+        f"{cats}\n\n"
+        "## Known typos of the exports (corrected on reading, each correction reported)\n\n"
+        "| file | column | typo | correction |\n|---|---|---|---|\n"
+        f"{typos}\n"
+    )
