@@ -115,9 +115,10 @@ class _Collector:
 
     def add_rows(self, file: str, column: str | None, rows: pd.Series, message: str) -> None:
         """Add one violation per offending row; ``rows`` is the offending values indexed by frame index."""
-        for index, value in rows.head(MAX_REPORTED - len(self.kept) + 1).items():
+        room = max(0, MAX_REPORTED - len(self.kept))
+        for index, value in rows.head(room).items():
             self.add(Violation(file, line_of(index), column, _show(value), message))
-        self.total += max(0, len(rows) - (MAX_REPORTED - len(self.kept) + 1))
+        self.total += len(rows) - min(room, len(rows))
 
     def raise_if_any(self) -> None:
         if self.total:
@@ -192,6 +193,8 @@ def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collecto
             if high.any():
                 errors.add_rows(file, rule.column, column[high], f"above the allowed maximum {rule.maximum:g}")
         frame[rule.column] = numbers
+        if rule.kind == "id" and numbers.notna().all() and (numbers == np.round(numbers)).all():
+            frame[rule.column] = numbers.astype("int64")
     return frame
 
 
@@ -213,14 +216,13 @@ def drop_exact_duplicates(frame: pd.DataFrame, file: str, errors: _Collector) ->
     if conflicting.any():
         rows = deduped[conflicting]
         first_line = rows.groupby(key, sort=False).head(1)
-        for index, row in rows.iterrows():
-            if index in first_line.index:
-                continue
-            key_text = ", ".join(f"{k}={row[k]}" for k in key)
+        for index in rows.index.difference(first_line.index):
+            values = {k: rows.at[index, k] for k in key}
+            key_text = ", ".join(f"{k}={v}" for k, v in values.items())
             match = first_line
-            for k in key:
-                match = match[match[k] == row[k]]
-            errors.add(Violation(file, line_of(index), ID_RU, _show(row[ID_RU]),
+            for k, v in values.items():
+                match = match[match[k] == v]
+            errors.add(Violation(file, line_of(index), ID_RU, _show(values[ID_RU]),
                                  f"conflicting duplicate of line {line_of(match.index[0])} ({key_text})"))
     return deduped, int(exact.sum())
 
@@ -297,8 +299,6 @@ def validate_exports(exports: dict[str, RawExport], require_target: bool = True)
             check_periods(frames[name], name, errors)
     check_same_customers(frames, errors)
     errors.raise_if_any()
-    for name in frames:
-        frames[name][ID_RU] = frames[name][ID_RU].astype("int64")
     typos = pd.DataFrame(typo_rows, columns=["file", "column", "typo", "correction", "rows"])
     return ValidatedExports(
         frames=frames,
