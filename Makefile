@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
 DATA_DIR_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
 
 .PHONY: all report test test-fast bench run validate score clean help
