@@ -22,7 +22,7 @@ parent is merged under it)
     the default --, ``medium``, ``short``, ``iso``, or tokens such as ``DD.MM.YYYY``), ``abstract``,
     ``abstract-title``, ``lang`` (``en``/``ru`` localise "Figure", "Table", callout titles, dates and
     hyphenation), ``toc``, ``toc-depth``, ``toc-title``, ``number-sections``, ``fig-width``,
-    ``fig-height`` (inches, default 7 x 4.5), ``fig-dpi`` (default 192), ``fig-format`` (``png`` or
+    ``fig-height`` (inches, default 6.5 x 4), ``fig-dpi`` (default 192), ``fig-format`` (``png`` or
     ``svg``), ``crossref:`` ``fig-title``/``tbl-title``/``fig-prefix``/``tbl-prefix``,
     ``execute:`` ``echo``/``eval``/``include``/``output``/``warning``/``error``.  Each of these may
     also sit under ``format: html:`` or ``format: typst:`` (``format: pdf:`` is read for the PDF
@@ -920,8 +920,8 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Ex
     if fig_format not in ("png", "svg"):
         fig_format = "png"
     dpi = float(format_option(meta, "fig-dpi", None, 192) or 192)
-    width = float(format_option(meta, "fig-width", None, 7) or 7)
-    height = float(format_option(meta, "fig-height", None, 4.5) or 4.5)
+    width = float(format_option(meta, "fig-width", None, 6.5) or 6.5)
+    height = float(format_option(meta, "fig-height", None, 4) or 4)
 
     v4 = nbformat.v4
     nb = v4.new_notebook()
@@ -1183,7 +1183,8 @@ class MarkdownBuilder:
                     html = _text(data["text/html"])
                     plain = _text(data.get("text/plain", ""))
                     alt = (plain if asis else code_block(plain, ".cell-output .cell-output-display")) if plain.strip() else ""
-                    body.append('::: {.content-visible when-format="html"}\n' + raw_block(html, "html") + ":::\n")
+                    body.append('::: {.cell-output-display .content-visible when-format="html"}\n'
+                                + raw_block(html, "html") + ":::\n")
                     if alt:
                         body.append('::: {.content-hidden when-format="html"}\n' + alt.rstrip("\n") + "\n:::\n")
                 elif "text/plain" in data:
@@ -1352,7 +1353,7 @@ def run_pandoc(markdown: Path, output: Path, args: list[str], cwd: Path, resourc
         raise RenderError(f"pandoc failed (status {proc.returncode}) writing {output.name}: {first}", 1,
                           detail=proc.stderr)
     for line in messages:
-        log(f"warning: pandoc: {line}")
+        log(f"warning: {line[len('[render] '):]}" if line.startswith("[render] ") else f"warning: pandoc: {line}")
 
 
 def _font_paths() -> list[str]:
@@ -1430,10 +1431,22 @@ def load_document(qmd: Path) -> Document:
     return parse_qmd(text.replace("\r\n", "\n"), qmd, project_meta=project_meta)
 
 
+def _dedupe(log):
+    """The same warning from the HTML and the PDF pass is shown once."""
+    seen: set[str] = set()
+
+    def emit(msg: str) -> None:
+        if msg not in seen:
+            seen.add(msg)
+            log(msg)
+
+    return emit
+
+
 def render(qmd: Path, targets: list[str], output_dir: Path | None = None, *, verbose: bool = False,
            log=None) -> dict[str, Any]:
     """The fallback renderer. Returns timings and output paths; raises :class:`RenderError`."""
-    log = log or (lambda msg: print(msg, file=sys.stderr))
+    log = _dedupe(log or (lambda msg: print(msg, file=sys.stderr, flush=True)))
     started = time.perf_counter()
     doc = load_document(qmd)
     for warning in doc.warnings:

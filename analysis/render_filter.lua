@@ -282,6 +282,18 @@ local function callout(div, kind)
   return pandoc.Div({ head, body }, pandoc.Attr(div.identifier, { 'callout', 'callout-' .. kind }, {}))
 end
 
+local function strip_visibility(el)
+  local keep = pandoc.List{}
+  for _, cls in ipairs(el.classes) do
+    if cls ~= 'content-visible' and cls ~= 'content-hidden' then keep:insert(cls) end
+  end
+  if #keep == 0 and el.identifier == '' then return nil end   -- nothing left: unwrap
+  el.classes = keep
+  el.attributes['when-format'] = nil
+  el.attributes['unless-format'] = nil
+  return el
+end
+
 local function block_div(div)
   if not visible(div) then return {} end
   for _, cls in ipairs(div.classes) do
@@ -289,15 +301,31 @@ local function block_div(div)
     if kind and callout_kinds[kind] then return callout(div, kind) end
   end
   if div.classes:includes('content-visible') or div.classes:includes('content-hidden') then
-    return div.content
+    return strip_visibility(div) or div.content
   end
   return nil
+end
+
+-- HTML tables: caption above and outside a horizontally scrolling box, so wide tables scroll
+-- without hiding their caption.
+local function html_table(tbl)
+  local id = tbl.identifier
+  local cap = tbl.caption.long
+  local has_cap = #cap > 0 and stringify(cap) ~= ''
+  tbl.identifier = ''
+  if has_cap then tbl.caption.long = pandoc.Blocks{} end
+  local scroll = pandoc.Div({ tbl }, { class = 'table-scroll' })
+  if not has_cap and id == '' then return scroll end
+  local content = pandoc.Blocks{}
+  if has_cap then content:insert(pandoc.Div(cap, { class = 'table-caption' })) end
+  content:insert(scroll)
+  return pandoc.Div(content, pandoc.Attr(id, { 'table-figure' }, {}))
 end
 
 local function inline_span(span)
   if not visible(span) then return {} end
   if span.classes:includes('content-visible') or span.classes:includes('content-hidden') then
-    return span.content
+    return strip_visibility(span) or span.content
   end
   return nil
 end
@@ -311,9 +339,13 @@ local function absolute_image(img)
 end
 
 local function fix_meta(meta)
-  for key, _ in pairs(words) do
-    local v = meta['render-' .. key]
+  local keys = { fig = 'render-fig-title', tbl = 'render-tbl-title', ['fig-prefix'] = 'render-fig-prefix',
+    ['tbl-prefix'] = 'render-tbl-prefix' }
+  for kind, _ in pairs(callout_kinds) do keys[kind] = 'render-callout-' .. kind end
+  for key, meta_key in pairs(keys) do
+    local v = meta[meta_key]
     if v ~= nil then words[key] = stringify(v) end
+    meta[meta_key] = nil
   end
   -- authors as a list of maps with `name` (Quarto style) -> names
   local author = meta.author
@@ -342,6 +374,7 @@ function Pandoc(doc)
   doc = number_blocks(doc)
   local pass2 = { Cite = cite, Div = block_div, Span = inline_span }
   if is_typst then pass2.Image = absolute_image end
+  if is_html then pass2.Table = html_table end
   doc = doc:walk(pass2)
   if is_html then
     -- images outside figures: fig-alt -> alt
