@@ -17,6 +17,7 @@ from analysis.features import (
     CATEGORICAL_PREDICTORS,
     NUMERIC_PREDICTORS,
     PREDICTORS,
+    REFERENCE_LEVELS,
     linear_formula,
 )
 from stats.calibration import brier_score, hosmer_lemeshow, reliability_curve
@@ -111,7 +112,7 @@ def fit_chosen_logit(frame: pd.DataFrame, formula: str) -> LogitFit:
     fit = pd.concat([fit_statistics(result).assign(model="logit_spec"),
                      fit_statistics(linear).assign(model="logit_linear")], ignore_index=True)
     fit = fit[["model"] + [c for c in fit.columns if c != "model"]]
-    ame = average_marginal_effects(result, frame, variables=ame_variables())
+    ame = average_marginal_effects(result, frame, variables=ame_variables(), reference=REFERENCE_LEVELS)
     lr = likelihood_ratio_test(linear, result) if formula != linear_formula() else pd.DataFrame()
     return LogitFit(formula=formula, result=result, coefficients=coefficient_table(result),
                     coefficients_robust=coefficient_table(robust), fit=fit, marginal_effects=ame,

@@ -14,7 +14,6 @@ import pandas as pd
 
 from analysis import benchmark, model, segments
 from analysis.dataset import load_dataset, write_data_outputs
-from analysis.dictionary import TARGET
 from analysis.features import EXCLUDED_VARIABLES, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
 from analysis.specification import select_specification
@@ -112,7 +111,8 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
 
     with timer.stage("save model"):
         payload = {"formula": formula, "result": fit.result, "thresholds": seg.thresholds,
-                   "reference_frame": frame.drop(columns=[TARGET]), "seed": seed}
+                   "allowed_levers": seg.allowed_levers, "lever_bounds": seg.bounds, "seed": seed,
+                   "n_training": int(len(frame))}
         fit.result.remove_data()
         with open(results_dir / MODEL_PATH_NAME, "wb") as handle:
             pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)

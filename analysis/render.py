@@ -1140,14 +1140,11 @@ class MarkdownBuilder:
         show_warnings = _truthy(opts.get("warning", True))
 
         label = chunk.label or ""
-        fig_caps = opts.get("fig-cap")
-        fig_cap_list = [str(c) for c in fig_caps] if isinstance(fig_caps, list) else ([str(fig_caps)] if fig_caps not in (None, "") else [])
-        is_figure = label.startswith("fig-") or bool(fig_cap_list)
-        tbl_cap = opts.get("tbl-cap")
-        tbl_cap = str(tbl_cap[0] if isinstance(tbl_cap, list) and tbl_cap else tbl_cap) if tbl_cap not in (None, "", []) else ""
+        fig_cap = _first_text(opts.get("fig-cap"))
+        tbl_cap = _first_text(opts.get("tbl-cap"))
+        fig_alt = _first_text(opts.get("fig-alt"))
+        is_figure = label.startswith("fig-") or bool(fig_cap)
         is_table = label.startswith("tbl-") or bool(tbl_cap)
-        fig_alt = opts.get("fig-alt")
-        fig_alt = str(fig_alt[0] if isinstance(fig_alt, list) and fig_alt else fig_alt) if fig_alt not in (None, "", []) else ""
 
         body: list[str] = []
         images: list[str] = []
@@ -1192,7 +1189,7 @@ class MarkdownBuilder:
                     if plain.strip():
                         body.append(plain if asis else code_block(plain, ".cell-output .cell-output-display"))
         if is_figure and images:
-            caption = fig_cap_list[0] if fig_cap_list else ""
+            caption = fig_cap
             ident = f"#{label} " if label.startswith("fig-") else ""
             fig = (f"::: {{{ident}.render-figure}}\n" + "\n\n".join(images) + "\n\n"
                    + "::: {.render-caption}\n" + caption + "\n:::\n:::\n")
@@ -1249,6 +1246,13 @@ class MarkdownBuilder:
             attrs.append(f"fig-alt={_attr_quote(alt)}")
         attr = "{" + " ".join(attrs) + "}" if attrs else ""
         return f"![](<{path.resolve().as_posix()}>){attr}"
+
+
+def _first_text(value: Any) -> str:
+    """A caption option as text: a list (Quarto's per-figure captions) gives its first item."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return "" if value is None else str(value)
 
 
 def _text(value: Any) -> str:
@@ -1518,7 +1522,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.quarto == "always" and not quarto:
             raise RenderError("--quarto always: quarto is not on PATH", 1)
         if quarto:
-            doc_meta = load_document(qmd).meta
+            try:  # only to read `format:`; Quarto itself reports problems with the document
+                doc_meta = load_document(qmd).meta
+            except RenderError:
+                doc_meta = {}
             status = render_with_quarto(quarto, qmd.resolve(), args.targets, doc_meta, args.output_dir, log)
             if status == 0:
                 print(f"rendered {qmd} with quarto ({', '.join(args.targets)}) in {time.perf_counter() - started:.1f} s")

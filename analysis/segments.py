@@ -72,6 +72,8 @@ class Thresholds:
 @dataclass
 class SegmentResult:
     thresholds: Thresholds
+    allowed_levers: list[str]
+    bounds: dict[str, tuple[float, float]]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -129,14 +131,21 @@ def segment_table(segment: np.ndarray, focus: dict[str, np.ndarray], p: np.ndarr
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
-def apply_lever(frame: pd.DataFrame, lever: Lever) -> tuple[pd.DataFrame, np.ndarray]:
+def lever_bounds(frame: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """The observed range of every lever's column in the modelling data (levers never leave it)."""
+    return {lever.column: (float(frame[lever.column].min()), float(frame[lever.column].max())) for lever in LEVERS}
+
+
+def apply_lever(frame: pd.DataFrame, lever: Lever,
+                bounds: dict[str, tuple[float, float]] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """The counterfactual frame with the lever applied where it can move, and where that is.
 
-    A lever never moves a variable outside the range observed in the data (no extrapolation), never
-    below its minimum, and marketing levers apply only to customers who consented to offers.
+    A lever never moves a variable outside the range observed in the modelling data (``bounds``, by
+    default the range in ``frame``: no extrapolation), never below its minimum, and marketing levers apply
+    only to customers who consented to offers.
     """
     values = frame[lever.column].to_numpy(dtype=float)
-    low, high = np.min(values), np.max(values)
+    low, high = (bounds or lever_bounds(frame))[lever.column]
     if lever.minimum is not None:
         low = max(low, lever.minimum)
     new = np.clip(values + lever.change, low, high)
@@ -212,7 +221,7 @@ def recommendations(scenario_table: pd.DataFrame, alpha: float = ALPHA, top: int
 
 
 def customer_offers(frame: pd.DataFrame, result, p_decline: np.ndarray, thresholds: Thresholds,
-                    allowed_levers: list[str]) -> pd.DataFrame:
+                    allowed_levers: list[str], bounds: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
     """One offer per customer: for high-risk customers the allowed lever that lowers their own predicted risk
     most; for low-risk customers no retention offer.
 
@@ -229,7 +238,7 @@ def customer_offers(frame: pd.DataFrame, result, p_decline: np.ndarray, threshol
     best_lever = np.full(len(frame), "", dtype=object)
     for name in allowed_levers:
         lever = LEVER_BY_NAME[name]
-        counterfactual, room = apply_lever(frame, lever)
+        counterfactual, room = apply_lever(frame, lever, bounds)
         drop = np.where(room, base_p - np.asarray(result.predict(counterfactual)), 0.0)
         better = drop > best_drop
         best_drop = np.where(better, drop, best_drop)
@@ -305,7 +314,7 @@ def segment_analysis(frame: pd.DataFrame, result, p_oof: np.ndarray, seed: int,
     scenario_table = scenarios(frame, result, groups)
     recs = recommendations(scenario_table)
     allowed = sorted(set(recs["lever"]))
-    offers = customer_offers(frame, result, p_oof, thresholds, allowed)
+    offers = customer_offers(frame, result, p_oof, thresholds, allowed, lever_bounds(frame))
     threshold_table = pd.DataFrame([
         {"threshold": "risk", "value": thresholds.risk,
          "rule": "P(decline) ≥ value: more likely than not to decline (calibrated out-of-fold probabilities)"},
@@ -315,7 +324,7 @@ def segment_analysis(frame: pd.DataFrame, result, p_oof: np.ndarray, seed: int,
         {"threshold": "promotion", "value": thresholds.promo,
          "rule": "promo_share ≥ value: the upper mode of the bimodal promotional share"},
     ])
-    return SegmentResult(thresholds=thresholds, tables={
+    return SegmentResult(thresholds=thresholds, allowed_levers=allowed, bounds=lever_bounds(frame), tables={
         "segments": table, "segment_profiles": profile_table, "scenarios": scenario_table,
         "recommendations": recs, "offers": offers, "segment_sensitivity": sensitivity(p_oof, profit),
         "segment_thresholds": threshold_table,
