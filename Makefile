@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 
 report: $(STAMP)
 	$(BIN)/python -m analysis run $(DATA_DIR_ARG)
-	$(BIN)/python -m analysis render report.qmd
+	$(BIN)/python -m analysis.render report.qmd
 
 run: $(STAMP)
 	$(BIN)/python -m analysis run $(DATA_DIR_ARG)

@@ -96,24 +96,29 @@ def read_export(path: Path, name: str | None = None) -> RawExport:
         raw = raw[len(BOM):]
     if not raw.strip():
         raise ExportError([Violation(name, None, None, None, "file is empty")])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise ExportError([Violation(name, line, None, None,
-                                     "file is not UTF-8 (a cp1251 export?); save it as UTF-8")]) from None
-    header = text.split("\n", 1)[0]
+    newline = raw.find(b"\n")
+    header = raw[: newline if newline >= 0 else len(raw)].decode("utf-8", errors="replace")
     separator = ";" if header.count(";") > header.count(",") else ","
     decimal = "," if separator == ";" else "."
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(raw),
             sep=separator,
             decimal=decimal,
+            encoding="utf-8",
             skip_blank_lines=False,
             keep_default_na=False,
             na_values=[""],
         )
+    except UnicodeDecodeError:
+        # Only on the error path: find the first undecodable byte to name its line.
+        try:
+            raw.decode("utf-8")
+            line = None
+        except UnicodeDecodeError as err:
+            line = raw.count(b"\n", 0, err.start) + 1
+        raise ExportError([Violation(name, line, None, None,
+                                     "file is not UTF-8 (a cp1251 export?); save it as UTF-8")]) from None
     except pd.errors.ParserError as err:
         match = re.search(r"line (\d+)", str(err))
         line = int(match.group(1)) if match else None

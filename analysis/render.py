@@ -13,22 +13,24 @@ and a Typst file, and the ``typst`` package compiles the PDF.  No LaTeX, no netw
 
 Supported Quarto subset (what both paths agree on)
 ==================================================
-Write report.qmd inside this subset and Quarto and the fallback give the same document.
+Write report.qmd inside this subset and Quarto and the fallback give the same content, numbering
+and captions (the look differs: Quarto's themes vs render.css / render_template.typ).
 
 Front matter (YAML between ``---`` lines at the top; ``_quarto.yml`` in the document's folder or a
 parent is merged under it)
-    ``title``, ``subtitle``, ``author`` (a string, a list, or a list of ``name:`` maps), ``date``
-    (a literal date, ``today``, ``now`` or ``last-modified``), ``date-format`` (``full``, ``long`` --
-    the default --, ``medium``, ``short``, ``iso``, or tokens such as ``DD.MM.YYYY``), ``abstract``,
-    ``abstract-title``, ``lang`` (``en``/``ru`` localise "Figure", "Table", callout titles, dates and
-    hyphenation), ``toc``, ``toc-depth``, ``toc-title``, ``number-sections``, ``fig-width``,
-    ``fig-height`` (inches, default 6.5 x 4), ``fig-dpi`` (default 192), ``fig-format`` (``png`` or
-    ``svg``), ``crossref:`` ``fig-title``/``tbl-title``/``fig-prefix``/``tbl-prefix``,
-    ``execute:`` ``echo``/``eval``/``include``/``output``/``warning``/``error``.  Each of these may
-    also sit under ``format: html:`` or ``format: typst:`` (``format: pdf:`` is read for the PDF
-    too); the per-format value wins.  PDF only: ``papersize`` (default ``a4``), ``margin``
-    (``x``/``y``, default 2 cm), ``fontsize`` (default 10.5pt), ``mainfont``.  HTML only: ``css``.
-    Every other key is ignored by the fallback.
+    Document-wide: ``title``, ``subtitle``, ``author`` (a string, a list, or a list of ``name:``
+    maps), ``abstract``, ``execute:`` ``echo``/``eval``/``include``/``output``/``warning``/``error``,
+    ``fig-width``/``fig-height`` (inches, default 6.5 x 4), ``fig-dpi`` (default 192),
+    ``fig-format`` (``png`` or ``svg``), ``crossref:`` ``fig-title``/``tbl-title``/``fig-prefix``/
+    ``tbl-prefix``.
+    Top level or per format (``format: html:`` / ``format: typst:``, ``format: pdf:`` is read for
+    the PDF too; the per-format value wins): ``date`` (a literal date, ``today``, ``now``,
+    ``last-modified``), ``date-format`` (``full``, ``long`` -- the default --, ``medium``,
+    ``short``, ``iso``, or tokens such as ``DD.MM.YYYY``), ``lang`` (``en``/``ru`` localise
+    "Figure", "Table", callout titles, dates and PDF hyphenation), ``abstract-title``, ``toc``,
+    ``toc-depth``, ``toc-title``, ``number-sections``; PDF only: ``papersize`` (default ``a4``),
+    ``margin`` (``x``/``y``, default 2cm), ``fontsize`` (default 10.5pt), ``mainfont``; HTML only:
+    ``css``.  Every other key is ignored by the fallback.
 Code chunks
     ```` ```{python} ```` fences only (other engines are an error), options as ``#| key: value``
     YAML lines at the top of the chunk: ``label``, ``echo`` (DEFAULT FALSE here, Quarto's default
@@ -1404,7 +1406,7 @@ def render_with_quarto(quarto: str, qmd: Path, targets: list[str], meta: dict[st
         to = "html" if target == "html" else ("pdf" if "pdf" in names and "typst" not in names else "typst")
         cmd = [quarto, "render", qmd.name, "--to", to]
         if output_dir is not None:
-            cmd += ["--output-dir", str(output_dir)]
+            cmd += ["--output-dir", str(output_dir.resolve())]
         log("$ " + " ".join(cmd))
         proc = subprocess.run(cmd, cwd=qmd.parent)
         if proc.returncode != 0:

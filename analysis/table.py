@@ -64,10 +64,10 @@ def build_customer_table(validated: ValidatedExports) -> pd.DataFrame:
     renames = {f.source_name: f.name for f in DICTIONARY if f.source_file == MARKET_FILE}
     table = market.rename(columns=renames)
     for column, mapping in CATEGORY_LABELS.items():
-        table[column] = table[column].map(mapping)
+        table[column] = table[column].astype("str").map(mapping)
     table["contact_allowed"] = table["contact_allowed"].astype("int64")
     if validated.has_target:
-        table[TARGET] = table[TARGET].map(TARGET_LABELS).astype("int64")
+        table[TARGET] = table[TARGET].astype("str").map(TARGET_LABELS).astype("int64")
     table = table.set_index("id")
     revenue = _wide(frames[MARKET_MONEY], REVENUE_RU, REVENUE_PERIODS)
     minutes = _wide(frames[MARKET_TIME], MINUTES_RU, TIME_PERIODS)
@@ -82,7 +82,8 @@ def build_customer_table(validated: ValidatedExports) -> pd.DataFrame:
 
 
 def _wide(long: pd.DataFrame, value: str, periods: dict[str, str]) -> pd.DataFrame:
-    wide = long.pivot(index=ID_RU, columns=PERIOD_RU, values=value)
+    wide = long.assign(**{PERIOD_RU: long[PERIOD_RU].astype("str")}).pivot(index=ID_RU, columns=PERIOD_RU,
+                                                                           values=value)
     return wide[list(periods)].rename(columns=periods)
 
 

@@ -172,6 +172,8 @@ def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collecto
             if bad.any():
                 errors.add_rows(file, rule.column, column[bad],
                                 f"unknown value; allowed: {', '.join(rule.allowed)}")
+            # Categorical codes make the duplicate and period checks on millions of rows several times faster.
+            frame[rule.column] = column.astype("category")
             continue
         numbers = _to_number(column, decimal)
         bad = ~missing & numbers.isna()
