@@ -85,7 +85,7 @@ def benchmark_models(spec_formula: str, seed: int) -> dict[str, tuple[object, di
         "logit_l2": (
             Pipeline([("prep", _preprocess()),
                       ("model", LogisticRegression(solver="liblinear", max_iter=2000, random_state=seed))]),
-            {"model__C": [0.05, 0.5], "model__penalty": ["l1", "l2"]},
+            {"model__C": [0.05, 0.5], "model__l1_ratio": [0.0, 1.0]},
         ),
         "svc_rbf": (
             Pipeline([("prep", _preprocess()), ("model", SigmoidSVC())]),

@@ -113,7 +113,8 @@ def fit_chosen_logit(frame: pd.DataFrame, formula: str) -> LogitFit:
                      fit_statistics(linear).assign(model="logit_linear")], ignore_index=True)
     fit = fit[["model"] + [c for c in fit.columns if c != "model"]]
     ame = average_marginal_effects(result, frame, variables=ame_variables(), reference=REFERENCE_LEVELS)
-    lr = likelihood_ratio_test(linear, result) if formula != linear_formula() else pd.DataFrame()
+    lr = (likelihood_ratio_test(linear, result) if formula != linear_formula()
+          else pd.DataFrame(columns=["lr_chi2", "df", "p_value"]))
     return LogitFit(formula=formula, result=result, coefficients=coefficient_table(result),
                     coefficients_robust=coefficient_table(robust), fit=fit, marginal_effects=ame,
                     lr_vs_linear=lr)

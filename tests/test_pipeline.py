@@ -1,0 +1,154 @@
+"""The analysis pipeline on synthetic exports: every results table, segments, scenarios, offers and scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import segments
+from analysis.features import linear_formula, model_frame
+from analysis.paths import MODEL_PATH_NAME
+from analysis.pipeline import run_analysis
+from analysis.synthetic import customer_table, write_exports
+from stats.logit import fit_logit
+from tests.conftest import run_cli
+
+EXPECTED_COLUMNS = {
+    "logit_coefficients": ["term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio",
+                           "odds_ratio_low", "odds_ratio_high"],
+    "marginal_effects": ["term", "contrast", "ame", "std_error", "statistic", "p_value", "conf_low", "conf_high"],
+    "vif": ["term", "vif", "flagged"],
+    "phik_target": ["variable", "phik", "p_value", "significance_z"],
+    "model_benchmark": ["model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "test_auc"],
+    "model_comparison": ["model_a", "model_b", "auc_diff", "t_stat", "p_value"],
+    "segments": ["segment", "kind", "n_customers", "share", "mean_p_decline", "mean_profit", "profit_at_risk"],
+    "offers": ["id", "p_decline", "profit", "segment", "offer", "reason"],
+    "row_accounting": ["step", "rows_in", "rows_out", "removed", "reason"],
+    "excluded_customers": ["id", "step", "reason", "detail"],
+}
+MODELS = ["logit_spec", "logit_linear", "logit_l2", "svc_rbf", "random_forest", "decision_tree", "knn"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pipeline")
+    data_dir = base / "export"
+    write_exports(data_dir, n_customers=500, seed=11, zero_revenue_customers=2, extreme_revenue_customers=1)
+    results = base / "results"
+    run_analysis(data_dir=data_dir, results_dir=results, seed=3, quick=True, n_jobs=1)
+    tables = {p.stem: pd.read_csv(p) for p in results.glob("*.csv")}
+    return data_dir, results, tables
+
+
+def test_typical_every_table_written(synthetic_run):
+    _, results, tables = synthetic_run
+    for name, columns in EXPECTED_COLUMNS.items():
+        assert list(tables[name].columns) == columns, name
+    assert (results / MODEL_PATH_NAME).exists()
+    assert sorted(tables["model_benchmark"]["model"]) == sorted(MODELS)
+    assert tables["row_accounting"]["rows_out"].iloc[-1] == 497
+
+
+def test_oof_predictions_cover_every_customer(synthetic_run):
+    _, _, tables = synthetic_run
+    oof = tables["oof_predictions"]
+    assert list(oof.columns) == ["id", "y_true"] + MODELS
+    assert len(oof) == 497 and oof["id"].is_unique
+    assert oof[MODELS].notna().all().all() and ((oof[MODELS] >= 0) & (oof[MODELS] <= 1)).all().all()
+
+
+def test_segment_counts_add_up(synthetic_run):
+    _, _, tables = synthetic_run
+    grid = tables["segments"].query("kind == 'grid'")
+    assert grid["n_customers"].sum() == len(tables["oof_predictions"])
+    assert grid["share"].sum() == pytest.approx(1.0)
+    offers = tables["offers"]
+    assert offers.groupby("segment").size().to_dict() == dict(zip(grid["segment"], grid["n_customers"]))
+
+
+def test_profit_at_risk_equals_hand_computation(synthetic_run):
+    _, _, tables = synthetic_run
+    oof = tables["oof_predictions"].merge(tables["customer_table"][["id", "profit"]], on="id")
+    by_hand = {}
+    offers = tables["offers"].set_index("id")
+    for segment, rows in oof.groupby(offers.loc[oof["id"], "segment"].to_numpy()):
+        by_hand[segment] = float((rows["logit_spec"] * rows["profit"]).sum())
+    grid = tables["segments"].query("kind == 'grid'").set_index("segment")["profit_at_risk"]
+    for segment, value in by_hand.items():
+        assert grid[segment] == pytest.approx(value, rel=1e-10)
+
+
+def test_offers_deterministic(synthetic_run):
+    data_dir, results, _ = synthetic_run
+    table = model_frame(customer_table(500, 11, zero_revenue_customers=2, extreme_revenue_customers=1))
+    table = table[(table[["revenue_prev2", "revenue_prev", "revenue_current"]] > 0).all(axis=1)]
+    result = fit_logit(f"activity_decline ~ {linear_formula()}", table)
+    p = np.asarray(result.predict(table))
+    a = segments.segment_analysis(table, result, p, seed=1)
+    b = segments.segment_analysis(table, result, p, seed=1)
+    pd.testing.assert_frame_equal(a.tables["offers"], b.tables["offers"])
+    pd.testing.assert_frame_equal(a.tables["scenarios"], b.tables["scenarios"])
+
+
+def test_zero_effect_lever_shows_no_significant_change():
+    # In the synthetic process marketing_current has a true coefficient of exactly zero.
+    frame = model_frame(customer_table(6000, 21))
+    result = fit_logit(f"activity_decline ~ {linear_formula()}", frame)
+    groups = {"all": np.ones(len(frame), dtype=bool)}
+    table = segments.scenarios(frame, result, groups).set_index("lever")
+    assert table.loc["marketing_this_month", "p_value"] > 0.05
+    assert table.loc["marketing_this_month", "customers_kept_low"] < 0 < table.loc["marketing_this_month",
+                                                                                   "customers_kept_high"]
+    # and a lever with a real effect (pages per visit, true coefficient -0.18) is detected
+    assert table.loc["more_pages", "p_value"] < 0.001 and table.loc["more_pages", "customers_kept"] > 0
+
+
+def test_lever_respects_bounds_and_consent():
+    frame = pd.DataFrame({"marketing_6m": [1.0, 6.5, 3.0], "contact_allowed": [1, 1, 0],
+                          "unpaid_items": [0, 3, 1]})
+    bounds = {"marketing_6m": (0.9, 6.6), "unpaid_items": (0.0, 10.0)}
+    out, room = segments.apply_lever(frame, segments.LEVER_BY_NAME["more_marketing"], bounds)
+    assert out["marketing_6m"].tolist() == [2.0, 6.6, 3.0] and room.tolist() == [True, True, False]
+    out, room = segments.apply_lever(frame, segments.LEVER_BY_NAME["cart_reminder"], bounds)
+    assert out["unpaid_items"].tolist() == [0, 2, 0] and room.tolist() == [False, True, True]
+
+
+def test_thresholds_raise_on_bad_values():
+    with pytest.raises(ValueError, match="risk threshold must be in \\(0, 1\\), got 1.5"):
+        segments.make_thresholds(np.array([1.0, 2.0]), risk=1.5)
+
+
+def test_score_new_export_without_target(synthetic_run, tmp_path):
+    _, results, _ = synthetic_run
+    new = tmp_path / "new"
+    write_exports(new, n_customers=300, seed=99, with_target=False, zero_revenue_customers=1)
+    out = tmp_path / "offers.csv"
+    code, stdout, stderr = run_cli("score", "--data-dir", str(new), "--results-dir", str(results), "--out", str(out))
+    assert code == 0, stderr
+    offers = pd.read_csv(out)
+    assert list(offers.columns) == EXPECTED_COLUMNS["offers"]
+    assert len(offers) == 300 and offers["id"].is_unique  # no customer silently lost
+    assert (offers["segment"] == "not scored").sum() == 1
+    scored = offers[offers["segment"] != "not scored"]
+    assert scored["p_decline"].between(0, 1).all()
+
+
+def test_score_raises_without_model(tmp_path):
+    new = tmp_path / "new"
+    write_exports(new, n_customers=50, seed=1, with_target=False)
+    code, _, stderr = run_cli("score", "--data-dir", str(new), "--results-dir", str(tmp_path / "none"),
+                              "--out", str(tmp_path / "o.csv"))
+    assert code == 2
+    assert stderr.strip().splitlines() == [
+        f"error: no fitted model at {tmp_path / 'none' / MODEL_PATH_NAME}: run `python -m analysis run` first"]
+
+
+def test_score_raises_on_invalid_export(synthetic_run, tmp_path):
+    _, results, _ = synthetic_run
+    new = tmp_path / "bad"
+    write_exports(new, n_customers=50, seed=1, with_target=False)
+    (new / "money.csv").unlink()
+    code, _, stderr = run_cli("score", "--data-dir", str(new), "--results-dir", str(results),
+                              "--out", str(tmp_path / "o.csv"))
+    assert code == 2 and stderr.startswith("error: money.csv: file not found")
