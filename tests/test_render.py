@@ -1,0 +1,460 @@
+"""Tests of analysis.render, the Quarto fallback renderer.
+
+The parsing tests need neither a kernel nor Pandoc; the filter tests run Pandoc only; the render
+tests start a Jupyter kernel (a few seconds each) and render tests/fixtures/render/*.qmd into tmp dirs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from analysis import render as R
+
+FIXTURES = Path(__file__).parent / "fixtures" / "render"
+NBSP = "\u00a0"
+
+
+def norm(text: str) -> str:
+    return text.replace(NBSP, " ")
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML subset
+# ---------------------------------------------------------------------------------------------
+
+
+def test_yaml_scalars_and_nesting():
+    data = R.parse_yaml(textwrap.dedent("""\
+        title: "Retention: a report"
+        date: today
+        toc: true
+        toc-depth: 2
+        fig-dpi: 150.5
+        nothing:
+        author:
+          - name: Иван Петров
+            affiliation: Analytics
+          - Jane Doe
+        format:
+          html:
+            css: [a.css, "b.css"]
+          typst:
+            margin: {x: 2cm, y: 1.5cm}
+        execute:
+          echo: false   # a comment
+        """))
+    assert data["title"] == "Retention: a report"
+    assert data["date"] == "today"
+    assert data["toc"] is True and data["toc-depth"] == 2 and data["fig-dpi"] == 150.5
+    assert data["nothing"] is None
+    assert data["author"] == [{"name": "Иван Петров", "affiliation": "Analytics"}, "Jane Doe"]
+    assert data["format"]["html"]["css"] == ["a.css", "b.css"]
+    assert data["format"]["typst"]["margin"] == {"x": "2cm", "y": "1.5cm"}
+    assert data["execute"] == {"echo": False}
+
+
+def test_yaml_block_scalars_quotes_and_lists():
+    data = R.parse_yaml(textwrap.dedent("""\
+        abstract: |
+          Line one
+          line two # not a comment
+
+          Second paragraph
+        folded: >-
+          one
+          two
+        caps:
+        - 'It''s'
+        - "ruble \\u20bd"
+        long: "a quoted
+          string"
+        """))
+    assert data["abstract"] == "Line one\nline two # not a comment\n\nSecond paragraph\n"
+    assert data["folded"] == "one two"
+    assert data["caps"] == ["It's", "ruble ₽"]
+    assert data["long"] == "a quoted string"
+
+
+@pytest.mark.parametrize("text, line", [("a: 1\nb: [1, 2\n", 2), ('a: "open\n', 1), ("- a\nb: 1\n", 2)])
+def test_yaml_errors_carry_line_numbers(text, line):
+    with pytest.raises(R.YamlError) as info:
+        R.parse_yaml(text)
+    assert info.value.line == line
+
+
+# ---------------------------------------------------------------------------------------------
+# .qmd parsing: chunks, options, inline expressions
+# ---------------------------------------------------------------------------------------------
+
+QMD = """\
+---
+title: T
+execute:
+  echo: true
+---
+
+Intro `{python} n` and `{python} f"{x:.1%}"` here.
+
+```{python}
+#| label: fig-roc
+#| fig-cap: "ROC curve: train vs test"
+#| fig-alt: A curve
+#| echo: false
+#| output: asis
+x = 0.5
+```
+
+```python
+not `{python} evaluated` here
+```
+
+{{< pagebreak >}}
+
+After: `{python} x`.
+
+```{python}
+y = 1
+```
+"""
+
+
+def test_parse_chunks_options_and_lines():
+    doc = R.parse_qmd(QMD, "report.qmd")
+    chunks = doc.chunks
+    assert [c.line for c in chunks] == [9, 26]
+    first = chunks[0]
+    assert first.label == "fig-roc" and first.name == "chunk 'fig-roc'"
+    assert first.options == {"label": "fig-roc", "fig-cap": "ROC curve: train vs test", "fig-alt": "A curve",
+                             "echo": False, "output": "asis"}
+    assert first.code == "x = 0.5"
+    assert first.source.startswith("#| label: fig-roc")  # kept, so kernel lines map to .qmd lines
+    assert chunks[1].name == "chunk #2" and chunks[1].options == {}
+    assert R.PAGEBREAK in doc.items
+    assert doc.meta["execute"] == {"echo": True}
+
+
+def test_inline_expressions_in_order_and_not_in_code():
+    doc = R.parse_qmd(QMD, "report.qmd")
+    assert [(e.line, e.expr) for e in doc.inlines] == [(7, "n"), (7, 'f"{x:.1%}"'), (24, "x")]
+    # the expression after the first chunk comes after it in document order
+    kinds = [type(it).__name__ for it in doc.items if not isinstance(it, str)]
+    assert kinds == ["InlineExpr", "InlineExpr", "Chunk", "object", "InlineExpr", "Chunk"]
+    text = "".join(it for it in doc.items if isinstance(it, str))
+    assert "not `{python} evaluated` here" in text
+
+
+def test_find_inline_expressions():
+    assert R.find_inline_expressions("a `{python} 1 + 1` b `{python}  len(df)` c `code`") == ["1 + 1", "len(df)"]
+    assert R.find_inline_expressions("``{python} no`` and `{python}` and `python x`") == []
+
+
+def test_chunk_option_defaults_precedence(tmp_path):
+    (tmp_path / "_quarto.yml").write_text("execute:\n  echo: true\n  warning: false\n", encoding="utf-8")
+    qmd = tmp_path / "r.qmd"
+    qmd.write_text("---\nexecute:\n  warning: true\n---\n\n```{python}\n#| include: false\n1\n```\n", encoding="utf-8")
+    doc = R.load_document(qmd)
+    defaults = R.execute_defaults(doc.meta)
+    assert defaults["echo"] is True          # from _quarto.yml
+    assert defaults["warning"] is True       # front matter wins over _quarto.yml
+    opts = R.chunk_options(doc.chunks[0], defaults)
+    assert opts["include"] is False and opts["eval"] is True
+
+
+def test_echo_defaults_to_false():
+    assert R.execute_defaults({})["echo"] is False
+
+
+@pytest.mark.parametrize("text, message", [
+    ("```{r}\n1\n```\n", "report.qmd:1: unsupported chunk engine {r}"),
+    ("Text\n\n```{python}\nx = 1\n", "report.qmd:3: code chunk is never closed"),
+    ("\n```{python}\n#| label: a\n#| fig-cap: [unclosed\nx\n```\n", "report.qmd:4: bad chunk option"),
+    ("---\ntitle: [x\n---\n", "report.qmd:2: cannot read the front matter"),
+])
+def test_document_errors_name_the_line(text, message):
+    with pytest.raises(R.RenderError) as info:
+        R.parse_qmd(text, "report.qmd")
+    assert str(info.value).startswith(message)
+    assert info.value.status == 2
+
+
+def test_format_option_prefers_the_format_section():
+    meta = {"toc": False, "format": {"html": {"toc": True}, "pdf": {"papersize": "letter"}}}
+    assert R.format_option(meta, "toc", "html") is True
+    assert R.format_option(meta, "toc", "pdf") is False
+    assert R.format_option(meta, "papersize", "pdf") == "letter"
+
+
+def test_dates():
+    d = dt.date(2005, 3, 7)
+    assert R.format_date(d, "long") == "March 7, 2005"
+    assert R.format_date(d, "iso") == "2005-03-07"
+    assert R.format_date(d, "long", "ru") == "7 марта 2005 г."
+    assert R.format_date(d, "DD.MM.YYYY") == "07.03.2005"
+    assert R.resolve_date("today") == dt.date.today()
+    assert R.resolve_date("2024-05-01") == dt.date(2024, 5, 1)
+    assert R.resolve_date("Spring 2024") is None
+
+
+def test_failure_line_from_traceback():
+    chunk = R.Chunk(1, 40, "#| label: a\ny = 1\nd['auc']", {"label": "a"})
+    tb = ["\x1b[36mCell\x1b[39m \x1b[32mIn[3]\x1b[39m\x1b[32m, line 3\x1b[39m", "Cell In[1], line 9"]
+    assert R._failure_line(chunk, tb, 3) == 43
+    assert R._failure_line(chunk, tb, 7) == 40  # no frame of this cell: the fence line
+
+
+# ---------------------------------------------------------------------------------------------
+# The Lua filter through Pandoc (no kernel)
+# ---------------------------------------------------------------------------------------------
+
+FILTER_MD = """\
+See @fig-a, [@tbl-b], -@fig-a, @Fig-c, @fig-missing and @someone.
+
+![First *figure*](a.png){#fig-a fig-alt="alt a"}
+
+| x |
+|---|
+| 1 |
+
+: The table {#tbl-b}
+
+::: {#fig-c}
+![](c.png)
+
+Caption of c.
+:::
+
+::: {.callout-warning title="Mind **this**"}
+Body text.
+:::
+
+::: {.callout-tip}
+## Tip title
+Tip body.
+:::
+
+::: {.content-visible when-format="html"}
+HTML only.
+:::
+"""
+
+
+def _pandoc(markdown: str, fmt: str, tmp_path: Path) -> tuple[str, str]:
+    src = tmp_path / "in.md"
+    src.write_text(markdown, encoding="utf-8")
+    doc = R.parse_qmd("", tmp_path / "in.qmd")
+    args = [a for a in R.pandoc_args(doc, fmt) if a not in ("--embed-resources", "--standalone")]
+    proc = subprocess.run([R.pandoc_path(), str(src), *args], capture_output=True, text=True, cwd=tmp_path,
+                          encoding="utf-8")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, proc.stderr
+
+
+def test_filter_html_crossrefs_callouts(tmp_path):
+    html, err = _pandoc(FILTER_MD, "html", tmp_path)
+    text = norm(html)
+    assert '<a href="#fig-a" class="quarto-xref">Figure 1</a>' in text
+    assert '<a href="#tbl-b" class="quarto-xref">Table 1</a>' in text
+    assert '<a href="#fig-a" class="quarto-xref">1</a>' in text
+    assert '<a href="#fig-c" class="quarto-xref">Figure 2</a>' in text
+    assert "?@fig-missing" in text and "unresolved cross-reference @fig-missing" in err
+    assert "@someone" in text
+    assert 'Figure 1:</span> First <em>figure</em>' in text
+    assert 'Figure 2:</span> Caption of c.' in text
+    assert 'Table 1:</span> The table' in text
+    assert 'alt="alt a"' in text
+    assert '<div class="callout callout-warning">' in text and "Mind <strong>this</strong>" in text
+    assert "Tip title" in text and "<h2" not in text
+    assert "HTML only." in text
+
+
+def test_filter_typst(tmp_path):
+    typ, _ = _pandoc(FILTER_MD, "pdf", tmp_path)
+    text = norm(typ.replace("~", " "))
+    assert "#link(<fig-a>)[Figure 1]" in text
+    assert "<fig-a>" in text and "<tbl-b>" in text and "<fig-c>" in text
+    assert "#callout(kind: \"warning\", title: [Mind #strong[this]])[" in text
+    assert "#cite" not in text
+    assert "HTML only." not in text
+    assert f'image("{tmp_path.as_posix()}/a.png"' in typ  # absolute: the PDF is compiled with root "/"
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line and the Quarto path (no kernel)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_quarto_always_without_quarto(monkeypatch, capsys):
+    monkeypatch.setattr(R.shutil, "which", lambda name: None)
+    assert R.main([str(FIXTURES / "mini.qmd"), "--quarto", "always"]) == 1
+    assert "quarto is not on PATH" in capsys.readouterr().err
+
+
+def test_quarto_is_used_when_present(tmp_path, monkeypatch):
+    log = tmp_path / "calls.txt"
+    fake = tmp_path / "quarto"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n', encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(R.shutil, "which", lambda name: str(fake) if name == "quarto" else None)
+    assert R.main([str(FIXTURES / "mini.qmd")]) == 0
+    assert log.read_text().splitlines() == ["render mini.qmd --to html", "render mini.qmd --to typst"]
+
+
+def test_unknown_target_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        R.main([str(FIXTURES / "mini.qmd"), "--to", "docx"])
+    assert info.value.code == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Full renders (start a Jupyter kernel)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mini")
+    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(FIXTURES / "mini.qmd"),
+                           "--quarto", "never", "--output-dir", str(out)],
+                          capture_output=True, text=True, encoding="utf-8",
+                          cwd=Path(__file__).resolve().parents[1])
+    return out, proc
+
+
+def test_mini_renders(mini):
+    out, proc = mini
+    assert proc.returncode == 0, proc.stderr
+    assert "rendered" in proc.stdout and " s " in proc.stdout
+    # the kernel's start-up chatter (TCP, debugger) is not passed on
+    assert "TCP" not in proc.stderr and "Debugger" not in proc.stderr
+    assert (out / "mini.html").stat().st_size > 10_000
+    assert (out / "_render" / "fig-revenue.png").is_file()
+
+
+def test_mini_html(mini):
+    out, _ = mini
+    html = norm((out / "mini.html").read_text(encoding="utf-8"))
+    assert "Figure 1" in html and "Table 1" in html
+    assert "Revenue by segment, thousands of ₽" in html                  # figure caption
+    assert "Customers and revenue by segment (₽)" in html                # table caption
+    assert "30.4%" in html                                               # inline expression
+    assert "1,582,667 ₽" in html
+    assert "holds 412 customers" in html                                 # inline inside a callout
+    assert "Прежний уровень" in html and "3,400,000.25" in html           # table rows
+    assert "callout-important" in html and "Key finding" in html         # callout
+    assert "Reading the chart" in html
+    assert 'alt="A bar chart of revenue for three segments"' in html
+    assert "data:image/png;base64," in html                              # self-contained
+    assert "{python}" not in html and "@fig-" not in html and "{{<" not in html
+    assert "import pandas" not in html                                   # echo: false
+    assert 'class="page-break"' in html
+    assert 'id="TOC"' in html                                            # format: html: toc: true
+
+
+def test_mini_pdf(mini):
+    out, _ = mini
+    pdf = out / "mini.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    typ = norm((out / "_render" / "mini.typ").read_text(encoding="utf-8").replace("~", " "))
+    assert 'paper: "a4"' in typ
+    assert "#link(<fig-revenue>)[Figure 1]" in typ and "<tbl-segments>" in typ
+    assert "Revenue by segment, thousands of ₽" in typ
+    assert '#callout(kind: "important"' in typ and "#pagebreak" in typ
+    assert "Снизилась" in typ
+    if shutil.which("pdftotext"):  # poppler-utils, when installed
+        text = norm(subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
+                                   text=True, encoding="utf-8").stdout)
+        for needle in ("Figure 1", "Table 1", "Снизилась", "₽", "30.4%", "Key finding", "Прежний уровень"):
+            assert needle in text, needle
+
+
+def test_failing_chunk_is_one_line_and_status_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(FIXTURES / "failing.qmd"),
+                           "--quarto", "never", "--output-dir", str(tmp_path)],
+                          capture_output=True, text=True, encoding="utf-8",
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == [f"error: {FIXTURES / 'failing.qmd'}:18: chunk 'fig-broken' failed: KeyError: 'auc'"]
+    assert not (tmp_path / "failing.html").exists()
+
+
+def test_execution_semantics(tmp_path, capsys):
+    """Inline expressions see the state at their position; echo/include/output/asis/error options."""
+    qmd = tmp_path / "sem.qmd"
+    qmd.write_text(textwrap.dedent("""\
+        ---
+        title: Semantics
+        ---
+
+        ```{python}
+        x = 1
+        print("stdout-text")
+        ```
+
+        First x=`{python} x`.
+
+        ```{python}
+        #| echo: true
+        x = 2
+        ```
+
+        Second x=`{python} x`.
+
+        ```{python}
+        #| include: false
+        print("never-shown")
+        ```
+
+        ```{python}
+        #| output: asis
+        print("**asis-bold**")
+        ```
+
+        ```{python}
+        #| error: true
+        1 / 0
+        ```
+
+        ```{python}
+        #| eval: false
+        raise SystemExit("not run")
+        ```
+
+        Cwd ok: `{python} __import__("os").path.basename(__import__("os").getcwd())`.
+        """), encoding="utf-8")
+    assert R.main([str(qmd), "--to", "html", "--quarto", "never"]) == 0
+    html = (tmp_path / "sem.html").read_text(encoding="utf-8")
+    assert "First x=1." in html and "Second x=2." in html
+    assert "stdout-text" in html and "never-shown" not in html
+    assert "<strong>asis-bold</strong>" in html
+    assert "ZeroDivisionError" in html
+    assert html.count('class="sourceCode python cell-code"') == 1     # only the echo: true chunk
+    assert f"Cwd ok: {tmp_path.name}." in html
+    assert not (tmp_path / "sem.pdf").exists()
+
+
+def test_inline_expression_error(tmp_path, capsys):
+    qmd = tmp_path / "bad.qmd"
+    qmd.write_text("Value: `{python} missing_name`.\n", encoding="utf-8")
+    assert R.main([str(qmd), "--to", "html", "--quarto", "never"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {qmd}:1: inline expression `missing_name` failed: NameError: name 'missing_name' is not defined"]
+
+
+def test_filter_localised_words(tmp_path):
+    src = tmp_path / "in.md"
+    src.write_text("See @fig-a.\n\n![Cap](a.png){#fig-a}\n\n::: {.callout-note}\nBody\n:::\n", encoding="utf-8")
+    doc = R.parse_qmd("---\nlang: ru\n---\n", tmp_path / "in.qmd")
+    proc = subprocess.run([R.pandoc_path(), str(src), *[a for a in R.pandoc_args(doc, "html") if a != "--embed-resources"]],
+                          capture_output=True, text=True, encoding="utf-8", cwd=tmp_path)
+    html = norm(proc.stdout)
+    assert ">Рисунок 1</a>" in html and "Рисунок 1:</span> Cap" in html and "Примечание" in html

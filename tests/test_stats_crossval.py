@@ -1,0 +1,178 @@
+"""Tests of stats.crossval: hand-computed corrected t tests, determinism, no leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from joblib import parallel_backend
+from scipy import stats as sps
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from stats.crossval import corrected_resampled_ttest, nested_cv, pairwise_comparisons, summarise_cv
+from stats.logit import FormulaLogitClassifier
+
+
+def test_corrected_ttest_hand_numbers():
+    diff = [0.010, 0.020, -0.005, 0.015, 0.030]
+    out = corrected_resampled_ttest(diff, n_train=80, n_test=20)
+    # mean = 0.07 / 5 = 0.014; deviations -0.004, 0.006, -0.019, 0.001, 0.016
+    # s^2 = (16 + 36 + 361 + 1 + 256) e-6 / 4 = 167.5e-6
+    # var_corr = (1/5 + 20/80) * 167.5e-6 = 0.45 * 167.5e-6 = 75.375e-6
+    t = 0.014 / np.sqrt(75.375e-6)
+    assert out["mean_diff"] == pytest.approx(0.014, abs=1e-15)
+    assert out["t_stat"] == pytest.approx(t, rel=1e-12)
+    assert t == pytest.approx(1.612554, rel=1e-6)
+    assert out["df"] == 4
+    assert out["p_value"] == pytest.approx(2 * sps.t.sf(t, 4), rel=1e-12)
+    zero = corrected_resampled_ttest([0.0, 0.0, 0.0], 10, 5)
+    assert zero["t_stat"] == 0 and zero["p_value"] == 1
+    with pytest.raises(ValueError, match="n_train"):
+        corrected_resampled_ttest(diff, n_train=0, n_test=20)
+
+
+def test_summarise_and_pairwise_by_hand():
+    scores = pd.DataFrame(
+        {
+            "model": ["a"] * 4 + ["b"] * 4,
+            "repeat": [0, 0, 1, 1] * 2,
+            "fold": [0, 1, 0, 1] * 2,
+            "auc": [0.70, 0.74, 0.72, 0.76, 0.68, 0.70, 0.71, 0.71],
+        }
+    )
+    summ = summarise_cv(scores, n_train=50, n_test=50, conf_level=0.9).set_index("model")
+    a = np.array([0.70, 0.74, 0.72, 0.76])
+    half = sps.t.ppf(0.95, 3) * np.sqrt((1 / 4 + 1) * a.var(ddof=1))
+    assert summ.loc["a", "auc_mean"] == pytest.approx(0.73)
+    assert summ.loc["a", "auc_sd"] == pytest.approx(a.std(ddof=1))
+    assert summ.loc["a", "auc_conf_low"] == pytest.approx(0.73 - half)
+    assert summ.loc["a", "auc_conf_high"] == pytest.approx(0.73 + half)
+    assert summ.loc["a", "n_folds"] == 4
+    pair = pairwise_comparisons(scores, n_train=50, n_test=50)
+    assert list(pair.columns) == ["model_a", "model_b", "auc_diff", "t_stat", "p_value"]
+    ref = corrected_resampled_ttest(a - np.array([0.68, 0.70, 0.71, 0.71]), 50, 50)
+    assert pair["auc_diff"].iloc[0] == pytest.approx(ref["mean_diff"])
+    assert pair["t_stat"].iloc[0] == pytest.approx(ref["t_stat"])
+    assert pair["p_value"].iloc[0] == pytest.approx(ref["p_value"])
+
+
+class LeakDetector(BaseEstimator, TransformerMixin):
+    """Raises if rows seen in fit are later transformed as 'new' data (test leakage)."""
+
+    def fit(self, X, y=None):
+        self.fit_index_ = frozenset(X.index)
+        return self
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y)._passthrough(X)
+
+    def transform(self, X):
+        overlap = self.fit_index_ & set(X.index)
+        if overlap:
+            raise RuntimeError(f"leakage: {len(overlap)} training rows transformed as new data")
+        return self._passthrough(X)
+
+    def _passthrough(self, X):
+        return X
+
+
+def make_data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.uniform(0, 10, n),
+            "g": rng.choice(["a", "b", "c"], n),
+        },
+        index=pd.RangeIndex(1000, 1000 + n),
+    )
+    eta = -0.2 + X.x1 + np.sin(X.x2 / 3) + 0.5 * (X.g == "b")
+    y = np.where(rng.uniform(size=n) < 1 / (1 + np.exp(-eta)), "yes", "no")
+    return X, y
+
+
+def make_models():
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), ["x1", "x2"]), ("cat", OneHotEncoder(drop="first"), ["g"])]
+    )
+    return {
+        "logit_formula": (
+            make_pipeline(LeakDetector(), FormulaLogitClassifier(formula="x1 + bs(x2, df=4) + C(g)")),
+            None,
+        ),
+        "logreg": (
+            make_pipeline(LeakDetector(), pre, LogisticRegression(max_iter=1000)),
+            {"logisticregression__C": [0.1, 1.0]},
+        ),
+        "forest": (
+            make_pipeline(LeakDetector(), pre, RandomForestClassifier(n_estimators=5)),
+            {"randomforestclassifier__max_depth": [2, 4]},
+        ),
+    }
+
+
+def test_leak_detector_works():
+    X, y = make_data(50)
+    det = LeakDetector().fit(X)
+    with pytest.raises(RuntimeError, match="leakage"):
+        det.transform(X.iloc[:5])
+
+
+def test_nested_cv_deterministic_complete_and_leak_free():
+    X, y = make_data()
+    res = nested_cv(make_models(), X, y, n_splits=3, n_repeats=2, inner_splits=3, seed=5)
+    scores, oof = res.scores, res.oof
+    assert list(scores.columns) == ["model", "repeat", "fold", "auc", "best_params"]
+    assert len(scores) == 3 * 3 * 2
+    assert scores["auc"].between(0.5, 1).all()
+    assert scores.loc[scores.model == "logit_formula", "best_params"].map(len).eq(0).all()
+    assert scores.loc[scores.model == "logreg", "best_params"].map(
+        lambda d: d["logisticregression__C"] in (0.1, 1.0)
+    ).all()
+    assert list(oof.columns) == ["logit_formula", "logreg", "forest"]
+    assert oof.index.equals(X.index)
+    assert oof.notna().all().all() and ((oof >= 0) & (oof <= 1)).all().all()
+    assert res.positive_label == "yes"
+    assert res.n_train == 200 and res.n_test == 100
+
+    # out-of-fold: for the formula logit (no tuning) the oof mean equals refitting by hand
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    y01 = (y == "yes").astype(int)
+    manual = np.zeros(len(y))
+    for train, test in RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=5).split(X, y01):
+        clf = FormulaLogitClassifier(formula="x1 + bs(x2, df=4) + C(g)").fit(X.iloc[train], y01[train])
+        manual[test] += clf.predict_proba(X.iloc[test])[:, 1] / 2
+    np.testing.assert_allclose(oof["logit_formula"], manual, atol=1e-10)
+
+    # same results with concurrent joblib workers (forest: random_state=None is seeded
+    # per fold); threads here for speed, process workers in test_stats_slow.py
+    forest = {"forest": make_models()["forest"]}
+    with parallel_backend("threading"):
+        again = nested_cv(forest, X, y, n_splits=3, n_repeats=2, inner_splits=3, seed=5, n_jobs=2)
+    pd.testing.assert_frame_equal(
+        scores[scores.model == "forest"].reset_index(drop=True), again.scores.reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(oof[["forest"]], again.oof)
+    other = nested_cv(forest, X, y, n_splits=3, n_repeats=2, inner_splits=3, seed=6)
+    assert not np.allclose(other.oof["forest"], oof["forest"])
+
+    summ = summarise_cv(scores, res.n_train, res.n_test)
+    assert summ["model"].tolist() == ["logit_formula", "logreg", "forest"]
+    assert (summ["auc_conf_low"] < summ["auc_mean"]).all() and (summ["n_folds"] == 6).all()
+    assert len(pairwise_comparisons(scores, res.n_train, res.n_test)) == 3
+
+
+def test_nested_cv_validation():
+    X, y = make_data(60)
+    with pytest.raises(ValueError, match="n_splits"):
+        nested_cv(make_models(), X, y, n_splits=1)
+    with pytest.raises(ValueError, match="binary"):
+        nested_cv(make_models(), X, np.arange(60) % 3)
+    with pytest.raises(ValueError, match="tuple"):
+        nested_cv({"m": LogisticRegression()}, X, y)
