@@ -319,3 +319,29 @@ def test_environment_yml_matches_pyproject():
 
 def _norm(requirement: str) -> str:
     return requirement.replace(" ", "").lower()
+
+
+# --- fetch-data -----------------------------------------------------------------------------------------------
+
+def test_fetch_data_downloads_and_checks_hashes(tmp_path, real_data_dir):
+    from analysis.fetch import fetch_data
+
+    written = fetch_data(tmp_path / "raw", base_url=real_data_dir.as_uri() + "/")
+    assert sorted(p.name for p in written) == sorted(EXPORT_FILES)
+    for path in written:
+        assert path.read_bytes() == (real_data_dir / path.name).read_bytes()
+
+
+def test_fetch_data_refuses_wrong_hash(tmp_path, tiny_dir):
+    from analysis.fetch import FetchError, fetch_data
+
+    with pytest.raises(FetchError, match="market_file.csv: downloaded file has SHA-256"):
+        fetch_data(tmp_path / "raw", base_url=tiny_dir.as_uri() + "/")
+
+
+def test_fetch_data_unreachable_is_one_line(tmp_path):
+    code, _, err = run_cli("fetch-data", "--target", str(tmp_path / "raw"))
+    if code == 0:
+        pytest.skip("the internet is reachable from here")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: cannot download") and "not reachable" in err
