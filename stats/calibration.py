@@ -50,7 +50,11 @@ def brier_score(y, p) -> float:
     Returns
     -------
     float
-        ``(1/n) sum_i (p_i - y_i)^2``; 0 is perfect, ``0.25`` is a constant 0.5.
+        The Brier score; 0 is perfect, ``0.25`` is a constant 0.5.
+
+    Notes
+    -----
+    ``BS = (1/n) sum_i (p_i - y_i)^2``.
     """
     y_arr, p_arr = _pair(y, p)
     return float(np.mean((p_arr - y_arr) ** 2))

@@ -186,7 +186,6 @@ def phik_with_target(
     empirical tail fraction and "asymptotic" the nominal chi2 -- all via
     ``phik.significance``.
     """
-    import phik
     from phik.binning import auto_bin_data
     from phik.phik import phik_from_hist2d
     from phik.significance import (
@@ -214,7 +213,6 @@ def phik_with_target(
             data, interval_cols=interval_cols, bins=bins, quantile=False, dropna=True, verbose=False
         )
     binned = binned.replace([defs.UF, defs.OF], np.nan)
-    del phik  # imported for its pandas accessor registration only
 
     rows = []
     for j, feature in enumerate(features):

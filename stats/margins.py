@@ -320,12 +320,43 @@ def average_marginal_effects(
 
     beta = np.asarray(result.params, dtype=float)
     cov = np.asarray(result.cov_params(), dtype=float)
-    rows: list[dict] = []
+
+    # plan every counterfactual data set, then build their designs in few patsy calls
+    plans = []
     for name, kind in kinds.items():
         if kind == "numeric":
-            rows.append(_numeric_ame(result, data, name, beta, cov, eps))
+            plans.append(_plan_numeric(data, name, eps))
         else:
-            rows.extend(_categorical_ame(result, data, name, beta, cov, reference.get(name, None)))
+            plans.append(_plan_categorical(data, name, reference.get(name, None)))
+    frames = [frame for plan in plans for frame in plan["frames"]]
+    designs = iter(_designs(result, frames, len(data)))
+
+    rows: list[dict] = []
+    for plan in plans:
+        Xs = [next(designs) for _ in plan["frames"]]
+        if plan["kind"] == "numeric":
+            step = plan["step"]
+            (X_hi, X_lo) = Xs
+            p_hi, g_hi = _prob_and_grad(X_hi, beta)
+            p_lo, g_lo = _prob_and_grad(X_lo, beta)
+            ame = float(np.mean((p_hi - p_lo) / step))
+            jac = ((X_hi * g_hi[:, None] - X_lo * g_lo[:, None]) / step[:, None]).mean(axis=0)
+            rows.append({"term": plan["name"], "contrast": "dY/dX", "ame": ame, "std_error": _se(jac, cov)})
+            continue
+        X_ref, X_levels = Xs[0], Xs[1:]
+        p_ref, g_ref = _prob_and_grad(X_ref, beta)
+        grad_ref = (X_ref * g_ref[:, None]).mean(axis=0)
+        for level, X_l in zip(plan["levels"], X_levels):
+            p_l, g_l = _prob_and_grad(X_l, beta)
+            jac = (X_l * g_l[:, None]).mean(axis=0) - grad_ref
+            rows.append(
+                {
+                    "term": plan["name"],
+                    "contrast": f"{level} - {plan['reference']}",
+                    "ame": float(p_l.mean() - p_ref.mean()),
+                    "std_error": _se(jac, cov),
+                }
+            )
 
     table = pd.DataFrame(rows, columns=["term", "contrast", "ame", "std_error"])
     table["term"] = table["term"].astype("str")
@@ -336,7 +367,28 @@ def average_marginal_effects(
     return table
 
 
-def _numeric_ame(result, data, name, beta, cov, eps) -> dict:
+_MAX_STACKED_ROWS = 250_000
+
+
+def _designs(result, frames: list, n: int) -> list[np.ndarray]:
+    """Designs of equally long frames, built by stacking up to ``_MAX_STACKED_ROWS`` rows per call."""
+    out: list[np.ndarray] = []
+    batch: list = []
+    for i, frame in enumerate(frames):
+        batch.append(frame)
+        if (len(batch) + 1) * n > _MAX_STACKED_ROWS or i == len(frames) - 1:
+            stacked = batch[0] if len(batch) == 1 else pd.concat(batch, ignore_index=True)
+            X = _design(result, stacked)
+            out.extend(X[j * n : (j + 1) * n] for j in range(len(batch)))
+            batch = []
+    return out
+
+
+def _se(jac: np.ndarray, cov: np.ndarray) -> float:
+    return float(np.sqrt(max(float(jac @ cov @ jac), 0.0)))
+
+
+def _plan_numeric(data: pd.DataFrame, name: str, eps: float) -> dict:
     column = data[name]
     if not pdt.is_numeric_dtype(column) or pdt.is_bool_dtype(column):
         raise ValueError(f"variable {name!r} is declared numeric but has dtype {column.dtype}")
@@ -347,18 +399,15 @@ def _numeric_ame(result, data, name, beta, cov, eps) -> dict:
     xmin, xmax = float(np.min(x)), float(np.max(x))
     if xmax - xmin > 2.0 * h:
         hi, lo = np.minimum(hi, xmax), np.maximum(lo, xmin)
-    step = hi - lo
-    X_hi = _design(result, data.assign(**{name: hi}))
-    X_lo = _design(result, data.assign(**{name: lo}))
-    p_hi, g_hi = _prob_and_grad(X_hi, beta)
-    p_lo, g_lo = _prob_and_grad(X_lo, beta)
-    ame = float(np.mean((p_hi - p_lo) / step))
-    jac = ((X_hi * g_hi[:, None] - X_lo * g_lo[:, None]) / step[:, None]).mean(axis=0)
-    se = float(np.sqrt(max(jac @ cov @ jac, 0.0)))
-    return {"term": name, "contrast": "dY/dX", "ame": ame, "std_error": se}
+    return {
+        "kind": "numeric",
+        "name": name,
+        "step": hi - lo,
+        "frames": [data.assign(**{name: hi}), data.assign(**{name: lo})],
+    }
 
 
-def _categorical_ame(result, data, name, beta, cov, ref) -> list[dict]:
+def _plan_categorical(data: pd.DataFrame, name: str, ref) -> dict:
     column = data[name]
     levels = _levels(column)
     if ref is None:
@@ -367,26 +416,9 @@ def _categorical_ame(result, data, name, beta, cov, ref) -> list[dict]:
         ref = levels[0]
     elif ref not in levels:
         raise ValueError(f"reference level {ref!r} of {name!r} is not present in data")
-    X_ref = _design(result, data.assign(**{name: _constant_column(column, ref)}))
-    p_ref, g_ref = _prob_and_grad(X_ref, beta)
-    grad_ref = (X_ref * g_ref[:, None]).mean(axis=0)
-    out = []
-    for level in levels:
-        if level == ref:
-            continue
-        X_l = _design(result, data.assign(**{name: _constant_column(column, level)}))
-        p_l, g_l = _prob_and_grad(X_l, beta)
-        jac = (X_l * g_l[:, None]).mean(axis=0) - grad_ref
-        se = float(np.sqrt(max(jac @ cov @ jac, 0.0)))
-        out.append(
-            {
-                "term": name,
-                "contrast": f"{level} - {ref}",
-                "ame": float(p_l.mean() - p_ref.mean()),
-                "std_error": se,
-            }
-        )
-    return out
+    others = [lev for lev in levels if lev != ref]
+    frames = [data.assign(**{name: _constant_column(column, lev)}) for lev in [ref, *others]]
+    return {"kind": "categorical", "name": name, "reference": ref, "levels": others, "frames": frames}
 
 
 # ----------------------------------------------------------------------------
