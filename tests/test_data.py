@@ -345,3 +345,19 @@ def test_fetch_data_unreachable_is_one_line(tmp_path):
         pytest.skip("the internet is reachable from here")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("error: cannot download") and "not reachable" in err
+
+
+# --- where the data comes from ------------------------------------------------------------------------------
+
+def test_data_dir_resolution_order(tmp_path, monkeypatch):
+    from analysis import paths
+
+    monkeypatch.setattr(paths, "RAW_DIR", tmp_path / "raw")
+    monkeypatch.delenv(paths.DATA_ENV_VAR, raising=False)
+    assert paths.resolve_data_dir() == paths.SHARED_DATA_DIR  # nothing else: the local mirror
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "market_file.csv").write_text("id\n")
+    assert paths.resolve_data_dir() == tmp_path / "raw"  # data/raw/ when it holds an export
+    monkeypatch.setenv(paths.DATA_ENV_VAR, str(tmp_path / "env"))
+    assert paths.resolve_data_dir() == (tmp_path / "env").resolve()  # the environment variable
+    assert paths.resolve_data_dir(str(tmp_path / "cli")) == (tmp_path / "cli").resolve()  # --data-dir wins
