@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -126,16 +126,10 @@ def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_siz
                                   cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed))
             fitted = search.fit(X_train, y_train).best_estimator_
         else:
-            fitted = _clone(estimator).fit(X_train, y_train)
+            fitted = clone(estimator).fit(X_train, y_train)
         rows.append({"model": name, "test_auc": roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]),
                      "n_test": len(y_test)})
     return pd.DataFrame(rows, columns=["model", "test_auc", "n_test"])
-
-
-def _clone(estimator):
-    from sklearn.base import clone
-
-    return clone(estimator)
 
 
 def ordered(frame: pd.DataFrame, column: str = "model") -> pd.DataFrame:

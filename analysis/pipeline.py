@@ -110,10 +110,12 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
             _write(table, results_dir, name)
 
     with timer.stage("save model"):
-        payload = {"formula": formula, "result": fit.result, "thresholds": seg.thresholds,
-                   "allowed_levers": seg.allowed_levers, "lever_bounds": seg.bounds, "seed": seed,
-                   "n_training": int(len(frame))}
-        fit.result.remove_data()
+        # statsmodels rebuilds a pickled formula result by re-evaluating the formula in the caller's stack
+        # frame, which breaks depending on where it is loaded; the model is therefore saved as its formula,
+        # training frame and estimates, and refitted (identically, checked) when loaded.
+        payload = {"formula": formula, "training_frame": frame, "params": fit.result.params,
+                   "thresholds": seg.thresholds, "allowed_levers": seg.allowed_levers,
+                   "lever_bounds": seg.bounds, "seed": seed}
         with open(results_dir / MODEL_PATH_NAME, "wb") as handle:
             pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
 

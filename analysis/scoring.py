@@ -13,22 +13,30 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from analysis.dataset import load_dataset
 from analysis.features import model_frame
 from analysis.paths import MODEL_PATH_NAME
+from analysis.dictionary import TARGET
 from analysis.segments import customer_offers
+from stats.logit import fit_logit, linear_predictor
 
 OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "reason"]
 
 
 def load_model(results_dir: Path) -> dict:
-    """The fitted model saved by ``run``; a missing file is a one-line error."""
+    """The model saved by ``run``, refitted from its training frame (and checked against the saved estimates);
+    a missing file is a one-line error."""
     path = Path(results_dir) / MODEL_PATH_NAME
     if not path.exists():
         raise FileNotFoundError(f"no fitted model at {path}: run `python -m analysis run` first")
     with open(path, "rb") as handle:
-        return pickle.load(handle)
+        fitted = pickle.load(handle)
+    result = fit_logit(f"{TARGET} ~ {fitted['formula']}", fitted["training_frame"])
+    if not np.allclose(result.params.to_numpy(), fitted["params"].to_numpy(), rtol=1e-6, atol=1e-9):
+        raise ValueError(f"the model saved in {path} does not refit to its saved estimates; rerun `run`")
+    return {**fitted, "result": result}
 
 
 def score_table(table: pd.DataFrame, excluded: pd.DataFrame, fitted: dict) -> pd.DataFrame:
@@ -40,7 +48,7 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, fitted: dict) -> pd
         Columns ``id, p_decline, profit, segment, offer, reason``, sorted by ``id``.
     """
     frame = model_frame(table)
-    p = np.asarray(fitted["result"].predict(frame), dtype=float)
+    p = expit(linear_predictor(fitted["result"], frame))
     offers = customer_offers(frame, fitted["result"], p, fitted["thresholds"], fitted["allowed_levers"],
                              fitted["lever_bounds"])
     if len(excluded):

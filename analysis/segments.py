@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from scipy.special import expit
+
 from analysis.dictionary import CATEGORY_DISPLAY
 from stats.groups import compare_groups
+from stats.logit import linear_predictor
 from stats.margins import compare_predictions
 
 #: P(decline) at or above which a customer is "high risk": with calibrated probabilities (checked on the
@@ -233,30 +236,32 @@ def customer_offers(frame: pd.DataFrame, result, p_decline: np.ndarray, threshol
     p_decline = np.asarray(p_decline, dtype=float)
     profit = frame["profit"].to_numpy()
     segment = assign_segments(p_decline, profit, thresholds)
-    base_p = np.asarray(result.predict(frame))
+    eta = linear_predictor(result, frame)
+    base_p = expit(eta)
     best_drop = np.zeros(len(frame))
     best_lever = np.full(len(frame), "", dtype=object)
     for name in allowed_levers:
         lever = LEVER_BY_NAME[name]
         counterfactual, room = apply_lever(frame, lever, bounds)
-        drop = np.where(room, base_p - np.asarray(result.predict(counterfactual)), 0.0)
+        change = (linear_predictor(result, counterfactual, [lever.column])
+                  - linear_predictor(result, frame, [lever.column]))
+        drop = np.where(room, base_p - expit(eta + change), 0.0)
         better = drop > best_drop
         best_drop = np.where(better, drop, best_drop)
         best_lever = np.where(better, name, best_lever)
     high_risk = p_decline >= thresholds.risk
-    offers, reasons = [], []
-    for i in range(len(frame)):
-        if not high_risk[i]:
-            offers.append("none: standard communication")
-            reasons.append(f"P(decline) {p_decline[i]:.2f} below the risk threshold {thresholds.risk:.2f}")
-        elif best_lever[i]:
-            lever = LEVER_BY_NAME[best_lever[i]]
-            offers.append(lever.name)
-            reasons.append(f"P(decline) {p_decline[i]:.2f}; {lever.description} lowers the model's risk by "
-                           f"{best_drop[i]:.2f}; profit {profit[i]:.2f}")
-        else:
-            offers.append("personal contact: no lever has room")
-            reasons.append(f"P(decline) {p_decline[i]:.2f}; every allowed lever is at its limit for this customer")
+    has_lever = best_lever != ""
+    descriptions = pd.Series(best_lever).map({l.name: l.description for l in LEVERS}).fillna("")
+    p_text = pd.Series(p_decline).map("{:.2f}".format)
+    offers = np.where(~high_risk, "none: standard communication",
+                      np.where(has_lever, best_lever, "personal contact: no lever has room"))
+    reasons = np.where(
+        ~high_risk,
+        "P(decline) " + p_text + f" below the risk threshold {thresholds.risk:.2f}",
+        np.where(has_lever,
+                 "P(decline) " + p_text + "; " + descriptions + " lowers the model's risk by "
+                 + pd.Series(best_drop).map("{:.2f}".format) + "; profit " + pd.Series(profit).map("{:.2f}".format),
+                 "P(decline) " + p_text + "; every allowed lever is at its limit for this customer"))
     return pd.DataFrame({"id": frame["id"].to_numpy(), "p_decline": p_decline, "profit": profit,
                          "segment": segment, "offer": offers, "reason": reasons})
 

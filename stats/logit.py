@@ -18,10 +18,12 @@ FormulaLogitClassifier
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import patsy
 import statsmodels.formula.api as smf
 from patsy import splines as _patsy_splines
 from patsy import stateful_transform as _patsy_stateful_transform
@@ -318,6 +320,63 @@ def design_frame(result) -> pd.DataFrame:
     data = result.model.data
     index = getattr(data, "row_labels", None)
     return pd.DataFrame(np.asarray(result.model.exog), columns=list(result.model.exog_names), index=index)
+
+
+def _term_variables(term, columns) -> set[str]:
+    """Names of data columns a patsy term reads (quoted strings such as reference levels are ignored)."""
+    names = set()
+    for factor in term.factors:
+        code = re.sub(r"'[^']*'|\"[^\"]*\"", "", getattr(factor, "code", str(factor)))
+        names.update(n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code) if n in columns)
+    return names
+
+
+def linear_predictor(result, data: pd.DataFrame, variables: Iterable[str] | None = None) -> np.ndarray:
+    """Linear predictor ``X(data) @ beta`` of a formula-fitted model, term by term.
+
+    Parameters
+    ----------
+    result : statsmodels results fitted with the formula API
+    data : pandas.DataFrame
+        New data holding every variable of the formula.
+    variables : iterable of str, optional
+        Only the terms that involve at least one of these variables are summed (the intercept is then
+        left out). ``eta(data_b) - eta(data_a)`` over the terms of a changed variable is the change of the
+        full linear predictor when only that variable changes.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per row of ``data``.
+
+    Notes
+    -----
+    The same numbers as ``result.predict(data, which="linear")`` but much faster on large data: a term
+    whose variables are all non-numeric (``C(g)``) is encoded on the distinct values only and mapped back,
+    because patsy encodes categorical values one by one in Python (a ``C()`` term bypasses its fast path for
+    pandas Categoricals).
+    """
+    info = getattr(result.model, "model_spec", None) or result.model.data.model_spec  # patsy DesignInfo
+    params = np.asarray(result.params, dtype=float)
+    wanted = None if variables is None else set(variables)
+    eta = np.zeros(len(data))
+    for term, columns in info.term_slices.items():
+        names = _term_variables(term, data.columns)
+        if wanted is not None and not names & wanted:
+            continue
+        sub_info = info.subset([term])
+        if names and all(not pd.api.types.is_numeric_dtype(data[n]) or data[n].nunique() <= 2 for n in names):
+            keys = data[sorted(names)]
+            # groups are numbered in order of first appearance, the order drop_duplicates keeps
+            codes = keys.groupby(list(keys.columns), sort=False, observed=True, dropna=False).ngroup().to_numpy()
+            levels = keys.drop_duplicates().reset_index(drop=True)
+            X = np.asarray(patsy.build_design_matrices([sub_info], levels)[0])[codes]
+        elif names:
+            X = np.asarray(patsy.build_design_matrices([sub_info], data[sorted(names)])[0])
+        else:
+            X = np.ones((len(data), 1))
+        eta += X @ params[columns]
+    return eta
 
 
 class _ClippedBS(_patsy_splines.BS):

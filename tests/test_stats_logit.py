@@ -240,3 +240,23 @@ def test_bs_clipped_equals_bs_inside_and_is_constant_outside(data):
     edge["x2"] = [data["x2"].max(), data["x2"].max() + 5.0]
     p = np.asarray(clipped.predict(edge))
     assert p[0] == pytest.approx(p[1], abs=1e-12)
+
+
+def test_linear_predictor_equals_statsmodels_predict():
+    from stats.logit import linear_predictor
+
+    rng = np.random.default_rng(5)
+    n = 400
+    data = pd.DataFrame({"x": rng.normal(size=n), "z": rng.uniform(0, 10, size=n),
+                         "g": rng.choice(["a", "b", "c"], size=n), "b01": rng.integers(0, 2, size=n)})
+    eta = 0.5 * data["x"] - 0.1 * data["z"] + (data["g"] == "b") * 0.7 + 0.3 * data["b01"]
+    data["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(int)
+    result = fit_logit("y ~ x + cr(z, df=4) + C(g, Treatment('b')) + C(b01) + x:z", data)
+    new = data.sample(frac=1.0, random_state=1).assign(z=lambda d: d["z"] * 0.9)
+    expected = np.asarray(result.predict(new, which="linear"))
+    np.testing.assert_allclose(linear_predictor(result, new), expected, rtol=0, atol=1e-10)
+    # the change over the terms of one variable equals the change of the full linear predictor
+    shifted = new.assign(z=new["z"] + 1.0)
+    full_change = np.asarray(result.predict(shifted, which="linear")) - expected
+    partial = linear_predictor(result, shifted, ["z"]) - linear_predictor(result, new, ["z"])
+    np.testing.assert_allclose(partial, full_change, rtol=0, atol=1e-10)

@@ -1,0 +1,319 @@
+"""Tests of analysis.report (labels, formats, headline numbers) and of report.qmd rendered end to end.
+
+The unit tests use the real results in ``results/`` when a complete run is there, else the synthetic run that
+the end-to-end test makes anyway (one per session). The end-to-end test writes a small synthetic export, runs
+the quick pipeline, renders report.qmd with ``ONECLICK_RESULTS_DIR`` pointing at it and checks the HTML and
+PDF: every heading and caption present, and every number of the executive summary equal to the value
+recomputed from the results tables.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import report as R
+from analysis.paths import RESULTS_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "report.qmd"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory) -> Path:
+    """Quick pipeline on a small synthetic export; returns the results directory."""
+    from analysis.pipeline import run_analysis
+    from analysis.synthetic import write_exports
+
+    base = tmp_path_factory.mktemp("report_run")
+    write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
+    run_analysis(data_dir=base / "exports", results_dir=base / "results", quick=True)
+    return base / "results"
+
+
+def _finished_run_snapshot(source: Path, target: Path) -> Path | None:
+    """A copy of a complete, finished run (``run_info.csv`` is written last), or None."""
+    names = [f"{name}.csv" for name in R.RESULT_TABLES]
+    if not all((source / n).is_file() for n in names):
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        shutil.copy2(source / n, target / n)
+    info = (target / "run_info.csv").stat().st_mtime
+    if any((target / n).stat().st_mtime > info for n in names):
+        return None  # a run is being written right now
+    return target
+
+
+@pytest.fixture(scope="session")
+def results_dir(request, tmp_path_factory) -> Path:
+    """A snapshot of the real results when a finished run is there, else the synthetic run."""
+    snapshot = _finished_run_snapshot(RESULTS_DIR, tmp_path_factory.mktemp("real_results"))
+    return snapshot or request.getfixturevalue("synthetic_run")
+
+
+@pytest.fixture(scope="session")
+def results(results_dir) -> R.Results:
+    return R.load_results(results_dir)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Independent recomputation of the headline numbers from the CSV files
+# ---------------------------------------------------------------------------------------------------------
+
+
+def recompute_headline(directory: Path) -> dict:
+    """The executive-summary numbers straight from the CSVs, without analysis.report."""
+    read = lambda name: pd.read_csv(directory / f"{name}.csv")  # noqa: E731
+    customers, oof, thresholds = read("customer_table"), read("oof_predictions"), read("segment_thresholds")
+    risk = float(thresholds.loc[thresholds["threshold"] == "risk", "value"].iloc[0])
+    merged = customers[["id", "profit"]].merge(oof[["id", "logit_spec"]], on="id", validate="one_to_one")
+    at_risk = merged["logit_spec"] * merged["profit"]
+    high = merged["logit_spec"] >= risk
+    segments = read("segments")
+    grid = segments[segments["kind"] == "grid"]
+    top = grid.loc[grid["profit_at_risk"].idxmax()]
+    bench = read("model_benchmark").set_index("model")
+    recs, scen = read("recommendations"), read("scenarios")
+    ranked = recs[recs["segment"] == "all high risk"].sort_values("rank") if len(recs) else recs
+    if len(ranked):
+        first = ranked.iloc[0]
+        first_scenario = scen[(scen["segment"] == "all high risk") & (scen["lever"] == first["lever"])].iloc[0]
+    else:
+        first = first_scenario = {"lever": "nan", "customers_kept": np.nan, "profit_retained_low": np.nan,
+                                  "profit_retained_high": np.nan}
+    return {
+        "n_customers": len(customers),
+        "n_high_risk": int(high.sum()),
+        "share_high_risk": float(high.mean()),
+        "profit_at_risk_total": float(at_risk.sum()),
+        "profit_at_risk_high_risk": float(at_risk[high].sum()),
+        "grid_profit_at_risk_total": float(grid["profit_at_risk"].sum()),
+        "top_segment": str(top["segment"]),
+        "top_segment_n": int(top["n_customers"]),
+        "top_segment_profit_at_risk": float(top["profit_at_risk"]),
+        "best_model": str(bench["auc_mean"].idxmax()),
+        "best_auc": float(bench["auc_mean"].max()),
+        "logit_auc": float(bench.loc["logit_spec", "auc_mean"]),
+        "first_lever": str(first["lever"]),
+        "first_kept": float(first["customers_kept"]),
+        "first_profit_low": float(first_scenario["profit_retained_low"]),
+        "first_profit_high": float(first_scenario["profit_retained_high"]),
+        "decline_rate": float(customers["activity_decline"].mean()),
+    }
+
+
+def check_headline(h: dict, expected: dict) -> None:
+    for key in ("n_customers", "n_high_risk", "top_segment", "top_segment_n", "best_model"):
+        assert h[key] == expected[key], key
+    for key in ("share_high_risk", "profit_at_risk_total", "profit_at_risk_high_risk", "top_segment_profit_at_risk",
+                "best_auc", "logit_auc", "decline_rate"):
+        assert h[key] == pytest.approx(expected[key], rel=1e-9), key
+    # the segment table and the per-customer probabilities tell the same story
+    assert h["profit_at_risk_total"] == pytest.approx(expected["grid_profit_at_risk_total"], rel=1e-9)
+    assert h["auc_gap"] == pytest.approx(expected["best_auc"] - expected["logit_auc"], abs=1e-12)
+    if expected["first_lever"] != "nan":
+        a = h["actions"][0]
+        assert a["lever"] == expected["first_lever"] and a["group"] == "all high risk"
+        assert a["customers_kept"] == pytest.approx(expected["first_kept"], rel=1e-9)
+        assert (a["profit_retained_low"], a["profit_retained_high"]) == pytest.approx(
+            (expected["first_profit_low"], expected["first_profit_high"]), rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Labels and formats
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("term, expected", [
+    ("C(popular_category, Treatment('kids_goods'))[T.home_textiles]", "Popular category: Home textiles (vs Kids' goods)"),
+    ("C(service_type, Treatment('standard'))[T.premium]", "Service type: Premium (vs Standard)"),
+    ("C(contact_allowed, Treatment(0))[T.1]", "Consent to offers: yes (vs no)"),
+    ("C(popular_category, Treatment('kids_goods'))", "Popular category"),
+    ("cr(pages_per_visit, df=4)[2]", "Pages per visit, spline basis 3"),
+    ("cr(pages_per_visit, df=4)", "Pages per visit (natural cubic spline, df = 4)"),
+    ("spline(minutes_prev)", "Spline in minutes on site, previous month"),
+    ("pages_per_visit:minutes_current", "Pages per visit × Minutes on site, current month"),
+    ("promo_share_10pp", "Promotional share"),
+    ("Intercept", "Intercept"),
+    ("something_new", "Something new"),
+])
+def test_term_label(term, expected):
+    assert R.term_label(term) == expected
+
+
+def test_contrast_and_lever_labels():
+    assert R.contrast_label("popular_category", "small_appliances_electronics - kids_goods") == \
+        "Popular category: Small appliances & electronics (vs Kids' goods)"
+    assert R.contrast_label("marketing_6m", "dY/dX") == "Marketing, 6-month average"
+    assert R.lever_label("more_pages") == "+2 pages per visit"
+    assert R.lever_label("less_promotion") == "−10 pp share of promotional purchases"
+    assert R.lever_label("cart_reminder") == "−1 unpaid cart item"
+    assert R.lever_label(R.OFFER_NONE) == "None (standard communication)"
+
+
+def test_display_labels_are_one_map():
+    assert R.label("std_error") == "Std. error"
+    assert R.label("p_value") == "p"
+    frame = R.relabel(pd.DataFrame({"std_error": [1], "Already shown": [2]}))
+    assert list(frame.columns) == ["Std. error", "Already shown"]
+
+
+def test_number_formats():
+    assert R.fmt_int(1296) == "1,296"
+    assert R.fmt_pct(0.3248) == "32.5%"
+    assert R.fmt_num(-0.0456, 3) == "−0.046"
+    assert R.fmt_p(0.0004) == "<\u00a00.001" and R.fmt_p(0.0371) == "0.037" and R.fmt_p(np.nan) == "—"
+    assert R.fmt_ci(0.1, 0.25, 1, 100) == "10.0 to 25.0"
+    assert R.fmt_est_ci(35.65, 24.8, 46.5, 1) == "35.6 (24.8 to 46.5)"
+    assert R.fmt_big(2.3e5) == "2.30e+05" and R.fmt_big(1.2e-14) == "1.20e−14"
+
+
+def test_md_keeps_strings_and_aligns_numbers():
+    text = R.md(pd.DataFrame({"Name": ["a|b", "c*"], "Value": ["0.050", "1,296"]})).data
+    lines = text.splitlines()
+    assert "0.050" in text and "1,296" in text  # no re-parsing of formatted numbers
+    assert "a\\|b" in text and "c\\*" in text   # Markdown specials escaped
+    assert lines[1].rstrip("|").endswith(":")  # numbers right-aligned
+    wide = R.md(pd.DataFrame({"Text": ["word " * 60], "Value": ["1.0"]})).data.splitlines()
+    assert len(wide[1]) > 1000  # relative column widths: Pandoc wraps instead of scaling the table down
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array([0.01, 0.04, 0.03, 0.2, 0.0001])
+    assert R.holm(p) == pytest.approx(multipletests(p, method="holm")[1])
+
+
+def test_results_dir_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(R.RESULTS_ENV_VAR, str(tmp_path))
+    assert R.resolve_results_dir() == tmp_path.resolve()
+    monkeypatch.delenv(R.RESULTS_ENV_VAR)
+    assert R.resolve_results_dir() == RESULTS_DIR
+    with pytest.raises(FileNotFoundError, match="missing result tables"):
+        R.load_results(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Headline and tables on a complete run
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_headline_equals_values_recomputed_from_csv(results, results_dir):
+    check_headline(R.headline(results), recompute_headline(results_dir))
+
+
+def test_summary_strings_format_the_headline(results):
+    h = R.headline(results)
+    s = R.summary_strings(h)
+    assert s["n_high_risk"] == f"{h['n_high_risk']:,}"
+    assert s["share_high_risk"] == f"{100 * h['share_high_risk']:.1f}%"
+    assert s["profit_at_risk_total"] == f"{h['profit_at_risk_total']:,.0f}"
+    assert s["logit_auc"] == f"{h['logit_auc']:.3f}"
+    for i, a in enumerate(h["actions"], start=1):
+        assert s[f"action{i}_kept"].startswith(f"{a['customers_kept']:.1f} (")
+    assert len(R.actions_table(h)) == len(h["actions"])
+
+
+def test_tables_and_figures_build(results):
+    for name in ("sources_table", "row_accounting_table", "excluded_table", "typo_table", "vif_display",
+                 "gvif_display", "specification_table", "coefficient_table", "ame_table", "fit_table",
+                 "calibration_table", "influence_table", "benchmark_table", "comparison_table", "segments_table",
+                 "thresholds_table", "sensitivity_table", "profiles_table", "scenarios_table",
+                 "recommendations_table", "offers_table", "data_files_table", "run_times_table"):
+        table = getattr(R, name)(results)
+        assert isinstance(table, pd.DataFrame) and len(table.columns), name
+        assert all(table[c].map(lambda v: isinstance(v, str)).all() for c in table.columns), name
+    coefficients = R.coefficient_table(results)
+    assert len(coefficients) == len(results["logit_coefficients"])
+    assert not coefficients["Term"].str.contains(r"C\(|\[T\.|cr\(").any()  # every term in English
+    for name in ("fig_profit_at_risk", "fig_class_distributions", "fig_phik_heatmap", "fig_phik_target", "fig_ame",
+                 "fig_calibration", "fig_roc", "fig_benchmark", "fig_risk_profit", "fig_scenarios"):
+        fig = getattr(R, name)(results)
+        assert fig.get_size_inches()[0] == pytest.approx(R.WIDTH), name
+        assert R.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# End to end: synthetic export -> pipeline -> report.qmd -> HTML + PDF
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", text))
+    for a, b in (("\u00a0", " "), ("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"')):
+        text = text.replace(a, b)
+    return re.sub(r"\s+", " ", text)
+
+
+def _qmd_parts(qmd: str) -> tuple[list[str], list[str]]:
+    """Section headings and figure/table captions of the document."""
+    body = qmd.split("\n---\n", 1)[1]
+    prose = re.sub(r"```\{python\}.*?```", "", body, flags=re.S)
+    headings = [m.group(2).strip() for m in re.finditer(r"^(#{1,3}) (.+)$", prose, flags=re.M)]
+    captions = re.findall(r'^#\| (?:tbl|fig)-cap: "(.+)"$', body, flags=re.M)
+    return headings, captions
+
+
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d[\d,]*(?:\.\d+)?%?", text)
+
+
+def test_report_renders_end_to_end(synthetic_run, tmp_path):
+    out = tmp_path / "rendered"
+    env = dict(os.environ, ONECLICK_RESULTS_DIR=str(synthetic_run), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(REPORT), "--output-dir", str(out),
+                           "--quarto", "never"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html_path, pdf_path = out / "report.html", out / "report.pdf"
+    assert html_path.stat().st_size > 10_000 and html_path.stat().st_size < 5_000_000
+    assert pdf_path.read_bytes()[:5] == b"%PDF-" and pdf_path.stat().st_size > 10_000
+
+    raw = html_path.read_text(encoding="utf-8")
+    text = _normalise(raw)
+    headings, captions = _qmd_parts(REPORT.read_text(encoding="utf-8"))
+    assert len(headings) > 20 and len(captions) > 30
+    for heading in headings:
+        assert heading in text, f"heading {heading!r} missing"
+    for caption in captions:
+        assert caption in text, f"caption {caption!r} missing"
+    assert "Quick protocol" in text  # the synthetic run used the quick protocol, and the report says so
+    assert "?@" not in text  # every cross-reference resolved
+
+    # The executive summary: its numbers are exactly the headline values of these results.
+    res = R.load_results(synthetic_run)
+    h = R.headline(res)
+    check_headline(h, recompute_headline(synthetic_run))
+    s = R.summary_strings(h)
+    section = raw.split('id="executive-summary"', 1)[1].split('id="data"', 1)[0]
+    section = re.sub(r'<span class="header-section-number">[^<]*</span>', " ", section)
+    summary = re.sub(r"(Table|Figure) \d+", " ", _normalise(section))
+    used = [k for k in s if k.startswith("action") or k in (
+        "n_customers", "n_high_risk", "share_high_risk", "risk_threshold", "profit_at_risk_total",
+        "share_profit_at_risk_high_risk", "profit_at_risk_high_risk", "top_segment", "top_segment_n",
+        "top_segment_share", "top_segment_mean_p", "top_segment_profit_at_risk",
+        "top_segment_share_of_profit_at_risk", "conf_level")]
+    for key in used:
+        assert s[key].replace("\u00a0", " ") in summary, f"summary value {key}={s[key]!r} missing"
+    sentence = _normalise(R.summary_model_sentence(h))
+    assert sentence in summary
+    actions = R.actions_table(h)
+    expected = " ".join([*s.values(), sentence, *actions.columns, *actions.astype(str).to_numpy().ravel()])
+    allowed = set(_numbers(_normalise(expected)))
+    stray = [n for n in _numbers(summary) if n not in allowed]
+    assert not stray, f"numbers in the executive summary that are not headline values: {stray}"
