@@ -58,13 +58,12 @@ def correlation_checks(frame: pd.DataFrame, seed: int, n_simulations: int = 1000
 
 
 def vif_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """VIF of each column of the linear design, plus the generalised VIF (GVIF^(1/(2 df))) of each predictor.
+    """VIF of each column of the linear design (all predictors linear, categoricals as dummies).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``term, vif, flagged`` for design columns, then ``term, gvif_adjusted`` rows for whole
-        predictors are merged in as ``predictor_gvif`` (NaN where not applicable).
+        Columns ``term, vif, flagged`` (``flagged``: VIF above :data:`VIF_THRESHOLD`).
     """
     design = patsy.dmatrix(linear_formula(), frame, return_type="dataframe")
     vif = variance_inflation(design)

@@ -766,6 +766,34 @@ def vif_summary(res: Results) -> dict[str, str]:
             "max_gvif": fmt_num(g["gvif_adjusted"]), "max_gvif_term": term_label(g["term"])}
 
 
+def phik_pairs_sentence(res: Results, n: int = 2) -> str:
+    """The strongest associations between two different variables, and whether any makes a predictor redundant."""
+    m = res["phik_matrix"]
+    m = m[m["variable_a"] < m["variable_b"]].sort_values("phik", ascending=False).head(n)
+    pairs = "; ".join(f"{variable_label(r.variable_a).lower()} with {variable_label(r.variable_b).lower()} "
+                      f"({fmt_num(r.phik)})" for r in m.itertuples())
+    vif = res["vif"]["vif"].max()
+    tail = ("no predictor is redundant: every VIF is below the threshold (see Collinearity)"
+            if vif <= VIF_THRESHOLD else "some predictors overlap strongly (see Collinearity)")
+    return f"The strongest pairs are {pairs}; {tail}."
+
+
+def class_contrast_sentence(res: Results, variables: list[str] | None = None) -> str:
+    """Medians of the key predictors in the two classes, as one sentence."""
+    data = res["customer_table"]
+    variables = variables or key_predictors(res)
+    parts = []
+    for var in variables:
+        med = data.groupby(TARGET)[var].median()
+        if 0 not in med.index or 1 not in med.index:
+            continue
+        show = (lambda v: fmt_pct(v, 0)) if var == "promo_share" else (lambda v: fmt_num(v, 1 if v % 1 else 0))
+        parts.append(f"{variable_label(var).lower()} {show(med.loc[1])} vs {show(med.loc[0])}")
+    if not parts:
+        return ""
+    return "Medians, declined vs same level: " + "; ".join(parts) + "."
+
+
 def phik_summary(res: Results) -> dict[str, str]:
     t = res["phik_target"]
     significant = t[t["p_value"] < ALPHA]
@@ -903,6 +931,8 @@ def hc3_summary(res: Results) -> dict[str, str]:
         "n_changed": fmt_int(len(changed)),
         "changed": ", ".join(term_label(t) for t in changed.index) or "none",
         "alpha": f"{ALPHA:g}",
+        "conclusion": ("The inference does not hinge on the model-based variance." if len(changed) == 0 else
+                       "For these terms the conclusion depends on the variance estimator; read them with care."),
     }
 
 
@@ -993,6 +1023,10 @@ def calibration_summary(res: Results) -> dict[str, str]:
         "n_bins": fmt_int(len(curve)), "n_outside": fmt_int(outside),
         "worst_predicted": fmt_num(worst["mean_predicted"], 2), "worst_observed": fmt_num(worst["observed_rate"], 2),
         "worst_direction": "over-predicts" if worst["mean_predicted"] > worst["observed_rate"] else "under-predicts",
+        "reading": ("The probabilities rank customers well, but taken one by one they are approximate, in particular "
+                    "near the risk threshold; the sensitivity analysis of the segment thresholds covers this."
+                    if rejects else
+                    "The probabilities can be read at face value, which the risk threshold relies on."),
     }
 
 
@@ -1024,8 +1058,17 @@ def influence_table(res: Results) -> pd.DataFrame:
 def influence_summary(res: Results) -> dict[str, str]:
     inf = res["influence"]
     n = len(res["offers"])
-    return {"n_shown": fmt_int(len(inf)), "max_cooks": fmt_num(inf["cooks_distance"].max(), 4),
-            "rule": fmt_num(4 / n, 4), "max_cooks_ratio": fmt_num(inf["cooks_distance"].max() / (4 / n), 1)}
+    oof = res["oof_predictions"].set_index("id")
+    y = oof.loc[inf["id"], "y_true"].to_numpy()
+    p = oof.loc[inf["id"], "logit_spec"].to_numpy()
+    surprising = int(((y == 1) & (p < 0.5)).sum() + ((y == 0) & (p >= 0.5)).sum())
+    max_cooks = float(inf["cooks_distance"].max())
+    return {"n_shown": fmt_int(len(inf)), "max_cooks": fmt_num(max_cooks, 4),
+            "rule": fmt_num(4 / n, 4), "max_cooks_ratio": fmt_num(max_cooks / (4 / n), 1),
+            "driver": ("far below one: no single customer drives the fit" if max_cooks < 0.5
+                       else "large enough to check whether this customer drives the fit"),
+            "surprising": (f"{fmt_int(surprising)} of these {fmt_int(len(inf))} customers had an outcome the model "
+                           "found unlikely (a decline predicted below one half, or no decline predicted above it).")}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1147,7 +1190,14 @@ def sensitivity_summary(res: Results) -> dict[str, str]:
     sub = s[s["segment"] == top]
     high = s[s["segment"].str.startswith("high risk")]
     by_risk = high[high["profit_quantile"] == high["profit_quantile"].iloc[0]].groupby("risk_threshold")["n_customers"].sum()
-    return {"risk_min": fmt_num(s["risk_threshold"].min()), "risk_max": fmt_num(s["risk_threshold"].max()),
+    tops = s.loc[s.groupby(["risk_threshold", "profit_quantile"])["profit_at_risk"].idxmax(), "segment"]
+    same = int((tops == top).sum())
+    stable = (f"In all {fmt_int(len(tops))} combinations the segment *{segment_label(top).lower()}* keeps the largest "
+              "profit at risk, so the priorities do not depend on the exact boundaries." if same == len(tops) else
+              f"The segment *{segment_label(top).lower()}* keeps the largest profit at risk in {fmt_int(same)} of "
+              f"{fmt_int(len(tops))} combinations: the priorities depend on where the boundaries are drawn.")
+    return {"stable": stable,
+            "risk_min": fmt_num(s["risk_threshold"].min()), "risk_max": fmt_num(s["risk_threshold"].max()),
             "q_min": fmt_num(s["profit_quantile"].min(), 1), "q_max": fmt_num(s["profit_quantile"].max(), 1),
             "high_min": fmt_int(by_risk.min()), "high_max": fmt_int(by_risk.max()),
             "top": segment_label(top).lower(),

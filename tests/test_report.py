@@ -300,7 +300,7 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
     h = R.headline(res)
     check_headline(h, recompute_headline(synthetic_run))
     s = R.summary_strings(h)
-    section = raw.split('id="executive-summary"', 1)[1].split('id="data"', 1)[0]
+    section = raw.split('id="executive-summary"', 1)[1].split(">", 1)[1].split('id="data"', 1)[0]
     section = re.sub(r'<span class="header-section-number">[^<]*</span>', " ", section)
     summary = re.sub(r"(Table|Figure) \d+", " ", _normalise(section))
     used = [k for k in s if k.startswith("action") or k in (
