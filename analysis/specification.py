@@ -1,6 +1,6 @@
 """Choose the logit's specification by likelihood-ratio tests, with every step recorded.
 
-Start from the model with every predictor linear. Candidates: a natural cubic spline (``cr(x, df=4)``) in
+Start from the model with every predictor linear. Candidates: a natural cubic spline (``cr(x, df=4, constraints='center')``: centred, so it is not collinear with the intercept) in
 place of each numeric predictor with enough distinct values, and the product of each pair of numeric
 predictors. Forward selection: at each step the candidate with the largest likelihood-ratio χ² (smallest p)
 is added if its p-value is below ``alpha`` divided by the number of candidates still open (Bonferroni), so
@@ -38,7 +38,8 @@ def candidate_terms(frame: pd.DataFrame, min_unique: int = 8) -> dict[str, tuple
 def _formula(splines: list[str], interactions: list[str]) -> str:
     rhs = linear_formula()
     for column in splines:
-        rhs = " + ".join(f"cr({column}, df=4)" if term == column else term for term in rhs.split(" + "))
+        spline = f"cr({column}, df=4, constraints='center')"
+        rhs = " + ".join(spline if term == column else term for term in rhs.split(" + "))
     return " + ".join([rhs, *interactions])
 
 
@@ -61,7 +62,7 @@ def select_specification(frame: pd.DataFrame, alpha: float = 0.05, max_steps: in
     blocks = {}
     for name, (kind, term) in candidate_terms(frame).items():
         if kind == "spline":
-            block = patsy.dmatrix(f"cr({term}, df=4) - 1", frame, return_type="dataframe")
+            block = patsy.dmatrix(f"cr({term}, df=4, constraints='center') - 1", frame, return_type="dataframe")
             blocks[name] = (kind, term, block, term)  # replaces the linear column `term`
         else:
             a, b = term.split(":")
