@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from statsmodels.stats.multitest import multipletests
 
 from analysis.benchmark import MODEL_LABELS
 from analysis.dictionary import (
@@ -1086,16 +1087,8 @@ def benchmark_table(res: Results) -> pd.DataFrame:
 
 
 def holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values."""
-    p = np.asarray(p, dtype=float)
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
+    """Holm's step-down adjusted p-values (statsmodels' ``multipletests``, as in :mod:`stats.groups`)."""
+    return multipletests(np.asarray(p, dtype=float), method="holm")[1]
 
 
 def comparison_table(res: Results) -> pd.DataFrame:
