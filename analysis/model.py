@@ -151,3 +151,331 @@ __all__ = [
     "PREDICTORS", "VIF_THRESHOLD", "correlation_checks", "vif_table", "gvif_table", "fit_chosen_logit",
     "calibration_checks", "model_diagnostics", "LogitFit",
 ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Candidates, the choice rule, the business model and effects read at typical values
+# --------------------------------------------------------------------------------------------------------------
+
+CANDIDATE_COLUMNS = ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic",
+                     "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "meets_target", "role",
+                     "chosen"]
+
+
+def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_train: int, n_test: int,
+                      models, target: dict) -> pd.DataFrame:
+    """Out-of-fold performance of each model on the same outer folds.
+
+    ``auc_*`` and the corrected interval from :func:`stats.crossval.summarise_cv`; ``log_loss`` and ``brier``
+    the means over the outer test folds; Hosmer–Lemeshow (``G`` df: the rows were not used to fit), calibration
+    slope and calibration-in-the-large on the out-of-fold probabilities (averaged over repeats).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CANDIDATE_COLUMNS` (``role`` and ``chosen`` are filled by :func:`choose_model`).
+    """
+    from stats.calibration import calibration_slope_intercept
+    from stats.crossval import summarise_cv
+
+    summary = summarise_cv(scores[scores["model"].isin(models)], n_train, n_test).set_index("model")
+    means = scores.groupby("model")[["log_loss", "brier"]].mean()
+    rows = []
+    for name in models:
+        p = oof[name].to_numpy()
+        hl = hosmer_lemeshow(y, p, n_groups=10, out_of_sample=True).iloc[0]
+        cal = calibration_slope_intercept(y, p).iloc[0]
+        meets = bool(hl["p_value"] >= target["hl_p_value_min"]
+                     and target["slope_low"] <= cal["calibration_slope"] <= target["slope_high"]
+                     and abs(cal["calibration_intercept"]) <= target["intercept_abs_max"])
+        rows.append({"model": name, "auc_mean": summary.loc[name, "auc_mean"],
+                     "auc_conf_low": summary.loc[name, "auc_conf_low"],
+                     "auc_conf_high": summary.loc[name, "auc_conf_high"],
+                     "log_loss": means.loc[name, "log_loss"], "brier": means.loc[name, "brier"],
+                     "hl_statistic": float(hl["statistic"]), "hl_df": int(hl["df"]),
+                     "hl_p_value": float(hl["p_value"]), "calibration_slope": float(cal["calibration_slope"]),
+                     "calibration_intercept": float(cal["calibration_intercept"]), "meets_target": meets,
+                     "role": "", "chosen": False})
+    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+
+
+def choose_model(table: pd.DataFrame, interpretable) -> str:
+    """The inference model by the stated rule: lowest mean out-of-fold log loss among ``interpretable``."""
+    pool = table[table["model"].isin(interpretable)]
+    return str(pool.sort_values(["log_loss", "model"], kind="stable").iloc[0]["model"])
+
+
+def fitted_vif(result) -> pd.DataFrame:
+    """VIF of every column of the fitted design (products and splines included), beside the linear design's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``term, vif, flagged``.
+    """
+    from stats.logit import design_frame
+
+    vif = variance_inflation(design_frame(result))
+    vif["flagged"] = vif["vif"] > VIF_THRESHOLD
+    return vif
+
+
+def fitted_gvif(result) -> pd.DataFrame:
+    """Generalised VIF per term of the fitted design (a spline or a categorical as one term)."""
+    from stats.logit import design_frame
+
+    design = design_frame(result)
+    info = result.model.data.model_spec  # patsy DesignInfo
+    terms = {name: list(design.columns[s]) for name, s in info.term_name_slices.items() if name != "Intercept"}
+    return generalized_variance_inflation(design, terms)
+
+
+def typical_customer(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row: every numeric predictor at its median, every categorical at its reference level."""
+    row = {c: float(np.median(frame[c])) for c in NUMERIC_PREDICTORS}
+    row.update({c: REFERENCE_LEVELS[c] for c in CATEGORICAL_PREDICTORS})
+    out = pd.DataFrame([row])
+    for c in CATEGORICAL_PREDICTORS:
+        out[c] = out[c].astype(frame[c].dtype)
+    return out
+
+
+def product_pairs(formula: str) -> list[tuple[str, str]]:
+    """The pairs of variables that enter the formula as a (centred) product."""
+    import re
+
+    pairs = []
+    for term in formula.split(" + "):
+        names = re.findall(r"I\((\w+) - ", term)
+        if ":" in term and len(names) == 2:
+            pairs.append((names[0], names[1]))
+    return pairs
+
+
+CONDITIONAL_COLUMNS = ["variable", "partner", "partner_quantile", "partner_value", "log_odds_slope", "std_error",
+                       "odds_ratio", "or_conf_low", "or_conf_high", "ame", "ame_std_error", "ame_conf_low",
+                       "ame_conf_high"]
+
+
+def conditional_effects(result, frame: pd.DataFrame, model, conf_level: float = 0.95,
+                        quantiles=(0.25, 0.5, 0.75)) -> pd.DataFrame:
+    """Effects of each variable that enters a product, at the quartiles of its partner.
+
+    ``log_odds_slope``: ``∂η/∂x`` for the typical customer (:func:`typical_customer`) with the partner set to
+    its quantile; its standard error from the model covariance (the slope is linear in the coefficients).
+    ``ame``: the average marginal effect on the probability (``model``, the business
+    :class:`~stats.link_margins.LinkModel`) with every customer's partner set to the quantile.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CONDITIONAL_COLUMNS`.
+    """
+    from stats._common import normal_quantile
+    from stats.link_margins import average_marginal_effects as link_ames
+    from stats.margins import _design
+
+    z = normal_quantile(conf_level)
+    params = np.asarray(result.params, dtype=float)
+    cov = np.asarray(result.cov_params(), dtype=float)
+    formula = result.model.formula.split("~", 1)[1].strip()
+    rows = []
+    for a, b in product_pairs(formula):
+        for variable, partner in ((a, b), (b, a)):
+            for q in quantiles:
+                value = float(np.quantile(frame[partner], q))
+                typical = typical_customer(frame)
+                typical[partner] = value
+                h = 1e-4 * float(np.std(frame[variable]))
+                up, down = typical.copy(), typical.copy()
+                up[variable] += h
+                down[variable] -= h
+                grad = (_design(result, up) - _design(result, down))[0] / (2 * h)
+                slope = float(grad @ params)
+                se = float(np.sqrt(grad @ cov @ grad))
+                fixed = frame.copy()
+                fixed[partner] = value
+                ame = link_ames(model, fixed, numeric=[variable], conf_level=conf_level).iloc[0]
+                rows.append({"variable": variable, "partner": partner, "partner_quantile": q,
+                             "partner_value": value, "log_odds_slope": slope, "std_error": se,
+                             "odds_ratio": float(np.exp(slope)), "or_conf_low": float(np.exp(slope - z * se)),
+                             "or_conf_high": float(np.exp(slope + z * se)), "ame": ame["estimate"],
+                             "ame_std_error": ame["std_error"], "ame_conf_low": ame["conf_low"],
+                             "ame_conf_high": ame["conf_high"]})
+    return pd.DataFrame(rows, columns=CONDITIONAL_COLUMNS)
+
+
+@dataclass
+class ModelPair:
+    """The model for inference and the model for the business figures (the same, or recalibrated)."""
+
+    inference_code: str
+    business_code: str
+    inference: object          # stats.link_margins.LinkModel
+    business: object           # stats.link_margins.LinkModel
+    score: object              # frame -> score s with business p = map(s)
+    score_map: object | None   # AsymptoteCalibrator or None (p = expit(s) for logits)
+    estimator: object          # the fitted full-data estimator (statsmodels result, classifier)
+
+
+def _link_model(code: str, frame: pd.DataFrame, formula: str):
+    """Full-data fit of an interpretable candidate as a LinkModel, with its score function and estimator."""
+    from scipy.special import logit as _logit
+
+    from analysis.benchmark import candidate_models
+    from stats.floor_logit import floor_link_pieces
+    from stats.link_margins import LinkModel, logit_link_model
+    from stats.logit import fit_logit
+    from stats.margins import _design
+
+    X, y = frame[list(PREDICTORS)], frame[TARGET]
+    if code in ("logit_selected", "logit_linear"):
+        rhs = formula if code == "logit_selected" else linear_formula()
+        result = fit_logit(f"{TARGET} ~ {rhs}", frame)
+
+        def design(f, result=result):
+            return _design(result, f)
+
+        link = logit_link_model(design, result.params, result.cov_params())
+        return link, (lambda f: design(f) @ link.params), result
+    estimator = candidate_models()[code][0].fit(X, y)
+    if code == "logit_floor":
+        prob, jac = floor_link_pieces()
+        link = LinkModel(design=estimator.design, params=estimator.fit_.params, cov=estimator.fit_.cov, prob=prob,
+                         jacobian=jac)
+        return link, (lambda f: _logit(np.clip(link.predict(f), 1e-12, 1 - 1e-12))), estimator
+    if code == "gam_engagement":
+        link = logit_link_model(estimator.design, estimator.params_, estimator.cov_)
+        return link, (lambda f: estimator.design(f) @ link.params), estimator
+    raise ValueError(f"unknown interpretable model {code!r}")
+
+
+def recalibrated(link, calibrator):
+    """``p = g(logit(p_base))`` with the recalibration map ``g`` held fixed (delta method conditional on it)."""
+    from stats.link_margins import LinkModel
+
+    def prob(params, X):
+        p = np.clip(link.prob(params, X), 1e-12, 1 - 1e-12)
+        return calibrator.transform_score(np.log(p) - np.log1p(-p))
+
+    def jacobian(params, X):
+        p = np.clip(link.prob(params, X), 1e-12, 1 - 1e-12)
+        s = np.log(p) - np.log1p(-p)
+        return (calibrator.derivative(s) / (p * (1 - p)))[:, None] * link.jacobian(params, X)
+
+    return LinkModel(design=link.design, params=link.params, cov=link.cov, prob=prob, jacobian=jacobian)
+
+
+def model_pair(inference_code: str, business_code: str, frame: pd.DataFrame, formula: str,
+               oof_inference: np.ndarray) -> ModelPair:
+    """Fit the chosen model on all customers; when the business model is its recalibrated version, the map is
+    fitted on the inference model's out-of-fold probabilities (never on in-sample ones)."""
+    from stats.calibration import AsymptoteCalibrator
+
+    link, score, estimator = _link_model(inference_code, frame, formula)
+    if business_code == inference_code:
+        return ModelPair(inference_code, business_code, link, link, score, None, estimator)
+    calibrator = AsymptoteCalibrator().fit(oof_inference, frame[TARGET].to_numpy())
+    return ModelPair(inference_code, business_code, link, recalibrated(link, calibrator), score, calibrator,
+                     estimator)
+
+
+def business_probability(pair: ModelPair, score: np.ndarray) -> np.ndarray:
+    """The business probability of a score (the inference model's logit scale)."""
+    from scipy.special import expit
+
+    return expit(score) if pair.score_map is None else pair.score_map.transform_score(score)
+
+
+def business_score(pair: ModelPair, p: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`business_probability`."""
+    if pair.score_map is None:
+        p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+    return pair.score_map.inverse(p)
+
+
+def label_consistent_predict(pair: ModelPair, frame: pd.DataFrame, p_label: np.ndarray):
+    """``predict(f)`` for offers on the training customers: ``p_label`` on ``frame`` itself, and on a
+    counterfactual copy the probability reached by moving each customer's labelled score by the change of the
+    fitted model's score (so the risk drop is measured from the probability the customer is labelled with)."""
+    s_label = business_score(pair, p_label)
+    s_base = pair.score(frame)
+
+    def predict(f):
+        return business_probability(pair, s_label + (pair.score(f) - s_base))
+
+    return predict
+
+
+def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[str, pd.DataFrame]:
+    """Every inference table of the chosen models.
+
+    - ``logit_coefficients`` / ``logit_coefficients_hc3``: the logit with the specification selected on all
+      customers (model-based and HC3 standard errors); products are centred, so main-effect rows are effects at
+      typical values of the partner.
+    - ``model_fit``: fit statistics of the selected and the all-linear logit (no post-selection LR test: its
+      p-value would ignore the search; the selection's stability across folds is reported instead).
+    - ``floor_logit_coefficients`` and ``floor_lr_test``: the all-linear logit with a floor; the LR test of
+      ``γ = 0`` uses the 50:50 χ²₀/χ²₁ mixture.
+    - ``marginal_effects``: AMEs (delta method through the whole link) of the business model (``lead``), the
+      inference model if different, and the all-linear logit (``sensitivity``); column ``model`` and ``role``.
+    - ``conditional_effects``: effects of product variables at the quartiles of their partner.
+    - ``vif_fitted`` / ``gvif_fitted``: collinearity of the fitted (selected) design.
+    """
+    from stats.floor_logit import FloorLogitClassifier, floor_lr_test
+    from stats.link_margins import average_marginal_effects as link_ames
+    from stats.logit import fit_logit
+
+    selected = fit_logit(f"{TARGET} ~ {formula}", frame)
+    robust = fit_logit(f"{TARGET} ~ {formula}", frame, cov_type="HC3")
+    linear = fit_logit(f"{TARGET} ~ {linear_formula()}", frame)
+    fit = pd.concat([fit_statistics(selected).assign(model="logit_selected"),
+                     fit_statistics(linear).assign(model="logit_linear")], ignore_index=True)
+    fit = fit[["model"] + [c for c in fit.columns if c != "model"]]
+    X, y = frame[list(PREDICTORS)], frame[TARGET]
+    floor = FloorLogitClassifier(formula=linear_formula()).fit(X, y)
+    floor_table = floor.fit_.table()
+    floor_lr = floor_lr_test(floor.fit_.llf, linear.llf).assign(floor_gamma=floor.fit_.gamma)
+
+    numeric = list(NUMERIC_PREDICTORS)
+    categorical = {c: REFERENCE_LEVELS[c] for c in CATEGORICAL_PREDICTORS}
+    linear_link, _, _ = _link_model("logit_linear", frame, formula)
+    ames = [link_ames(pair.business, frame, numeric, categorical).assign(model=pair.business_code, role="lead")]
+    if pair.inference_code != pair.business_code:
+        ames.append(link_ames(pair.inference, frame, numeric, categorical).assign(model=pair.inference_code,
+                                                                                  role="inference model"))
+    if "logit_linear" not in (pair.business_code, pair.inference_code):
+        ames.append(link_ames(linear_link, frame, numeric, categorical).assign(model="logit_linear",
+                                                                               role="sensitivity"))
+    marginal = pd.concat(ames, ignore_index=True)
+    marginal = marginal[["model", "role"] + [c for c in marginal.columns if c not in ("model", "role")]]
+
+    if pair.inference_code == "logit_selected":
+        effect_model = pair.business
+    else:
+        effect_model, _, _ = _link_model("logit_selected", frame, formula)
+    return {
+        "logit_coefficients": coefficient_table(selected),
+        "logit_coefficients_hc3": coefficient_table(robust),
+        "model_fit": fit,
+        "floor_logit_coefficients": floor_table,
+        "floor_lr_test": floor_lr,
+        "marginal_effects": marginal,
+        "conditional_effects": conditional_effects(selected, frame, effect_model),
+        "vif_fitted": fitted_vif(selected),
+        "gvif_fitted": fitted_gvif(selected),
+        "_selected_result": selected,
+    }
+
+
+def linear_score_spec(pair: ModelPair, formula: str) -> tuple[str, pd.Series]:
+    """The business model's score as a patsy right-hand side and named coefficients (for the model file):
+    every interpretable candidate but the floor logit is linear in its design."""
+    if pair.inference_code == "logit_selected":
+        return formula, pair.estimator.params
+    if pair.inference_code == "logit_linear":
+        return linear_formula(), pair.estimator.params
+    if pair.inference_code == "gam_engagement":
+        return pair.estimator.formula_, pd.Series(pair.estimator.params_, index=pair.estimator.column_names_)
+    raise NotImplementedError(f"the model file holds linear scores; {pair.inference_code} is not one")

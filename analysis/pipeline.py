@@ -14,10 +14,9 @@ import pandas as pd
 
 from analysis import benchmark, model, segments
 from analysis.dataset import load_dataset, write_data_outputs
-from analysis.features import EXCLUDED_VARIABLES, model_frame, units_table, xy
+from analysis.features import EXCLUDED_VARIABLES, linear_formula, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
-from analysis.specification import select_specification
-from stats.crossval import nested_cv, pairwise_comparisons, summarise_cv
+from analysis.specification import centring_values, select_specification
 
 #: The full protocol of the benchmark; ``quick`` is for tests on small synthetic data.
 PROTOCOL = {"n_splits": 5, "n_repeats": 5, "inner_splits": 3}
@@ -68,44 +67,46 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         _write(model.gvif_table(frame), results_dir, "gvif")
 
     with timer.stage("specification search"):
-        formula, steps = select_specification(frame)
+        centres = centring_values(frame)
+        formula, steps = select_specification(frame, centres=centres)
         _write(steps, results_dir, "specification_steps")
-
-    with timer.stage("logit and AME"):
-        fit = model.fit_chosen_logit(frame, formula)
-        _write(fit.coefficients, results_dir, "logit_coefficients")
-        _write(fit.coefficients_robust, results_dir, "logit_coefficients_hc3")
-        _write(fit.fit, results_dir, "model_fit")
-        _write(fit.marginal_effects, results_dir, "marginal_effects")
-        _write(fit.lr_vs_linear, results_dir, "lr_test_vs_linear")
-        separation, influence = model.model_diagnostics(fit.result)
-        _write(separation, results_dir, "separation")
-        influence = influence.assign(id=frame["id"].to_numpy()[influence["row"].to_numpy()])
-        _write(influence, results_dir, "influence")
+        _write(pd.DataFrame({"variable": list(centres), "centre": list(centres.values()),
+                             "rule": "median of the modelling data"}), results_dir, "centring_values")
 
     with timer.stage("benchmark (nested CV)"):
         X, y = xy(frame)
-        models = benchmark.benchmark_models(formula, seed)
-        cv = nested_cv(models, X, y, seed=seed, n_jobs=n_jobs, **protocol)
-        summary = summarise_cv(cv.scores, cv.n_train, cv.n_test)
-        holdout = benchmark.holdout_auc(models, X, y, seed=seed, inner_splits=protocol["inner_splits"])
-        table = benchmark.ordered(summary.merge(holdout[["model", "test_auc"]], on="model"))
-        _write(table, results_dir, "model_benchmark")
-        _write(benchmark.ordered(pairwise_comparisons(cv.scores, cv.n_train, cv.n_test), "model_a"),
-               results_dir, "model_comparison")
-        scores = cv.scores.assign(best_params=cv.scores["best_params"].map(lambda d: json.dumps(d, sort_keys=True)))
-        _write(scores, results_dir, "cv_scores")
-        oof = pd.concat([frame[["id"]].rename(columns={}).assign(y_true=y.to_numpy()).reset_index(drop=True),
-                         cv.oof.reset_index(drop=True)], axis=1)
-        _write(oof, results_dir, "oof_predictions")
+        y_arr = y.to_numpy()
+        bench = benchmark.run_benchmark(X, y, seed=seed, protocol=protocol, n_jobs=n_jobs)
+        for name, table in bench.tables.items():
+            _write(table, results_dir, name)
+        oof = bench.oof
+        _write(pd.concat([frame[["id"]].reset_index(drop=True).assign(y_true=y_arr),
+                          oof.reset_index(drop=True)], axis=1), results_dir, "oof_predictions")
+
+    with timer.stage("chosen model and effects"):
+        pair = model.model_pair(bench.inference, bench.business, frame, formula,
+                                oof[bench.inference].to_numpy())
+        tables = model.effect_tables(pair, frame, formula)
+        for name, table in tables.items():
+            if not name.startswith("_"):
+                _write(table, results_dir, name)
+        separation, influence = model.model_diagnostics(tables.pop("_selected_result"))
+        _write(separation, results_dir, "separation")
+        _write(influence.assign(id=frame["id"].to_numpy()[influence["row"].to_numpy()]), results_dir, "influence")
 
     with timer.stage("calibration"):
-        curve, tests = model.calibration_checks(y.to_numpy(), oof["logit_spec"].to_numpy())
-        _write(curve, results_dir, "calibration_curve")
-        _write(tests, results_dir, "calibration_tests")
+        curves, tests = [], []
+        for name in bench.calibration_models:
+            curve, test = model.calibration_checks(y_arr, oof[name].to_numpy())
+            curves.append(curve.assign(model=name))
+            tests.append(test.assign(model=name))
+        _write(pd.concat(curves, ignore_index=True), results_dir, "calibration_curve")
+        _write(pd.concat(tests, ignore_index=True), results_dir, "calibration_tests")
 
     with timer.stage("segments and offers"):
-        seg = segments.segment_analysis(frame, fit.result, oof["logit_spec"].to_numpy(), seed=seed)
+        p_label = oof[bench.business].to_numpy()
+        offer_predict = model.label_consistent_predict(pair, frame, p_label)
+        seg = segments.segment_analysis(frame, pair.business, p_label, y_arr, offer_predict)
         for name, table in seg.tables.items():
             _write(table, results_dir, name)
 
@@ -113,7 +114,9 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         # statsmodels rebuilds a pickled formula result by re-evaluating the formula in the caller's stack
         # frame, which breaks depending on where it is loaded; the model is therefore saved as its formula,
         # training frame and estimates, and refitted (identically, checked) when loaded.
-        payload = {"formula": formula, "training_frame": frame, "params": fit.result.params,
+        score_formula, score_params = model.linear_score_spec(pair, formula)
+        payload = {"formula": score_formula, "training_frame": frame, "params": score_params,
+                   "calibrator": None if pair.score_map is None else pair.score_map.params(),
                    "thresholds": seg.thresholds, "allowed_levers": seg.allowed_levers,
                    "lever_bounds": seg.bounds, "seed": seed}
         with open(results_dir / MODEL_PATH_NAME, "wb") as handle:

@@ -22,7 +22,7 @@ from analysis.dictionary import TARGET
 from analysis.segments import customer_offers
 from stats.logit import fit_logit, linear_predictor
 
-OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "reason"]
+OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "reason"]
 
 
 def load_model(results_dir: Path) -> dict:
@@ -33,10 +33,33 @@ def load_model(results_dir: Path) -> dict:
         raise FileNotFoundError(f"no fitted model at {path}: run `python -m analysis run` first")
     with open(path, "rb") as handle:
         fitted = pickle.load(handle)
-    result = fit_logit(f"{TARGET} ~ {fitted['formula']}", fitted["training_frame"])
-    if not np.allclose(result.params.to_numpy(), fitted["params"].to_numpy(), rtol=1e-6, atol=1e-9):
-        raise ValueError(f"the model saved in {path} does not refit to its saved estimates; rerun `run`")
-    return {**fitted, "result": result}
+    import patsy
+
+    info = patsy.dmatrix(fitted["formula"], fitted["training_frame"]).design_info
+    return {**fitted, "design_info": info}
+
+
+def business_predictor(fitted: dict):
+    """``predict(frame) -> P(decline)`` of the business model: the logit's linear predictor, through the saved
+    recalibration map when there is one."""
+    from stats.calibration import AsymptoteCalibrator
+
+    calibrator = None
+    if fitted.get("calibrator"):
+        calibrator = AsymptoteCalibrator()
+        params = fitted["calibrator"]
+        calibrator.floor_, calibrator.ceiling_ = params["floor"], params["ceiling"]
+        calibrator.slope_, calibrator.shift_ = params["slope"], params["shift"]
+
+    import patsy
+
+    params = np.asarray(fitted["params"], dtype=float)
+
+    def predict(frame):
+        eta = np.asarray(patsy.build_design_matrices([fitted["design_info"]], frame)[0], dtype=float) @ params
+        return expit(eta) if calibrator is None else calibrator.transform_score(eta)
+
+    return predict
 
 
 def score_table(table: pd.DataFrame, excluded: pd.DataFrame, fitted: dict) -> pd.DataFrame:
@@ -48,12 +71,13 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, fitted: dict) -> pd
         Columns ``id, p_decline, profit, segment, offer, reason``, sorted by ``id``.
     """
     frame = model_frame(table)
-    p = expit(linear_predictor(fitted["result"], frame))
-    offers = customer_offers(frame, fitted["result"], p, fitted["thresholds"], fitted["allowed_levers"],
-                             fitted["lever_bounds"])
+    predict = business_predictor(fitted)
+    p = predict(frame)
+    offers = customer_offers(frame, predict, p, fitted["thresholds"], fitted["allowed_levers"],
+                             fitted["lever_bounds"]).assign(reason="")
     if len(excluded):
         rest = pd.DataFrame({"id": excluded["id"].to_numpy(), "p_decline": np.nan, "profit": np.nan,
-                             "segment": "not scored", "offer": "none: excluded",
+                             "segment": "not_scored", "offer": "none", "risk_drop": np.nan,
                              "reason": (excluded["step"] + ": " + excluded["detail"]).to_numpy()})
         offers = pd.concat([offers, rest], ignore_index=True)
     return offers.sort_values("id", kind="stable").reset_index(drop=True)[OFFER_COLUMNS]

@@ -1,8 +1,9 @@
-"""Segments from risk × profit, their profiles, what-if scenarios on the store's levers, and offers.
+"""Segments from risk × profit, their profiles, what-if scenarios of the store's actions, and offers.
 
-Risk is the out-of-fold P(decline) of the chosen logit (never an in-sample score); value is the customer's
-average monthly profit. Scenarios are counterfactual predictions of the fitted logit: they describe
-associations in these data, not causal effects; an A/B test of each offer is what would confirm them.
+Risk is the out-of-fold P(decline over the next three months) of the business model (never an in-sample
+score); value is the customer's average monthly profit. Scenarios are counterfactual predictions of that model:
+associations in these observational data, not causal effects; an A/B test of each action is what would confirm
+them. Engagement outcomes (pages, categories) are reported as associations only, never as levers or offers.
 """
 
 from __future__ import annotations
@@ -12,54 +13,70 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scipy.special import expit
+from statsmodels.stats.multitest import multipletests
 
-from analysis.dictionary import CATEGORY_DISPLAY
 from stats.groups import compare_groups
-from stats.logit import linear_predictor
-from stats.margins import compare_predictions
+from stats.link_margins import LinkModel, prediction_difference
 
-#: P(decline) at or above which a customer is "high risk": "more likely than not to decline". The reliability
-#: curve shows the out-of-fold probabilities track the observed rates around 0.5 (bins 0.42 → 0.33, 0.83 → 0.83),
-#: though the Hosmer–Lemeshow test rejects overall; the stress test moves this threshold from 0.4 to 0.6.
+#: P(decline) at or above which a customer is "high risk". The business probabilities are checked for
+#: calibration (model_candidates.csv); the report gives each segment's observed decline rate beside its mean
+#: predicted risk, and the stress test moves this threshold from 0.4 to 0.6.
 RISK_THRESHOLD = 0.5
 #: Profit quantile that splits "high" from "low" profit: the more profitable half of the customers.
 PROFIT_QUANTILE = 0.5
 #: Promotional share above which a customer is "promotion-dependent": promo_share is bimodal in these data
 #: (most customers buy 10–35 % on promotion, a separate cluster 80–100 %), and 0.5 separates the two.
 PROMO_DEPENDENT = 0.5
-#: Scenario effects with a two-sided p-value above this are not recommended.
+#: Family-wise error rate of the scenario tests (Holm over every group × action).
 ALPHA = 0.05
+#: The target: a decline of purchasing activity over the next three months; every count of customers and
+#: every probability refers to this horizon.
+HORIZON = "next three months"
 
-SEGMENT_COLUMNS = ["segment", "kind", "n_customers", "share", "mean_p_decline", "mean_profit", "profit_at_risk"]
-GRID_SEGMENTS = ("high risk, high profit", "high risk, low profit", "low risk, high profit", "low risk, low profit")
+SEGMENT_COLUMNS = ["segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate",
+                   "mean_profit", "profit_at_risk_upper"]
+#: Codes of the four grid segments (labels are attached in the report).
+GRID_SEGMENTS = ("high_risk_high_profit", "high_risk_low_profit", "low_risk_high_profit", "low_risk_low_profit")
+PROMO_GROUP = "high_risk_promo"
+ALL_HIGH_RISK = "high_risk_all"
 
 
 @dataclass(frozen=True)
 class Lever:
-    """A change the store can make for a customer, applied only where there is room for it."""
+    """A change of one model column, applied only where there is room for it.
+
+    ``kind`` is ``action`` for something the store controls (it can send a contact, a reminder, change its
+    promotion policy) and ``engagement`` for a customer behaviour the store can at most encourage (pages,
+    categories): engagement is measured over windows that overlap the target, so its association with decline
+    may run both ways and it is never offered as a lever.
+    """
 
     name: str
     column: str
     change: float
     description: str
+    kind: str = "action"
     minimum: float | None = None
     needs_consent: bool = False
 
 
-#: The levers the store controls, as changes of model columns (the model's units).
-LEVERS = (
-    Lever("more_marketing", "marketing_6m", 1.0, "one more marketing contact per month", needs_consent=True),
+#: Store-controlled actions (used for scenarios and offers).
+ACTIONS = (
+    Lever("more_marketing", "marketing_6m", 1.0, "one more marketing contact per month (average over six months)",
+          needs_consent=True),
     Lever("marketing_this_month", "marketing_current", 1.0, "one more marketing contact this month",
           needs_consent=True),
     Lever("less_promotion", "promo_share_10pp", -1.0,
           "10 percentage points fewer purchases on promotion (personal offers instead of blanket discounts)",
           minimum=0.0),
-    Lever("more_categories", "categories_per_visit", 1.0,
-          "one more category viewed per visit (cross-category recommendations)"),
-    Lever("more_pages", "pages_per_visit", 2.0, "two more pages per visit (recommendations, site navigation)"),
     Lever("cart_reminder", "unpaid_items", -1.0, "one unpaid cart item fewer (cart reminders)", minimum=0.0),
 )
+#: Engagement outcomes: reported as associations ("customers who ... decline less"), never as levers.
+ENGAGEMENT = (
+    Lever("more_categories", "categories_per_visit", 1.0, "one more category viewed per visit", kind="engagement"),
+    Lever("more_pages", "pages_per_visit", 2.0, "two more pages per visit", kind="engagement"),
+)
+LEVERS = ACTIONS + ENGAGEMENT
 LEVER_BY_NAME = {lever.name: lever for lever in LEVERS}
 
 
@@ -105,22 +122,25 @@ def assign_segments(p_decline: np.ndarray, profit: np.ndarray, thresholds: Thres
 def focus_masks(frame: pd.DataFrame, p_decline: np.ndarray, thresholds: Thresholds) -> dict[str, np.ndarray]:
     """Named focus groups (they overlap the grid): promotion-dependent and per-category high-risk groups."""
     high_risk = np.asarray(p_decline) >= thresholds.risk
-    masks = {"high risk, promotion-dependent": high_risk & (frame["promo_share"].to_numpy() >= thresholds.promo)}
+    masks = {PROMO_GROUP: high_risk & (frame["promo_share"].to_numpy() >= thresholds.promo)}
     for category in sorted(frame["popular_category"].unique()):
-        label = CATEGORY_DISPLAY.get(category, category)
-        masks[f"high risk, {label}"] = high_risk & (frame["popular_category"].to_numpy() == category)
+        masks[f"high_risk_{category}"] = high_risk & (frame["popular_category"].to_numpy() == category)
     return masks
 
 
-def segment_table(segment: np.ndarray, focus: dict[str, np.ndarray], p: np.ndarray,
-                  profit: np.ndarray) -> pd.DataFrame:
-    """Size, mean risk, mean profit and profit at risk (Σ P(decline) × profit) of each segment.
+def segment_table(segment: np.ndarray, focus: dict[str, np.ndarray], p: np.ndarray, profit: np.ndarray,
+                  y: np.ndarray | None = None) -> pd.DataFrame:
+    """Size, mean predicted risk, observed decline rate, mean profit and profit at risk of each segment.
+
+    ``profit_at_risk_upper`` = Σ P(decline) × monthly profit: it assumes that a customer whose activity declines
+    loses the store all of their monthly profit, so it is an upper bound (a decline is a fall in activity, not
+    necessarily to zero; the exports do not record by how much it falls, so no lower bracket is computed).
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`SEGMENT_COLUMNS`; ``kind`` is ``grid`` (the four segments partition the customers)
-        or ``focus`` (named overlapping groups).
+        or ``focus`` (named overlapping groups). ``observed_decline_rate`` is NaN without ``y``.
     """
     rows = []
     masks = {name: segment == name for name in GRID_SEGMENTS}
@@ -129,27 +149,28 @@ def segment_table(segment: np.ndarray, focus: dict[str, np.ndarray], p: np.ndarr
             "segment": name, "kind": "grid" if name in GRID_SEGMENTS else "focus",
             "n_customers": int(mask.sum()), "share": float(mask.mean()),
             "mean_p_decline": float(p[mask].mean()) if mask.any() else np.nan,
+            "observed_decline_rate": float(np.mean(y[mask])) if (y is not None and mask.any()) else np.nan,
             "mean_profit": float(profit[mask].mean()) if mask.any() else np.nan,
-            "profit_at_risk": float(np.sum(p[mask] * profit[mask])),
+            "profit_at_risk_upper": float(np.sum(p[mask] * profit[mask])),
         })
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
 def lever_bounds(frame: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """The observed range of every lever's column in the modelling data (levers never leave it)."""
+    """The observed range of every lever's column in the modelling data (levers never leave it); scenarios
+    and offers use these same bounds."""
     return {lever.column: (float(frame[lever.column].min()), float(frame[lever.column].max())) for lever in LEVERS}
 
 
 def apply_lever(frame: pd.DataFrame, lever: Lever,
-                bounds: dict[str, tuple[float, float]] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                bounds: dict[str, tuple[float, float]]) -> tuple[pd.DataFrame, np.ndarray]:
     """The counterfactual frame with the lever applied where it can move, and where that is.
 
-    A lever never moves a variable outside the range observed in the modelling data (``bounds``, by
-    default the range in ``frame``: no extrapolation), never below its minimum, and marketing levers apply
-    only to customers who consented to offers.
+    A lever never moves a variable outside the range observed in the modelling data (``bounds``: no
+    extrapolation), never below its minimum, and marketing levers apply only to customers who consented.
     """
     values = frame[lever.column].to_numpy(dtype=float)
-    low, high = (bounds or lever_bounds(frame))[lever.column]
+    low, high = bounds[lever.column]
     if lever.minimum is not None:
         low = max(low, lever.minimum)
     new = np.clip(values + lever.change, low, high)
@@ -163,18 +184,26 @@ def apply_lever(frame: pd.DataFrame, lever: Lever,
 
 
 SCENARIO_COLUMNS = [
-    "segment", "lever", "description", "n_customers", "n_with_room", "decline_rate_baseline",
-    "decline_rate_scenario", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained",
-    "profit_retained_low", "profit_retained_high", "p_value",
+    "group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario",
+    "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept",
+    "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low",
+    "profit_retained_upper_high", "recommended",
 ]
 
 
-def scenarios(frame: pd.DataFrame, result, groups: dict[str, np.ndarray], conf_level: float = 0.95) -> pd.DataFrame:
-    """What-if of every lever in every group, as counterfactual predictions of the logit (delta-method CIs).
+def scenarios(frame: pd.DataFrame, model: LinkModel, groups: dict[str, np.ndarray],
+              bounds: dict[str, tuple[float, float]], levers=ACTIONS, alpha: float = ALPHA,
+              conf_level: float = 0.95) -> pd.DataFrame:
+    """What-if of every lever in every group: counterfactual predictions of the business model.
 
-    ``customers_kept`` = Σ (p_baseline − p_scenario) over the group (expected customers whose decline is
-    avoided); ``profit_retained`` = Σ profit × (p_baseline − p_scenario). Both with Wald intervals from the
-    delta method (:func:`stats.margins.compare_predictions`).
+    For the customers of the group with room for the lever, ``effect`` is the mean change of the predicted
+    probability of decline over the next three months (negative = fewer declines), with its delta-method
+    interval through the whole link; ``customers_kept`` = −effect × n_with_room (expected customers whose
+    decline is avoided); ``profit_retained_upper`` = Σ profit × (p_baseline − p_scenario), an upper bound like
+    profit at risk. ``p_value_holm`` adjusts over every group × lever of the table (nested groups make this
+    conservative). ``recommended``: an action (never an engagement outcome) with Holm p < ``alpha`` and a
+    whole interval of fewer declines. These are predictions from observational data, to be confirmed by an
+    experiment before roll-out.
 
     Returns
     -------
@@ -186,85 +215,95 @@ def scenarios(frame: pd.DataFrame, result, groups: dict[str, np.ndarray], conf_l
         base = frame[mask]
         if len(base) == 0:
             continue
-        profit = base["profit"].to_numpy()
-        for lever in LEVERS:
-            counterfactual, room = apply_lever(base, lever)
-            count = compare_predictions(result, base, counterfactual, conf_level=conf_level,
-                                        weights=np.ones(len(base)), normalize_weights=False).iloc[0]
-            money = compare_predictions(result, base, counterfactual, conf_level=conf_level,
-                                        weights=profit, normalize_weights=False).iloc[0]
-            rows.append({
-                "segment": name, "lever": lever.name, "description": lever.description,
-                "n_customers": len(base), "n_with_room": int(room.sum()),
-                "decline_rate_baseline": count["estimate_baseline"] / len(base),
-                "decline_rate_scenario": count["estimate_counterfactual"] / len(base),
-                "customers_kept": -count["difference"], "customers_kept_low": -count["conf_high"],
-                "customers_kept_high": -count["conf_low"], "profit_retained": -money["difference"],
-                "profit_retained_low": -money["conf_high"], "profit_retained_high": -money["conf_low"],
-                "p_value": count["p_value"],
+        for lever in levers:
+            counterfactual, room = apply_lever(base, lever, bounds)
+            row = {"group": name, "action": lever.name, "kind": lever.kind, "n_customers": len(base),
+                   "n_with_room": int(room.sum())}
+            if room.sum() == 0:
+                rows.append(row)
+                continue
+            b, c = base[room], counterfactual[room]
+            mean = prediction_difference(model, b, c, conf_level=conf_level).iloc[0]
+            money = prediction_difference(model, b, c, weights=b["profit"].to_numpy(), normalize=False,
+                                          conf_level=conf_level).iloc[0]
+            n = int(room.sum())
+            row.update({
+                "decline_rate_baseline": mean["estimate_baseline"], "decline_rate_scenario": mean["estimate_counterfactual"],
+                "effect": mean["difference"], "std_error": mean["std_error"], "conf_low": mean["conf_low"],
+                "conf_high": mean["conf_high"], "p_value": mean["p_value"],
+                "customers_kept": -mean["difference"] * n, "customers_kept_low": -mean["conf_high"] * n,
+                "customers_kept_high": -mean["conf_low"] * n, "profit_retained_upper": -money["difference"],
+                "profit_retained_upper_low": -money["conf_high"], "profit_retained_upper_high": -money["conf_low"],
             })
-    return pd.DataFrame(rows, columns=SCENARIO_COLUMNS)
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=SCENARIO_COLUMNS)
+    tested = table["p_value"].notna()
+    table["p_value_holm"] = np.nan
+    if tested.any():
+        table.loc[tested, "p_value_holm"] = multipletests(table.loc[tested, "p_value"], method="holm")[1]
+    table["recommended"] = ((table["kind"] == "action") & (table["p_value_holm"] < alpha)
+                            & (table["conf_high"] < 0)).astype(bool)
+    return table
 
 
-def recommendations(scenario_table: pd.DataFrame, alpha: float = ALPHA, top: int = 3) -> pd.DataFrame:
-    """Per segment, the levers that keep the most customers, among those with a significant, positive effect.
+def recommendations(scenario_table: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+    """Per group, the recommended actions that keep the most customers over the next three months.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``segment, rank, lever, description, customers_kept, customers_kept_low, customers_kept_high,
-        profit_retained, share_with_room, p_value``.
+        Columns ``group, rank, action, effect, conf_low, conf_high, customers_kept, customers_kept_low,
+        customers_kept_high, profit_retained_upper, share_with_room, p_value_holm``.
     """
-    useful = scenario_table[(scenario_table["p_value"] < alpha) & (scenario_table["customers_kept_low"] > 0)]
+    useful = scenario_table[scenario_table["recommended"]]
     useful = useful.assign(share_with_room=useful["n_with_room"] / useful["n_customers"])
-    useful = useful.sort_values(["segment", "customers_kept"], ascending=[True, False], kind="stable")
-    ranked = useful.groupby("segment", sort=False).head(top).copy()
-    ranked["rank"] = ranked.groupby("segment", sort=False).cumcount() + 1
-    return ranked[["segment", "rank", "lever", "description", "customers_kept", "customers_kept_low",
-                   "customers_kept_high", "profit_retained", "share_with_room", "p_value"]].reset_index(drop=True)
+    useful = useful.sort_values(["group", "customers_kept"], ascending=[True, False], kind="stable")
+    ranked = useful.groupby("group", sort=False).head(top).copy()
+    ranked["rank"] = ranked.groupby("group", sort=False).cumcount() + 1
+    return ranked[["group", "rank", "action", "effect", "conf_low", "conf_high", "customers_kept",
+                   "customers_kept_low", "customers_kept_high", "profit_retained_upper", "share_with_room",
+                   "p_value_holm"]].reset_index(drop=True)
 
 
-def customer_offers(frame: pd.DataFrame, result, p_decline: np.ndarray, thresholds: Thresholds,
-                    allowed_levers: list[str], bounds: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
-    """One offer per customer: for high-risk customers the allowed lever that lowers their own predicted risk
-    most; for low-risk customers no retention offer.
+OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop"]
+
+
+def customer_offers(frame: pd.DataFrame, predict, p_decline: np.ndarray, thresholds: Thresholds,
+                    allowed_levers: list[str], bounds: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """One offer per customer: for high-risk customers the allowed store action that lowers their predicted
+    risk most (``predict(frame) − predict(counterfactual)``, only where the action has room and the drop is
+    positive); for low-risk customers no retention offer.
+
+    ``predict(frame)`` must return the probability the customer is labelled with (``p_decline``), so that the
+    drop is measured from that same probability.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, p_decline, profit, segment, offer, reason``.
+        Columns :data:`OFFER_COLUMNS`; ``offer`` is an action code, ``none`` (low risk) or
+        ``personal_contact`` (high risk, no action has room); ``risk_drop`` is 0 where no action is offered.
     """
     p_decline = np.asarray(p_decline, dtype=float)
     profit = frame["profit"].to_numpy()
     segment = assign_segments(p_decline, profit, thresholds)
-    eta = linear_predictor(result, frame)
-    base_p = expit(eta)
+    base_p = np.asarray(predict(frame), dtype=float)
     best_drop = np.zeros(len(frame))
     best_lever = np.full(len(frame), "", dtype=object)
     for name in allowed_levers:
         lever = LEVER_BY_NAME[name]
+        if lever.kind != "action":
+            raise ValueError(f"{name!r} is an engagement outcome, not an action the store controls")
         counterfactual, room = apply_lever(frame, lever, bounds)
-        change = (linear_predictor(result, counterfactual, [lever.column])
-                  - linear_predictor(result, frame, [lever.column]))
-        drop = np.where(room, base_p - expit(eta + change), 0.0)
+        drop = np.where(room, base_p - np.asarray(predict(counterfactual), dtype=float), 0.0)
         better = drop > best_drop
         best_drop = np.where(better, drop, best_drop)
         best_lever = np.where(better, name, best_lever)
     high_risk = p_decline >= thresholds.risk
     has_lever = best_lever != ""
-    descriptions = pd.Series(best_lever).map({l.name: l.description for l in LEVERS}).fillna("")
-    p_text = pd.Series(p_decline).map("{:.2f}".format)
-    offers = np.where(~high_risk, "none: standard communication",
-                      np.where(has_lever, best_lever, "personal contact: no lever has room"))
-    reasons = np.where(
-        ~high_risk,
-        "P(decline) " + p_text + f" below the risk threshold {thresholds.risk:.2f}",
-        np.where(has_lever,
-                 "P(decline) " + p_text + "; " + descriptions + " lowers the model's risk by "
-                 + pd.Series(best_drop).map("{:.2f}".format) + "; profit " + pd.Series(profit).map("{:.2f}".format),
-                 "P(decline) " + p_text + "; every allowed lever is at its limit for this customer"))
+    offers = np.where(~high_risk, "none", np.where(has_lever, best_lever, "personal_contact"))
     return pd.DataFrame({"id": frame["id"].to_numpy(), "p_decline": p_decline, "profit": profit,
-                         "segment": segment, "offer": offers, "reason": reasons})
+                         "segment": segment, "offer": offers,
+                         "risk_drop": np.where(high_risk & has_lever, best_drop, 0.0)})
 
 
 def sensitivity(p: np.ndarray, profit: np.ndarray, risks=(0.4, 0.45, 0.5, 0.55, 0.6),
@@ -274,7 +313,8 @@ def sensitivity(p: np.ndarray, profit: np.ndarray, risks=(0.4, 0.45, 0.5, 0.55, 
     Returns
     -------
     pandas.DataFrame
-        Columns ``risk_threshold, profit_quantile, profit_threshold, segment, n_customers, profit_at_risk``.
+        Columns ``risk_threshold, profit_quantile, profit_threshold, segment, n_customers,
+        profit_at_risk_upper``.
     """
     rows = []
     for risk in risks:
@@ -284,7 +324,7 @@ def sensitivity(p: np.ndarray, profit: np.ndarray, risks=(0.4, 0.45, 0.5, 0.55, 
             for row in table.itertuples():
                 rows.append({"risk_threshold": risk, "profit_quantile": quantile,
                              "profit_threshold": thresholds.profit, "segment": row.segment,
-                             "n_customers": row.n_customers, "profit_at_risk": row.profit_at_risk})
+                             "n_customers": row.n_customers, "profit_at_risk_upper": row.profit_at_risk_upper})
     return pd.DataFrame(rows)
 
 
@@ -294,45 +334,95 @@ PROFILE_NUMERIC = ("marketing_6m", "marketing_current", "tenure_days", "promo_sh
 PROFILE_CATEGORICAL = ("service_type", "contact_allowed", "popular_category")
 
 
-def segment_analysis(frame: pd.DataFrame, result, p_oof: np.ndarray, seed: int,
-                     thresholds: Thresholds | None = None) -> SegmentResult:
-    """Segments, profiles, scenarios, recommendations and offers for the modelling table."""
+def defining_variables(group: str) -> set[str]:
+    """Variables that define a group: a test of them between the group and the rest is circular.
+
+    Risk is a function of every model predictor, so every predictor (in its raw units) defines a high/low risk
+    split; profit defines the profit axis; promotional share the promotion-dependent group.
+    """
+    return set(PROFILE_NUMERIC) | set(PROFILE_CATEGORICAL)
+
+
+def segment_profiles(frame: pd.DataFrame, masks: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Describe each group against the rest; test (Holm) only variables that do not define the group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`stats.groups.compare_groups` plus ``segment`` and ``role`` (``described``: the
+        variable defines the group, its test columns are blanked; ``tested``).
+    """
+    profiles = []
+    for name, mask in masks.items():
+        if not 0 < mask.sum() < len(mask):
+            continue
+        profile = compare_groups(frame, mask, numeric=list(PROFILE_NUMERIC), categorical=list(PROFILE_CATEGORICAL),
+                                 correction="holm")
+        defining = defining_variables(name)
+        described = profile["variable"].isin(defining)
+        profile.loc[described, ["test", "statistic", "p_value", "p_adjusted"]] = np.nan
+        profile["role"] = np.where(described, "described", "tested")
+        # Holm again over the tested variables only (one p-value per variable, repeated on its level rows)
+        tested = ~described & profile["p_value"].notna()
+        if tested.any():
+            per_variable = profile.loc[tested].groupby("variable", sort=False)["p_value"].first()
+            adjusted = dict(zip(per_variable.index, multipletests(per_variable.to_numpy(), method="holm")[1]))
+            profile.loc[tested, "p_adjusted"] = profile.loc[tested, "variable"].map(adjusted)
+        profiles.append(profile.assign(segment=name))
+    if not profiles:
+        return pd.DataFrame()
+    table = pd.concat(profiles, ignore_index=True)
+    return table[["segment"] + [c for c in table.columns if c != "segment"]]
+
+
+def segment_analysis(frame: pd.DataFrame, model: LinkModel, p_label: np.ndarray, y: np.ndarray,
+                     offer_predict, thresholds: Thresholds | None = None) -> SegmentResult:
+    """Segments, profiles, scenarios, engagement associations, recommendations and offers.
+
+    Parameters
+    ----------
+    frame : the model frame.
+    model : the business model (:class:`stats.link_margins.LinkModel`) for counterfactual predictions.
+    p_label : out-of-fold probability of decline of the business model (labels, segments).
+    y : observed decline (0/1), for the observed rate of each segment.
+    offer_predict : ``predict(frame) -> p`` that returns ``p_label`` on ``frame`` and the shifted probability on
+        a counterfactual copy (offers measure the drop from the labelled probability).
+    """
     profit = frame["profit"].to_numpy()
     thresholds = thresholds or make_thresholds(profit)
-    segment = assign_segments(p_oof, profit, thresholds)
-    focus = focus_masks(frame, p_oof, thresholds)
-    table = segment_table(segment, focus, p_oof, profit)
-
-    profiles = []
-    for name in list(GRID_SEGMENTS) + ["high risk, promotion-dependent"]:
-        mask = segment == name if name in GRID_SEGMENTS else focus[name]
-        if 0 < mask.sum() < len(mask):
-            profile = compare_groups(frame, mask, numeric=list(PROFILE_NUMERIC),
-                                     categorical=list(PROFILE_CATEGORICAL), correction="holm")
-            profiles.append(profile.assign(segment=name))
-    profile_table = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame()
-    if len(profile_table):
-        profile_table = profile_table[["segment"] + [c for c in profile_table.columns if c != "segment"]]
+    bounds = lever_bounds(frame)
+    segment = assign_segments(p_label, profit, thresholds)
+    focus = focus_masks(frame, p_label, thresholds)
+    table = segment_table(segment, focus, p_label, profit, y)
+    profile_masks = {name: segment == name for name in GRID_SEGMENTS}
+    profile_masks[PROMO_GROUP] = focus[PROMO_GROUP]
+    profile_table = segment_profiles(frame, profile_masks)
 
     groups = {name: segment == name for name in GRID_SEGMENTS[:2]}
-    groups["high risk, promotion-dependent"] = focus["high risk, promotion-dependent"]
-    groups["all high risk"] = p_oof >= thresholds.risk
-    scenario_table = scenarios(frame, result, groups)
+    groups[PROMO_GROUP] = focus[PROMO_GROUP]
+    groups[ALL_HIGH_RISK] = p_label >= thresholds.risk
+    scenario_table = scenarios(frame, model, groups, bounds, levers=ACTIONS)
+    engagement = scenarios(frame, model, {ALL_HIGH_RISK: groups[ALL_HIGH_RISK]}, bounds, levers=ENGAGEMENT)
+    engagement = engagement[["group", "action", "n_with_room", "decline_rate_baseline", "decline_rate_scenario",
+                             "effect", "conf_low", "conf_high", "p_value"]].rename(columns={"action": "outcome"})
     recs = recommendations(scenario_table)
-    allowed = sorted(set(recs["lever"]))
-    offers = customer_offers(frame, result, p_oof, thresholds, allowed, lever_bounds(frame))
+    allowed = sorted(set(recs["action"]))
+    offers = customer_offers(frame, offer_predict, p_label, thresholds, allowed, bounds)
     threshold_table = pd.DataFrame([
         {"threshold": "risk", "value": thresholds.risk,
-         "rule": "P(decline) ≥ value: more likely than not to decline (out-of-fold probabilities; calibration checked in the report)"},
+         "rule": "P(decline over the next three months) ≥ value"},
         {"threshold": "profit", "value": thresholds.profit,
-         "rule": f"profit ≥ value: the {thresholds.profit_quantile:.0%} quantile of profit (the more profitable "
-                 "half)"},
+         "rule": f"profit ≥ value: the {thresholds.profit_quantile:.0%} quantile of profit"},
         {"threshold": "promotion", "value": thresholds.promo,
          "rule": "promo_share ≥ value: the upper mode of the bimodal promotional share"},
     ])
-    return SegmentResult(thresholds=thresholds, allowed_levers=allowed, bounds=lever_bounds(frame), tables={
+    membership = [pd.DataFrame({"id": frame["id"].to_numpy()[mask], "group": name})
+                  for name, mask in {**{g: segment == g for g in GRID_SEGMENTS}, **focus,
+                                     ALL_HIGH_RISK: groups[ALL_HIGH_RISK]}.items() if mask.any()]
+    return SegmentResult(thresholds=thresholds, allowed_levers=allowed, bounds=bounds, tables={
         "segments": table, "segment_profiles": profile_table, "scenarios": scenario_table,
-        "recommendations": recs, "offers": offers, "segment_sensitivity": sensitivity(p_oof, profit),
-        "segment_thresholds": threshold_table,
-        "allowed_levers": pd.DataFrame({"lever": allowed}),
+        "action_effects": scenario_table, "engagement_associations": engagement,
+        "recommendations": recs, "offers": offers, "segment_sensitivity": sensitivity(p_label, profit),
+        "segment_thresholds": threshold_table, "allowed_levers": pd.DataFrame({"action": allowed}),
+        "customer_groups": pd.concat(membership, ignore_index=True),
     })

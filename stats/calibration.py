@@ -26,7 +26,8 @@ from ._common import (
     probability_array,
 )
 
-__all__ = ["brier_score", "reliability_curve", "hosmer_lemeshow", "wilson_interval"]
+__all__ = ["brier_score", "log_loss", "reliability_curve", "hosmer_lemeshow", "wilson_interval",
+           "calibration_slope_intercept", "AsymptoteCalibrator"]
 
 
 def _pair(y, p) -> tuple[np.ndarray, np.ndarray]:
@@ -148,15 +149,19 @@ def reliability_curve(
     return out.reset_index(drop=True)
 
 
-def hosmer_lemeshow(y, p, n_groups: int = 10) -> pd.DataFrame:
+def hosmer_lemeshow(y, p, n_groups: int = 10, out_of_sample: bool = False) -> pd.DataFrame:
     """Hosmer-Lemeshow goodness-of-fit test.
 
     Parameters
     ----------
     y : array-like of 0/1
-    p : array-like of predicted probabilities (in-sample fitted values)
+    p : array-like of predicted probabilities
     n_groups : int, default 10
         Requested number of risk groups ("deciles of risk").
+    out_of_sample : bool, default False
+        ``False`` for in-sample fitted values (``G − 2`` degrees of freedom); ``True`` for predictions of
+        rows the model did not see (out-of-fold or validation data), whose statistic is referred to χ² with
+        ``G`` degrees of freedom (no parameters were estimated on these rows).
 
     Returns
     -------
@@ -175,7 +180,7 @@ def hosmer_lemeshow(y, p, n_groups: int = 10) -> pd.DataFrame:
     Groups are ``pd.qcut(p, n_groups, duplicates="drop")``. With ``n_g``
     observations, ``O_g = sum y`` and ``E_g = sum p`` in group ``g``,
     ``HL = sum_g (O_g - E_g)^2 / (E_g (1 - E_g / n_g))`` and
-    ``p_value = P(chi2_{G-2} > HL)``. Groups with ``E_g (1 - E_g/n_g) = 0`` are
+    ``p_value = P(chi2_{G-2} > HL)`` in sample, ``P(chi2_G > HL)`` out of sample. Groups with ``E_g (1 - E_g/n_g) = 0`` are
     skipped.
     """
     y_arr, p_arr = _pair(y, p)
@@ -193,7 +198,7 @@ def hosmer_lemeshow(y, p, n_groups: int = 10) -> pd.DataFrame:
         denom = exp * (1.0 - exp / n_g)
         if denom > 0:
             stat += (obs - exp) ** 2 / denom
-    df = len(groups) - 2
+    df = len(groups) if out_of_sample else len(groups) - 2
     return pd.DataFrame(
         {
             "statistic": [float(stat)],
@@ -202,3 +207,104 @@ def hosmer_lemeshow(y, p, n_groups: int = 10) -> pd.DataFrame:
             "n_groups": [int(len(groups))],
         }
     )
+
+
+def log_loss(y, p, eps: float = 1e-15) -> float:
+    """Mean negative Bernoulli log-likelihood ``-(1/n) Σ [y log p + (1-y) log(1-p)]`` (``p`` clipped to
+    ``[eps, 1-eps]``, as scikit-learn does)."""
+    y_arr, p_arr = _pair(y, p)
+    p_arr = np.clip(p_arr, eps, 1 - eps)
+    return float(-np.mean(y_arr * np.log(p_arr) + (1 - y_arr) * np.log1p(-p_arr)))
+
+
+def calibration_slope_intercept(y, p) -> pd.DataFrame:
+    """Calibration slope and calibration-in-the-large of predicted probabilities.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``calibration_slope`` (``b`` of ``logit P(y=1) = a + b·logit(p)``; 1 is ideal, below 1 the
+        predictions are too extreme), ``slope_std_error``, ``calibration_intercept`` (``a`` of
+        ``logit P(y=1) = a + logit(p)``, the slope fixed at 1 through an offset: calibration-in-the-large; 0 is
+        ideal), ``intercept_std_error``.
+
+    Notes
+    -----
+    Both are binomial GLMs (statsmodels) on ``logit(p)`` with ``p`` clipped to ``[1e-6, 1 − 1e-6]``.
+    """
+    import statsmodels.api as sm
+
+    y_arr, p_arr = _pair(y, p)
+    lp = np.log(np.clip(p_arr, 1e-6, 1 - 1e-6)) - np.log1p(-np.clip(p_arr, 1e-6, 1 - 1e-6))
+    slope_fit = sm.GLM(y_arr, sm.add_constant(lp), family=sm.families.Binomial()).fit()
+    large = sm.GLM(y_arr, np.ones((len(y_arr), 1)), family=sm.families.Binomial(), offset=lp).fit()
+    return pd.DataFrame([{
+        "calibration_slope": float(slope_fit.params[1]),
+        "slope_std_error": float(slope_fit.bse[1]),
+        "calibration_intercept": float(large.params[0]),
+        "intercept_std_error": float(large.bse[0]),
+    }])
+
+
+class AsymptoteCalibrator:
+    """Monotone recalibration of a risk score with a floor and a ceiling:
+    ``g(s) = c0 + (c1 − c0)·expit(a·s + b)``, ``s = logit(p)`` of the model being recalibrated.
+
+    Platt scaling (``c0 = 0, c1 = 1``) can only stretch or shift the logit; it cannot express a background risk
+    that does not vanish at low scores or a group that always declines at high scores. The two asymptotes can.
+    Fitted by maximum likelihood (BFGS) with ``c0 = expit(t0)``, ``c1 = c0 + (1 − c0)·expit(t1)``,
+    ``a = exp(t2)`` (so ``g`` is increasing), ``b = t3``.
+
+    Attributes after :meth:`fit`: ``floor_``, ``ceiling_``, ``slope_``, ``shift_``.
+    """
+
+    def fit(self, p, y) -> "AsymptoteCalibrator":
+        from scipy.optimize import minimize
+
+        y_arr, p_arr = _pair(y, p)
+        s = _logit(p_arr)
+
+        def unpack(t):
+            c0 = 1.0 / (1.0 + np.exp(-t[0]))
+            c1 = c0 + (1.0 - c0) / (1.0 + np.exp(-t[1]))
+            return c0, c1, np.exp(t[2]), t[3]
+
+        def nll(t):
+            c0, c1, a, b = unpack(t)
+            q = np.clip(c0 + (c1 - c0) / (1.0 + np.exp(-(a * s + b))), 1e-12, 1 - 1e-12)
+            return -float(np.sum(y_arr * np.log(q) + (1 - y_arr) * np.log1p(-q)))
+
+        start = np.array([np.log(0.02 / 0.98), np.log(0.98 / 0.02), 0.0, 0.0])
+        res = minimize(nll, start, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
+        self.floor_, self.ceiling_, self.slope_, self.shift_ = (float(v) for v in unpack(res.x))
+        self.converged_ = bool(res.success)
+        return self
+
+    def transform_score(self, s) -> np.ndarray:
+        """``g(s)`` for scores on the logit scale."""
+        s = np.asarray(s, dtype=float)
+        return self.floor_ + (self.ceiling_ - self.floor_) / (1.0 + np.exp(-(self.slope_ * s + self.shift_)))
+
+    def derivative(self, s) -> np.ndarray:
+        """``dg/ds``."""
+        e = 1.0 / (1.0 + np.exp(-(self.slope_ * np.asarray(s, dtype=float) + self.shift_)))
+        return (self.ceiling_ - self.floor_) * self.slope_ * e * (1.0 - e)
+
+    def inverse(self, q) -> np.ndarray:
+        """The score ``s`` with ``g(s) = q`` (``q`` clipped into the open interval between the asymptotes)."""
+        span = self.ceiling_ - self.floor_
+        q = np.clip(np.asarray(q, dtype=float), self.floor_ + 1e-9 * span, self.ceiling_ - 1e-9 * span)
+        u = (q - self.floor_) / span
+        return (np.log(u) - np.log1p(-u) - self.shift_) / self.slope_
+
+    def transform(self, p) -> np.ndarray:
+        """Recalibrated probabilities of raw probabilities ``p``."""
+        return self.transform_score(_logit(probability_array(p)))
+
+    def params(self) -> dict[str, float]:
+        return {"floor": self.floor_, "ceiling": self.ceiling_, "slope": self.slope_, "shift": self.shift_}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)

@@ -36,6 +36,7 @@ __all__ = [
     "corrected_resampled_ttest",
     "summarise_cv",
     "pairwise_comparisons",
+    "equivalence_test",
 ]
 
 
@@ -48,7 +49,9 @@ class NestedCVResult:
     scores : pandas.DataFrame
         Long frame, one row per model x outer fold, columns ``model`` (str),
         ``repeat`` (int, 0-based), ``fold`` (int, 0-based), ``auc`` (float,
-        ROC AUC on the outer test fold), ``best_params`` (dict; the inner-CV
+        ROC AUC on the outer test fold), ``log_loss`` and ``brier`` (float, on
+        the outer test fold), ``fit_info`` (what the fitted estimator's
+        ``cv_info()`` returns, if it has that method, else ``None``), ``best_params`` (dict; the inner-CV
         selected hyper-parameters, ``{}`` for models without a grid).
     oof : pandas.DataFrame
         Index of ``X``; one column per model with the out-of-fold predicted
@@ -99,7 +102,9 @@ def _one_fold_inner(name, estimator, grid, X, y01, train, test, inner_splits, sc
         best = dict(search.best_params_)
     classes = list(fitted.classes_)
     proba = np.asarray(fitted.predict_proba(X_test))[:, classes.index(1)]
-    return name, proba, float(roc_auc_score(y_test, proba)), best
+    # an estimator may describe what it learned in this fold (e.g. a chosen specification)
+    info = fitted.cv_info() if hasattr(fitted, "cv_info") else None
+    return name, proba, float(roc_auc_score(y_test, proba)), best, info
 
 
 def nested_cv(
@@ -200,11 +205,17 @@ def nested_cv(
     sums = {m: np.zeros(len(y01)) for m in names}
     counts = {m: np.zeros(len(y01)) for m in names}
     records = []
-    for (name, repeat, fold, _, test, _, _, _), (_, proba, auc, best) in zip(tasks, outputs):
+    for (name, repeat, fold, _, test, _, _, _), (_, proba, auc, best, info) in zip(tasks, outputs):
         sums[name][test] += proba
         counts[name][test] += 1
-        records.append({"model": name, "repeat": repeat, "fold": fold, "auc": auc, "best_params": best})
-    scores = pd.DataFrame.from_records(records, columns=["model", "repeat", "fold", "auc", "best_params"])
+        p_clip = np.clip(proba, 1e-15, 1 - 1e-15)
+        y_test = y01[test]
+        records.append({"model": name, "repeat": repeat, "fold": fold, "auc": auc,
+                        "log_loss": float(-np.mean(y_test * np.log(p_clip) + (1 - y_test) * np.log1p(-p_clip))),
+                        "brier": float(np.mean((proba - y_test) ** 2)), "best_params": best,
+                        "fit_info": info})
+    scores = pd.DataFrame.from_records(records, columns=["model", "repeat", "fold", "auc", "log_loss", "brier",
+                                                         "best_params", "fit_info"])
     scores["model"] = scores["model"].astype("str")
     oof = pd.DataFrame({m: sums[m] / counts[m] for m in names}, index=X.index)
     n_train = int(round(np.mean([len(tr) for tr, _ in splits])))
@@ -340,3 +351,50 @@ def pairwise_comparisons(scores: pd.DataFrame, n_train: int, n_test: int) -> pd.
     out["model_a"] = out["model_a"].astype("str")
     out["model_b"] = out["model_b"].astype("str")
     return out
+
+
+def equivalence_test(diff, n_train: int, n_test: int, margin: float, conf_level: float = 0.90) -> dict[str, float]:
+    """Two one-sided tests (TOST) of ``|mean difference| < margin`` on the corrected resampled t.
+
+    Parameters
+    ----------
+    diff : array-like
+        Per-resample score differences (A minus B), as in :func:`corrected_resampled_ttest`.
+    n_train, n_test : int
+    margin : float
+        Equivalence margin (> 0), stated before looking at the data.
+    conf_level : float, default 0.90
+        Level of the interval reported beside the test (``1 − 2α`` for TOST at ``α = 0.05``).
+
+    Returns
+    -------
+    dict
+        ``mean_diff, std_error, df, margin, t_lower, t_upper, p_value`` (the larger of the two one-sided
+        p-values: equivalence is shown when it is below α), ``conf_low, conf_high``.
+
+    Notes
+    -----
+    ``se = sqrt((1/J + n_test/n_train) s²)``; ``t_lower = (mean + margin)/se`` tested against
+    ``H0: mean ≤ −margin``; ``t_upper = (mean − margin)/se`` against ``H0: mean ≥ margin``;
+    ``p = max(P(T > t_lower), P(T < t_upper))`` with ``T ~ t_{J−1}``. Failing to reject a difference is not
+    equivalence; only this test (or the interval inside ``±margin``) supports it.
+    """
+    d = np.asarray(diff, dtype=float).ravel()
+    if len(d) < 2 or not np.all(np.isfinite(d)):
+        raise ValueError("diff needs at least 2 finite values")
+    if not (np.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a positive number, got {margin!r}")
+    conf_level = check_conf_level(conf_level)
+    n_train = check_positive_int("n_train", n_train)
+    n_test = check_positive_int("n_test", n_test)
+    J = len(d)
+    mean = float(d.mean())
+    se = float(np.sqrt((1.0 / J + n_test / n_train) * d.var(ddof=1)))
+    if se == 0:
+        se = np.finfo(float).tiny
+    t_lower = (mean + margin) / se
+    t_upper = (mean - margin) / se
+    p = float(max(sps.t.sf(t_lower, J - 1), sps.t.cdf(t_upper, J - 1)))
+    half = float(sps.t.ppf(0.5 + conf_level / 2, J - 1) * se)
+    return {"mean_diff": mean, "std_error": se, "df": J - 1, "margin": float(margin), "t_lower": float(t_lower),
+            "t_upper": float(t_upper), "p_value": p, "conf_low": mean - half, "conf_high": mean + half}

@@ -83,3 +83,15 @@ def run_cli(*args: str) -> tuple[int, str, str]:
         except SystemExit as exc:  # argparse
             code = exc.code
     return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def synthetic_model_frame(tmp_path_factory):
+    """The model frame of a 600-customer synthetic export (known logit process), built through the data stage."""
+    from analysis.dataset import load_dataset
+    from analysis.features import model_frame
+    from analysis.synthetic import write_exports
+
+    directory = tmp_path_factory.mktemp("synthetic_frame")
+    write_exports(directory, n_customers=600, seed=21)
+    return model_frame(load_dataset(directory).model_table)

@@ -127,7 +127,7 @@ def test_nested_cv_deterministic_complete_and_leak_free():
     X, y = make_data()
     res = nested_cv(make_models(), X, y, n_splits=3, n_repeats=2, inner_splits=3, seed=5)
     scores, oof = res.scores, res.oof
-    assert list(scores.columns) == ["model", "repeat", "fold", "auc", "best_params"]
+    assert list(scores.columns) == ["model", "repeat", "fold", "auc", "log_loss", "brier", "best_params", "fit_info"]
     assert len(scores) == 3 * 3 * 2
     assert scores["auc"].between(0.5, 1).all()
     assert scores.loc[scores.model == "logit_formula", "best_params"].map(len).eq(0).all()

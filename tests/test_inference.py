@@ -1,0 +1,219 @@
+"""Issue 8: the floor logit, the penalised splines, the recalibration map, the in-fold selection, the
+equivalence test and the link-based margins, each against an independent computation."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats as sps
+from scipy.special import expit
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+from stats.calibration import AsymptoteCalibrator, calibration_slope_intercept, hosmer_lemeshow
+from stats.crossval import equivalence_test, nested_cv
+from stats.floor_logit import FloorLogit, fit_floor_logit, floor_lr_test
+from stats.gam import PenalizedSplineLogitClassifier, fit_penalized_logit
+from stats.link_margins import average_marginal_effects, logit_link_model, prediction_difference
+
+
+def _floor_data(n=20000, gamma=0.1, seed=1):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    beta = np.array([-1.0, 1.5, -0.8])
+    p = gamma + (1 - gamma) * expit(X @ beta)
+    return X, (rng.uniform(size=n) < p).astype(float), beta
+
+
+def test_floor_logit_recovers_known_floor_and_slopes():
+    X, y, beta = _floor_data()
+    fit = fit_floor_logit(X, y)
+    assert fit.converged
+    assert abs(fit.gamma - 0.1) < 3 * fit.gamma_std_error + 1e-3
+    se = np.sqrt(np.diag(fit.cov))[:-1]
+    assert np.all(np.abs(fit.beta - beta) < 4 * se)
+
+
+def test_floor_logit_score_matches_numerical_gradient():
+    X, y, _ = _floor_data(n=500, seed=2)
+    model = FloorLogit(y, X)
+    params = np.array([-0.7, 1.1, -0.5, -2.0])
+    h = 1e-6
+    numeric = np.array([(model.loglike(params + h * e) - model.loglike(params - h * e)) / (2 * h)
+                        for e in np.eye(4)])
+    np.testing.assert_allclose(model.score(params), numeric, rtol=1e-6, atol=1e-6)
+
+
+def test_floor_lr_test_uses_the_boundary_mixture():
+    out = floor_lr_test(-100.0, -102.0).iloc[0]
+    assert out["lr_chi2"] == pytest.approx(4.0)
+    assert out["p_value"] == pytest.approx(0.5 * sps.chi2.sf(4.0, 1))
+    assert floor_lr_test(-100.0, -100.0).iloc[0]["p_value"] == 1.0
+
+
+def test_penalised_splines_match_statsmodels_glmgam():
+    from statsmodels.gam.api import GLMGam
+    from statsmodels.gam.smooth_basis import GenericSmoothers, UnivariateGenericSmoother
+
+    rng = np.random.default_rng(3)
+    n = 600
+    frame = pd.DataFrame({"x": rng.uniform(0, 10, n), "z": rng.normal(size=n)})
+    frame["y"] = (rng.uniform(size=n) < expit(np.sin(frame["x"]) + 0.5 * frame["z"])).astype(int)
+    clf = PenalizedSplineLogitClassifier(linear_formula="z", smooth=("x",), df=6, alphas=(2.0,)).fit(frame, frame["y"])
+    design = clf.design(frame)
+    linear, basis = design[:, :2], design[:, 2:]
+    S = clf.penalty_[2:, 2:]
+    smoother = GenericSmoothers(frame[["x"]].to_numpy(), [UnivariateGenericSmoother(
+        frame["x"].to_numpy(), basis, basis, basis, S, "x")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gam = GLMGam(frame["y"].to_numpy(), exog=linear, smoother=smoother, alpha=[2.0],
+                     family=sm.families.Binomial()).fit()
+    np.testing.assert_allclose(np.asarray(gam.params), clf.params_, rtol=1e-6, atol=1e-8)
+
+
+def test_penalised_fit_without_penalty_is_the_logit():
+    rng = np.random.default_rng(4)
+    X = np.column_stack([np.ones(400), rng.normal(size=(400, 2))])
+    y = (rng.uniform(size=400) < expit(X @ [0.2, 1.0, -1.0])).astype(float)
+    fit = fit_penalized_logit(X, y, np.zeros((3, 3)))
+    ref = sm.Logit(y, X).fit(disp=0)
+    np.testing.assert_allclose(fit["params"], ref.params, atol=1e-8)
+    assert fit["edf"] == pytest.approx(3.0)
+
+
+def test_asymptote_calibrator_recovers_a_known_map():
+    rng = np.random.default_rng(5)
+    s = rng.normal(0, 2, 60000)
+    truth = 0.08 + (0.97 - 0.08) * expit(1.3 * s - 0.5)
+    y = (rng.uniform(size=s.size) < truth).astype(int)
+    cal = AsymptoteCalibrator().fit(expit(s), y)
+    assert cal.floor_ == pytest.approx(0.08, abs=0.015)
+    assert cal.ceiling_ == pytest.approx(0.97, abs=0.015)
+    assert cal.slope_ == pytest.approx(1.3, abs=0.1)
+    q = cal.transform_score(s[:100])
+    np.testing.assert_allclose(cal.transform_score(cal.inverse(q)), q, atol=1e-10)
+    h = 1e-6
+    np.testing.assert_allclose(cal.derivative(s[:50]),
+                               (cal.transform_score(s[:50] + h) - cal.transform_score(s[:50] - h)) / (2 * h),
+                               rtol=1e-5, atol=1e-9)
+
+
+def test_calibration_slope_recovers_known_miscalibration():
+    rng = np.random.default_rng(6)
+    lp = rng.normal(0, 1.5, 50000)
+    y = (rng.uniform(size=lp.size) < expit(0.5 * lp + 0.3)).astype(int)
+    out = calibration_slope_intercept(y, expit(lp)).iloc[0]
+    assert out["calibration_slope"] == pytest.approx(0.5, abs=0.03)
+    perfect = (rng.uniform(size=lp.size) < expit(lp)).astype(int)
+    out = calibration_slope_intercept(perfect, expit(lp)).iloc[0]
+    assert out["calibration_slope"] == pytest.approx(1.0, abs=0.05)
+    assert out["calibration_intercept"] == pytest.approx(0.0, abs=0.05)
+
+
+def test_hosmer_lemeshow_out_of_sample_has_g_degrees_of_freedom():
+    rng = np.random.default_rng(7)
+    p = rng.uniform(0.05, 0.95, 2000)
+    y = (rng.uniform(size=p.size) < p).astype(int)
+    ins = hosmer_lemeshow(y, p).iloc[0]
+    oos = hosmer_lemeshow(y, p, out_of_sample=True).iloc[0]
+    assert oos["statistic"] == ins["statistic"]
+    assert (ins["df"], oos["df"]) == (8, 10)
+    assert oos["p_value"] == pytest.approx(sps.chi2.sf(oos["statistic"], 10))
+
+
+def test_equivalence_test_against_hand_formula():
+    d = np.array([0.01, -0.004, 0.006, 0.002, -0.001, 0.008, 0.003, 0.0, 0.005, -0.002])
+    out = equivalence_test(d, n_train=800, n_test=200, margin=0.01)
+    se = np.sqrt((1 / 10 + 200 / 800) * d.var(ddof=1))
+    t_lo, t_hi = (d.mean() + 0.01) / se, (d.mean() - 0.01) / se
+    assert out["std_error"] == pytest.approx(se)
+    assert out["p_value"] == pytest.approx(max(sps.t.sf(t_lo, 9), sps.t.cdf(t_hi, 9)))
+    # a wide margin shows equivalence, a tiny one cannot
+    assert equivalence_test(d, 800, 200, margin=0.05)["p_value"] < 0.05
+    assert equivalence_test(d, 800, 200, margin=1e-4)["p_value"] > 0.5
+
+
+def test_link_margins_equal_the_statsmodels_logit_margins():
+    from stats.logit import fit_logit
+    from stats.margins import _design, compare_predictions
+
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x": rng.normal(size=500), "g": rng.choice(["a", "b"], 500)})
+    frame["y"] = (rng.uniform(size=500) < expit(0.3 + frame["x"] - 0.5 * (frame["g"] == "b"))).astype(int)
+    result = fit_logit("y ~ x + C(g)", frame)
+    link = logit_link_model(lambda f: _design(result, f), result.params, result.cov_params())
+    shifted = frame.assign(x=frame["x"] + 1)
+    mine = prediction_difference(link, frame, shifted).iloc[0]
+    ref = compare_predictions(result, frame, shifted).iloc[0]
+    assert mine["difference"] == pytest.approx(ref["difference"], rel=1e-10)
+    assert mine["std_error"] == pytest.approx(ref["std_error"], rel=1e-8)
+    ames = average_marginal_effects(link, frame, numeric=["x"]).iloc[0]
+    margeff = result.get_margeff(at="overall").summary_frame().loc["x"]
+    assert ames["estimate"] == pytest.approx(margeff["dy/dx"], rel=1e-6)
+    assert ames["std_error"] == pytest.approx(margeff["Std. Err."], rel=1e-4)
+
+
+def test_score_test_equals_statsmodels_score_test():
+    from analysis.specification import _score_test
+
+    rng = np.random.default_rng(9)
+    X = np.column_stack([np.ones(800), rng.normal(size=(800, 2))])
+    z = (X[:, 1] * X[:, 2])[:, None]
+    y = (rng.uniform(size=800) < expit(X @ [0.1, 0.8, -0.6] + 0.3 * z[:, 0])).astype(float)
+    fit = sm.Logit(y, X).fit(disp=0)
+    p = fit.predict(X)
+    stat, df = _score_test(X, p, y, z, np.linalg.inv(X.T @ (X * (p * (1 - p))[:, None])))
+    ref = fit.score_test(exog_extra=z)
+    assert stat == pytest.approx(float(np.squeeze(ref[0])), rel=1e-6)
+    assert df == 1
+
+
+class _RecordingSelector:
+    """Mixin target: records the rows each fit saw (through ``cv_info``, returned to the parent process)."""
+
+
+def test_in_fold_selection_never_sees_outer_test_rows(synthetic_model_frame):
+    from analysis.features import xy
+    from analysis.specification import SelectedLogitClassifier
+
+    class Recording(SelectedLogitClassifier):
+        def fit(self, X, y):
+            self.rows_ = sorted(int(i) for i in X.index)
+            return super().fit(X, y)
+
+        def cv_info(self):
+            return {"rows": self.rows_, "chosen": list(self.chosen_)}
+
+    frame = synthetic_model_frame
+    X, y = xy(frame)
+    cv = nested_cv({"sel": (Recording(), None)}, X, y, n_splits=3, n_repeats=2, seed=11, n_jobs=1)
+    splits = list(RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=11).split(np.zeros(len(y)), y))
+    for (train, test), info in zip(splits, cv.scores["fit_info"]):
+        seen = set(info["rows"])
+        assert seen == set(X.index[train])
+        assert not seen & set(X.index[test])
+
+
+def test_in_fold_selection_is_blind_to_poisoned_test_rows(synthetic_model_frame):
+    """Plant a strong product effect in the outcome of one fold's test rows only: a selector that looked at
+    those rows would pick the product; the in-fold selector must not change its choice."""
+    from analysis.dictionary import TARGET
+    from analysis.specification import select_specification
+
+    frame = synthetic_model_frame.reset_index(drop=True)
+    splits = list(RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=5).split(
+        np.zeros(len(frame)), frame[TARGET]))
+    train, test = splits[0]
+    poisoned = frame.copy()
+    signal = (poisoned["service_errors"] - poisoned["service_errors"].median()) * (
+        poisoned["tenure_100d"] - poisoned["tenure_100d"].median())
+    poisoned.loc[test, TARGET] = (signal.loc[test] > signal.median()).astype(int)
+    clean_choice, _ = select_specification(frame.iloc[train])
+    poisoned_choice, _ = select_specification(poisoned.iloc[train])
+    assert poisoned_choice == clean_choice
+    full_poisoned, _ = select_specification(poisoned)
+    assert "service_errors" in full_poisoned.split("I(")[-1] or "service_errors - " in full_poisoned
