@@ -24,7 +24,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from scipy.special import expit
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
@@ -33,7 +32,7 @@ from statsmodels.stats.proportion import (
     test_proportions_2indep,
 )
 
-from ._common import binary_array, check_conf_level, check_positive_int, normal_quantile, wald_columns
+from ._common import binary_array, check_conf_level, check_positive_int, wald_columns
 
 __all__ = [
     "sample_size_two_proportions",
@@ -181,7 +180,7 @@ def stratified_assignment(ids, strata, seed: int) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``id, stratum, arm``, sorted by stratum then id. In every stratum the arms differ by at
         most one unit; the odd units of odd-sized strata are split between the arms by a balanced random
-        sequence, so the arm totals also differ by at most one.
+        sequence, so the arm totals also differ by at most one. Every unit is treated with probability 1/2.
 
     Notes
     -----
@@ -191,24 +190,29 @@ def stratified_assignment(ids, strata, seed: int) -> pd.DataFrame:
     frame = pd.DataFrame({"id": np.asarray(ids), "stratum": np.asarray(strata)})
     if frame["id"].duplicated().any():
         dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
-        raise ValueError(f"ids must be unique, id {dup!r} appears more than once")
+        raise ValueError(f"ids must be unique, id {dup} appears more than once")
     seed = check_positive_int("seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
     frame = frame.sort_values(["stratum", "id"], kind="stable").reset_index(drop=True)
-    sizes = frame.groupby("stratum", sort=True).size()
+    codes, _ = pd.factorize(frame["stratum"], sort=True)
+    sizes = np.bincount(codes)
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
     n_odd = int((sizes % 2).sum())
-    odd_arms = np.array([TREATMENT, CONTROL] * (n_odd // 2 + 1))[:n_odd]
-    odd_arms = odd_arms[rng.permutation(n_odd)] if n_odd else odd_arms
-    arm = np.empty(len(frame), dtype=object)
-    start, odd_index = 0, 0
-    for size in sizes.to_numpy():
-        half = size // 2
-        labels = [TREATMENT] * half + [CONTROL] * half
-        if size % 2:
-            labels.append(odd_arms[odd_index])
-            odd_index += 1
-        arm[start:start + size] = np.asarray(labels, dtype=object)[rng.permutation(size)]
-        start += size
+    # half the odd units to each arm; when their number is odd, the last one by a fair coin (a fixed
+    # choice would give the units of odd strata a treatment probability other than 1/2)
+    odd_arms = [TREATMENT, CONTROL] * (n_odd // 2)
+    if n_odd % 2:
+        odd_arms.append(TREATMENT if rng.random() < 0.5 else CONTROL)
+    odd_arms = np.asarray(odd_arms, dtype=object)[rng.permutation(n_odd)]
+    # a uniform random order within each stratum: the position of each unit in it
+    order = np.lexsort((rng.random(len(frame)), codes))
+    position = np.empty(len(frame), dtype=int)
+    position[order] = np.arange(len(frame)) - first[codes[order]]
+    half = sizes[codes] // 2
+    arm = np.where(position < half, TREATMENT, CONTROL).astype(object)
+    is_odd = position == 2 * half  # the last position of an odd-sized stratum
+    odd_strata = np.flatnonzero(sizes % 2)
+    arm[is_odd] = odd_arms[np.searchsorted(odd_strata, codes[is_odd])]
     frame["arm"] = arm
     return frame[["id", "stratum", "arm"]]
 
