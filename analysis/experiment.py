@@ -543,7 +543,9 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     print(f"{args.action} in {assigned['group'].iloc[0]}: {counts.get(TREATMENT, 0)} treatment, "
           f"{counts.get(CONTROL, 0)} control, {assigned['stratum'].nunique()} strata; largest |smd| "
           f"{abs(worst['smd']):.3f} ({worst['variable']}); "
-          f"{int((balance['smd'].abs() >= 0.1).sum())} of {len(balance)} variables at |smd| >= 0.1")
+          f"{int((balance['smd'].abs() >= 0.1).sum())} of {len(balance)} variables at |smd| >= 0.1 "
+          f"(chance alone gives an smd a s.d. of about "
+          f"{np.sqrt(1 / max(counts.get(TREATMENT, 1), 1) + 1 / max(counts.get(CONTROL, 1), 1)):.2f} here)")
     print(f"wrote {out} and {balance_path}")
     return 0
 

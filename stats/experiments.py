@@ -316,7 +316,8 @@ def difference_in_proportions(y, treated, conf_level: float = 0.95) -> pd.DataFr
     wald = wald_columns(np.array([estimate]), np.array([se]), conf_level)
     low, high = confint_proportions_2indep(k_t, n_t, k_c, n_c, method="newcomb", compare="diff",
                                            alpha=1 - conf_level)
-    _, p_score = test_proportions_2indep(k_t, n_t, k_c, n_c, method="score", compare="diff")
+    with np.errstate(divide="ignore", invalid="ignore"):  # statsmodels also forms an odds ratio, 1/0 at a zero count
+        _, p_score = test_proportions_2indep(k_t, n_t, k_c, n_c, method="score", compare="diff")
     common = {"estimate": estimate, "std_error": se, "conf_level": conf_level, "n_treatment": n_t,
               "n_control": n_c, "rate_treatment": p_t, "rate_control": p_c}
     rows = [
