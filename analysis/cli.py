@@ -2,8 +2,8 @@
 
 Commands: ``validate`` (check the exports, print the row accounting), ``run`` (the whole analysis, tables to
 ``results/``), ``score`` (offers for a new export), ``fetch-data`` (download the exports), ``dictionary``
-(print the data dictionary as Markdown). Invalid input ends with ``error:`` lines on stderr and exit status 2,
-never a traceback.
+(print the data dictionary as Markdown), ``experiment`` (plan, assign and analyze A/B tests). Invalid input
+ends with ``error:`` lines on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dictionary", help="print the data dictionary (data/README.md)")
     p.set_defaults(func=cmd_dictionary)
+
+    from analysis.experiment import add_parser as add_experiment_parser
+    add_experiment_parser(sub)
     return parser
 
 
