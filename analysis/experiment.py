@@ -37,7 +37,7 @@ import pandas as pd
 from analysis import paths
 from analysis.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, SCALED, model_frame
 from analysis.load import ExportError, Violation
-from analysis.segments import LEVER_BY_NAME, apply_lever
+from analysis.segments import LEVER_BY_NAME, apply_lever, lever_bounds
 from stats.experiments import (
     CONTROL,
     TREATMENT,
@@ -124,8 +124,9 @@ def population(action: str, group: str, customer_groups: pd.DataFrame, oof: pd.D
                customer_table: pd.DataFrame) -> pd.DataFrame:
     """The customers of ``group`` the action can reach, with their model variables and out-of-fold risk.
 
-    Room is :func:`analysis.segments.apply_lever` applied to the group's customers (bounds from the group,
-    as in the scenarios, so that the count equals ``n_with_room`` of the same group and action).
+    Room is :func:`analysis.segments.apply_lever` applied to the group's customers with the bounds of the whole
+    modelling table (the scenarios and offers use the same bounds), so that the count equals ``n_with_room`` of
+    the same group and action.
 
     Returns
     -------
@@ -141,7 +142,7 @@ def population(action: str, group: str, customer_groups: pd.DataFrame, oof: pd.D
     if len(absent):
         raise ValueError(f"customer_table.csv: {len(absent)} customers of group {group!r} are missing "
                          f"(first ids: {', '.join(map(str, absent[:5]))})")
-    _, room = apply_lever(members, LEVER_BY_NAME[action])
+    _, room = apply_lever(members, LEVER_BY_NAME[action], lever_bounds(table))
     reach = members[room].reset_index(drop=True)
     risk = oof.set_index("id")["p_chosen"]
     no_risk = ~reach["id"].isin(risk.index)

@@ -80,7 +80,8 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         for name, table in bench.tables.items():
             _write(table, results_dir, name)
         oof = bench.oof
-        _write(pd.concat([frame[["id"]].reset_index(drop=True).assign(y_true=y_arr),
+        _write(pd.concat([frame[["id"]].reset_index(drop=True).assign(y_true=y_arr,
+                                                                       p_chosen=oof[bench.business].to_numpy()),
                           oof.reset_index(drop=True)], axis=1), results_dir, "oof_predictions")
 
     with timer.stage("chosen model and effects"):
