@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 import time
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import benchmark, model, segments
+from analysis import benchmark, model, model_file, segments
 from analysis.dataset import load_dataset, write_data_outputs
 from analysis.features import EXCLUDED_VARIABLES, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
@@ -110,14 +109,10 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
             _write(table, results_dir, name)
 
     with timer.stage("save model"):
-        # statsmodels rebuilds a pickled formula result by re-evaluating the formula in the caller's stack
-        # frame, which breaks depending on where it is loaded; the model is therefore saved as its formula,
-        # training frame and estimates, and refitted (identically, checked) when loaded.
-        payload = {"formula": formula, "training_frame": frame, "params": fit.result.params,
-                   "thresholds": seg.thresholds, "allowed_levers": seg.allowed_levers,
-                   "lever_bounds": seg.bounds, "seed": seed}
-        with open(results_dir / MODEL_PATH_NAME, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        spec = model_file.freeze(fit.result, frame, thresholds=seg.thresholds, allowed_levers=seg.allowed_levers,
+                                 lever_bounds=seg.bounds, rules=dataset.data.reference,
+                                 oof_risk=oof["logit_spec"].to_numpy(), extra={"seed": seed})
+        model_file.save_model(results_dir / MODEL_PATH_NAME, spec)
 
     times = timer.frame()
     times = pd.concat([times, pd.DataFrame([{"stage": "total", "seconds": times["seconds"].sum()}])],

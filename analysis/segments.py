@@ -224,10 +224,13 @@ def recommendations(scenario_table: pd.DataFrame, alpha: float = ALPHA, top: int
                    "customers_kept_high", "profit_retained", "share_with_room", "p_value"]].reset_index(drop=True)
 
 
-def customer_offers(frame: pd.DataFrame, result, p_decline: np.ndarray, thresholds: Thresholds,
+def customer_offers(frame: pd.DataFrame, predict, p_decline: np.ndarray, thresholds: Thresholds,
                     allowed_levers: list[str], bounds: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
     """One offer per customer: for high-risk customers the allowed lever that lowers their own predicted risk
     most; for low-risk customers no retention offer.
+
+    ``predict(frame) -> numpy.ndarray`` is the model's probability for each row of a frame; a lever's effect
+    for a customer is ``predict(frame) - predict(counterfactual)``, computed only where the lever has room.
 
     Returns
     -------
@@ -237,16 +240,17 @@ def customer_offers(frame: pd.DataFrame, result, p_decline: np.ndarray, threshol
     p_decline = np.asarray(p_decline, dtype=float)
     profit = frame["profit"].to_numpy()
     segment = assign_segments(p_decline, profit, thresholds)
-    eta = linear_predictor(result, frame)
-    base_p = expit(eta)
+    base_p = None
     best_drop = np.zeros(len(frame))
     best_lever = np.full(len(frame), "", dtype=object)
     for name in allowed_levers:
         lever = LEVER_BY_NAME[name]
         counterfactual, room = apply_lever(frame, lever, bounds)
-        change = (linear_predictor(result, counterfactual, [lever.column])
-                  - linear_predictor(result, frame, [lever.column]))
-        drop = np.where(room, base_p - expit(eta + change), 0.0)
+        drop = np.zeros(len(frame))
+        if room.any():
+            if base_p is None:
+                base_p = np.asarray(predict(frame), dtype=float)
+            drop[room] = base_p[room] - np.asarray(predict(counterfactual[room]), dtype=float)
         better = drop > best_drop
         best_drop = np.where(better, drop, best_drop)
         best_lever = np.where(better, name, best_lever)
@@ -320,7 +324,8 @@ def segment_analysis(frame: pd.DataFrame, result, p_oof: np.ndarray, seed: int,
     scenario_table = scenarios(frame, result, groups)
     recs = recommendations(scenario_table)
     allowed = sorted(set(recs["lever"]))
-    offers = customer_offers(frame, result, p_oof, thresholds, allowed, lever_bounds(frame))
+    offers = customer_offers(frame, lambda f: expit(linear_predictor(result, f)), p_oof, thresholds, allowed,
+                             lever_bounds(frame))
     threshold_table = pd.DataFrame([
         {"threshold": "risk", "value": thresholds.risk,
          "rule": "P(decline) ≥ value: more likely than not to decline (out-of-fold probabilities; calibration checked in the report)"},
