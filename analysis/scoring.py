@@ -25,7 +25,7 @@ population), through aggregates stored in the model file:
 Thresholds: PSI watch 0.1, alert 0.25 (the usual reading of the index); share change watch 0.05, alert 0.10
 (an alert is a level gaining or losing ten percentage points of the customers; with the sample sizes here the
 sampling noise of a share is about 0.01–0.02, so neither threshold is reached by chance). Status ``ok`` below
-the watch threshold, ``watch`` from it, ``alert`` from the alert threshold; ``n/a`` when no customer is left
+the watch threshold, ``watch`` from it, ``alert`` from the alert threshold; ``not_computed`` when no customer is left
 to compare.
 """
 
@@ -182,7 +182,7 @@ def drift_table(counts: pd.DataFrame, spec: dict) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``feature, statistic, value, status, threshold_watch, threshold_alert``; ``statistic`` is
-        ``psi`` or ``max_share_change``; ``status`` is ``ok``, ``watch``, ``alert`` or ``n/a``.
+        ``psi`` or ``max_share_change``; ``status`` is ``ok``, ``watch``, ``alert`` or ``not_computed``.
     """
     training = spec["training"]
     totals = counts.groupby(["feature", "kind", "bin"], sort=False)["count"].sum().reset_index()

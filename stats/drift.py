@@ -48,9 +48,9 @@ def population_stability_index(expected_shares, actual_counts, floor: float = SH
 
 def drift_status(value: float, watch: float, alert: float) -> str:
     """``ok`` below ``watch``, ``watch`` from ``watch`` up to ``alert``, ``alert`` from ``alert`` on;
-    ``n/a`` for NaN (nothing to compare)."""
+    ``not_computed`` for NaN (nothing to compare)."""
     if not watch < alert:
         raise ValueError(f"the watch threshold must be below the alert threshold, got {watch!r} and {alert!r}")
     if value != value:
-        return "n/a"
+        return "not_computed"
     return "alert" if value >= alert else "watch" if value >= watch else "ok"
