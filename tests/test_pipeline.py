@@ -45,7 +45,7 @@ def test_typical_every_table_written(synthetic_run):
     _, results, tables = synthetic_run
     for name, columns in EXPECTED_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
-    assert (results / MODEL_PATH_NAME).exists()
+    assert (results / MODEL_PATH_NAME).exists() and not list(results.glob("*.pkl"))
     assert sorted(tables["model_benchmark"]["model"]) == sorted(MODELS)
     assert tables["row_accounting"]["rows_out"].iloc[-1] == 497
 

@@ -275,3 +275,21 @@ def test_halved_marketing_alerts_on_exactly_the_shifted_features(trained, tmp_pa
     warnings = [line for line in stderr.splitlines() if line.startswith("warning: drift alert")]
     assert [w.split()[3] for w in warnings] == expected  # one line per alerted feature
     assert stderr.strip().splitlines()[-1] == f"error: drift alert on {', '.join(expected)} (--fail-on-drift)"
+
+
+def test_real_export_scores_from_the_file_as_in_memory(real_data_dir, tmp_path):
+    dataset = load_dataset(real_data_dir)
+    frame = model_frame(dataset.model_table)
+    formula = f"{TARGET} ~ {linear_formula()} + pages_per_visit:minutes_current"
+    result = fit_logit(formula, frame)
+    spec = model_file.freeze(result, frame, thresholds=segments.make_thresholds(frame["profit"].to_numpy()),
+                             allowed_levers=["more_pages"], lever_bounds=segments.lever_bounds(frame),
+                             rules=dataset.data.reference, oof_risk=result.predict(frame).to_numpy())
+    model_file.save_model(tmp_path / MODEL_PATH_NAME, spec)
+    spec = model_file.load_model(tmp_path / MODEL_PATH_NAME)
+    np.testing.assert_allclose(model_file.predict_proba(spec, frame), result.predict(frame).to_numpy(), rtol=0,
+                               atol=1e-12)
+    # scoring the training export itself: the same customers excluded as in `run`, for the same reasons
+    scored = load_dataset(real_data_dir, require_target=False, ignore_target=True,
+                          revenue_medians=spec["rules"]["revenue_medians"])
+    pd.testing.assert_frame_equal(scored.data.excluded, dataset.data.excluded)
