@@ -401,9 +401,13 @@ def _check_probability(block: dict, where: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 def _level_codes(entry: dict, frame: pd.DataFrame) -> np.ndarray:
     """Index of each row's level in the frozen levels; -1 for a level the model has not seen."""
-    lookup = {level: i for i, level in enumerate(entry["levels"])}
-    codes = _column(frame, entry["variable"]).map(lookup)
-    return codes.fillna(-1).to_numpy(dtype=np.int64)
+    return level_codes(_column(frame, entry["variable"]), entry["levels"])
+
+
+def level_codes(values: pd.Series, levels: list) -> np.ndarray:
+    """Position of each value in ``levels``; -1 for a value not among them (or missing)."""
+    # a hash lookup in a pandas Index: several times faster than Series.map on text columns
+    return np.asarray(pd.Index(levels).get_indexer(values), dtype=np.int64)
 
 
 def unseen_levels(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:

@@ -166,8 +166,8 @@ def drift_counts(table: pd.DataFrame, offers: pd.DataFrame, spec: dict) -> pd.Da
     for name, summary in training["numeric"].items():
         add(name, "numeric", _bin_counts(frame[name].to_numpy(dtype=float), summary["edges"]))
     for name, summary in training["categorical"].items():
-        lookup = {level: i for i, level in enumerate(summary["levels"])}
-        codes = frame[name].map(lookup).fillna(len(summary["levels"])).to_numpy(dtype=np.int64)
+        codes = model_file.level_codes(frame[name], summary["levels"])
+        codes[codes < 0] = len(summary["levels"])
         add(name, "categorical", np.bincount(codes, minlength=len(summary["levels"]) + 1))
     if "risk" in training:
         p = offers["p_decline"].to_numpy(dtype=float)
