@@ -16,6 +16,8 @@ from analysis import paths
 from analysis.load import ExportError
 
 EXIT_INVALID = 2
+#: ``score --fail-on-drift`` when a drift check alerts (the offers are written all the same).
+EXIT_DRIFT = 3
 
 
 def _print_errors(lines: list[str]) -> None:
@@ -50,8 +52,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from analysis.scoring import score_export
 
-    out = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=Path(args.out))
-    print(f"wrote {out}")
+    run = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=Path(args.out))
+    for warning in run.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for path in (run.offers_path, run.drift_path, run.summary_path):
+        print(f"wrote {path}")
+    if args.fail_on_drift and run.drift_alerts:
+        print(f"error: drift alert on {', '.join(run.drift_alerts)} (--fail-on-drift)", file=sys.stderr)
+        return EXIT_DRIFT
     return 0
 
 
@@ -99,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="write per-customer offers for a new export (no target needed)")
     data_dir(p)
     p.add_argument("--results-dir", default=str(paths.RESULTS_DIR), help="where `run` saved the fitted model")
-    p.add_argument("--out", required=True, help="output CSV of offers")
+    p.add_argument("--out", required=True, help="output CSV of offers (drift.csv and score_summary.csv are "
+                                                "written beside it)")
+    p.add_argument("--fail-on-drift", action="store_true",
+                   help=f"exit with status {EXIT_DRIFT} when a drift check alerts")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("fetch-data", help="download the four public exports into data/raw/")

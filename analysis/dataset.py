@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from analysis.dictionary import EXPORT_FILES
+from analysis.dictionary import EXPORT_FILES, MARKET_FILE, TARGET_RU
 from analysis.load import read_exports
 from analysis.paths import resolve_data_dir
 from analysis.table import EXTREME_REVENUE_FACTOR, CustomerData, customer_data
@@ -32,12 +33,27 @@ def load_dataset(
     data_dir: str | Path | None = None,
     require_target: bool = True,
     extreme_factor: float = EXTREME_REVENUE_FACTOR,
+    *,
+    ignore_target: bool = False,
+    revenue_medians: dict[str, float] | None = None,
+    open_categories: frozenset[str] = frozenset(),
 ) -> Dataset:
     """Read, validate and build the customer tables from the exports in ``data_dir`` (resolved as documented
-    in :func:`analysis.paths.resolve_data_dir`). Raises :class:`analysis.load.ExportError` on invalid data."""
+    in :func:`analysis.paths.resolve_data_dir`). Raises :class:`analysis.load.ExportError` on invalid data.
+
+    For scoring: ``ignore_target`` drops the target column before validation (present, empty or with
+    unknown labels, it is never read); ``revenue_medians`` are the training reference values of the
+    extreme-revenue rule; ``open_categories`` (export column names) lets unknown category values through.
+    """
     directory = resolve_data_dir(data_dir)
-    validated = validate_exports(read_exports(directory), require_target=require_target)
-    return Dataset(data_dir=directory, validated=validated, data=customer_data(validated, extreme_factor))
+    exports = read_exports(directory)
+    if ignore_target and TARGET_RU in exports[MARKET_FILE].frame.columns:
+        market = exports[MARKET_FILE]
+        exports = {**exports, MARKET_FILE: dataclasses.replace(market, frame=market.frame.drop(columns=[TARGET_RU]))}
+    validated = validate_exports(exports, require_target=require_target and not ignore_target,
+                                 open_categories=open_categories)
+    return Dataset(data_dir=directory, validated=validated,
+                   data=customer_data(validated, extreme_factor, revenue_medians))
 
 
 def file_hashes(data_dir: Path) -> pd.DataFrame:

@@ -479,3 +479,26 @@ def linear_score_spec(pair: ModelPair, formula: str) -> tuple[str, pd.Series]:
     if pair.inference_code == "gam_engagement":
         return pair.estimator.formula_, pd.Series(pair.estimator.params_, index=pair.estimator.column_names_)
     raise NotImplementedError(f"the model file holds linear scores; {pair.inference_code} is not one")
+
+
+def scoring_spec(pair: ModelPair, formula: str, frame: pd.DataFrame):
+    """What the model file needs: a statsmodels-like formula result of the business model's score (the GAM is
+    described by a formula logit model object carrying its penalised estimates and covariance) and the
+    ``probability`` block (logit link, then the recalibration map when there is one)."""
+    from types import SimpleNamespace
+
+    import statsmodels.formula.api as smf
+
+    score_formula, params = linear_score_spec(pair, formula)
+    if pair.inference_code in ("logit_selected", "logit_linear"):
+        result = pair.estimator
+    else:
+        model_object = smf.logit(f"{TARGET} ~ {score_formula}", frame)
+        names = list(model_object.exog_names)
+        cov = pd.DataFrame(pair.estimator.cov_, index=names, columns=names)
+        result = SimpleNamespace(model=model_object, params=pd.Series(np.asarray(params, dtype=float), index=names),
+                                 cov_params=lambda: cov)
+    probability = {"link": "logit"}
+    if pair.score_map is not None:
+        probability["calibrator"] = {"kind": "asymptote", **pair.score_map.params()}
+    return result, probability

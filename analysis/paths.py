@@ -10,7 +10,7 @@ DATA_DIR = ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 SHARED_DATA_DIR = ROOT.parent / "shared" / "data"
 RESULTS_DIR = ROOT / "results"
-MODEL_PATH_NAME = "fitted_model.pkl"
+MODEL_PATH_NAME = "model.json"
 DATA_ENV_VAR = "ONECLICK_DATA_DIR"
 
 _REQUIRED = ("market_file.csv", "market_money.csv", "market_time.csv", "money.csv")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 import time
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import benchmark, model, segments
+from analysis import benchmark, model, model_file, segments
 from analysis.dataset import load_dataset, write_data_outputs
 from analysis.features import EXCLUDED_VARIABLES, linear_formula, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
@@ -112,16 +111,12 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
             _write(table, results_dir, name)
 
     with timer.stage("save model"):
-        # statsmodels rebuilds a pickled formula result by re-evaluating the formula in the caller's stack
-        # frame, which breaks depending on where it is loaded; the model is therefore saved as its formula,
-        # training frame and estimates, and refitted (identically, checked) when loaded.
-        score_formula, score_params = model.linear_score_spec(pair, formula)
-        payload = {"formula": score_formula, "training_frame": frame, "params": score_params,
-                   "calibrator": None if pair.score_map is None else pair.score_map.params(),
-                   "thresholds": seg.thresholds, "allowed_levers": seg.allowed_levers,
-                   "lever_bounds": seg.bounds, "seed": seed}
-        with open(results_dir / MODEL_PATH_NAME, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        scoring_result, probability = model.scoring_spec(pair, formula, frame)
+        spec = model_file.freeze(scoring_result, frame, thresholds=seg.thresholds,
+                                 allowed_levers=seg.allowed_levers, lever_bounds=seg.bounds,
+                                 rules=dataset.data.reference, oof_risk=oof[bench.business].to_numpy(),
+                                 probability=probability, extra={"seed": seed, "model": bench.business})
+        model_file.save_model(results_dir / MODEL_PATH_NAME, spec)
 
     times = timer.frame()
     times = pd.concat([times, pd.DataFrame([{"stage": "total", "seconds": times["seconds"].sum()}])],

@@ -1,94 +1,297 @@
-"""``python -m analysis score``: per-customer offers for a new export, with the model fitted by ``run``.
+"""``python -m analysis score``: per-customer offers for a new export, from the model file written by ``run``.
 
-The new export goes through the same reading and validation as the training data (the target column may be
-absent). Every validated customer is scored; the business rules of the modelling table (regular customers,
-plausible revenue) are applied and customers they exclude are kept in the output with the reason instead of
-an offer, so that no customer silently disappears.
+The new export goes through the same reading and validation as the training data, with three differences:
+the target column is dropped before validation (a new month has it empty or absent; it is never read); the
+business rules use the reference values saved at training time (the extreme-revenue rule compares with the
+TRAINING medians, so a customer's result does not depend on who else is in the file); and a customer whose
+service type or favourite category is a level the model has never seen is kept as "not scored", with the
+column and value named, while the others are scored. Every customer of the export is in the output: scored
+with an offer, or not scored with the reason.
+
+Beside the offers go ``drift.csv`` (does the new export still look like the training data?) and
+``score_summary.csv`` (customers read, scored, not scored by reason, drift alerts).
+
+Drift checks
+------------
+Every check compares the customers who pass the business rules with the training customers (the same
+population), through aggregates stored in the model file:
+
+* numeric model variable: PSI over the bins bounded by the distinct training deciles;
+* categorical model variable: PSI over its training levels plus one bin for unseen levels, and the largest
+  absolute change of a level's share (in share points, e.g. 0.07 = 7 percentage points);
+* predicted risk: PSI of the new customers' predicted P(decline) over the bins of the training customers'
+  out-of-fold risk deciles (out-of-fold: what the model predicts for customers it has not seen).
+
+Thresholds: PSI watch 0.1, alert 0.25 (the usual reading of the index); share change watch 0.05, alert 0.10
+(an alert is a level gaining or losing ten percentage points of the customers; with the sample sizes here the
+sampling noise of a share is about 0.01–0.02, so neither threshold is reached by chance). Status ``ok`` below
+the watch threshold, ``watch`` from it, ``alert`` from the alert threshold; ``not_computed`` when no customer is left
+to compare.
 """
 
 from __future__ import annotations
 
-import pickle
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
+from analysis import model_file
 from analysis.dataset import load_dataset
+from analysis.dictionary import DICTIONARY
 from analysis.features import model_frame
 from analysis.paths import MODEL_PATH_NAME
-from analysis.dictionary import TARGET
-from analysis.segments import customer_offers
-from stats.logit import fit_logit, linear_predictor
+from analysis.segments import Thresholds, customer_offers
+from stats.drift import drift_status, population_stability_index
 
 OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "reason"]
+DRIFT_COLUMNS = ["feature", "statistic", "value", "status", "threshold_watch", "threshold_alert"]
+COUNT_COLUMNS = ["feature", "kind", "bin", "count"]
+SUMMARY_COLUMNS = ["quantity", "reason", "customers"]
+
+NOT_SCORED = "not_scored"
+NOT_SCORED_OFFER = "none"
+NEW_LEVEL_STEP = "new_level"
+RISK_FEATURE = "predicted_risk"
+
+PSI_WATCH, PSI_ALERT = 0.1, 0.25
+SHARE_WATCH, SHARE_ALERT = 0.05, 0.10
+
+#: Category columns whose unknown values are scored as "not scored" instead of refusing the export (text
+#: categories; contact consent is yes/no and anything else is a malformed file).
+OPEN_CATEGORIES = frozenset(f.source_name for f in DICTIONARY if f.name in ("service_type", "popular_category"))
 
 
-def load_model(results_dir: Path) -> dict:
-    """The model saved by ``run``, refitted from its training frame (and checked against the saved estimates);
-    a missing file is a one-line error."""
-    path = Path(results_dir) / MODEL_PATH_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"no fitted model at {path}: run `python -m analysis run` first")
-    with open(path, "rb") as handle:
-        fitted = pickle.load(handle)
-    import patsy
-
-    info = patsy.dmatrix(fitted["formula"], fitted["training_frame"]).design_info
-    return {**fitted, "design_info": info}
+def _predictor(spec: dict):
+    return lambda frame: model_file.predict_proba(spec, frame)
 
 
-def business_predictor(fitted: dict):
-    """``predict(frame) -> P(decline)`` of the business model: the logit's linear predictor, through the saved
-    recalibration map when there is one."""
-    from stats.calibration import AsymptoteCalibrator
-
-    calibrator = None
-    if fitted.get("calibrator"):
-        calibrator = AsymptoteCalibrator()
-        params = fitted["calibrator"]
-        calibrator.floor_, calibrator.ceiling_ = params["floor"], params["ceiling"]
-        calibrator.slope_, calibrator.shift_ = params["slope"], params["shift"]
-
-    import patsy
-
-    params = np.asarray(fitted["params"], dtype=float)
-
-    def predict(frame):
-        eta = np.asarray(patsy.build_design_matrices([fitted["design_info"]], frame)[0], dtype=float) @ params
-        return expit(eta) if calibrator is None else calibrator.transform_score(eta)
-
-    return predict
+def _not_scored(ids, reasons) -> pd.DataFrame:
+    ids = np.asarray(ids)
+    return pd.DataFrame({"id": ids, "p_decline": np.full(len(ids), np.nan), "profit": np.full(len(ids), np.nan),
+                         "segment": NOT_SCORED, "offer": NOT_SCORED_OFFER, "risk_drop": np.full(len(ids), np.nan),
+                         "reason": np.asarray(reasons, dtype=object)})
 
 
-def score_table(table: pd.DataFrame, excluded: pd.DataFrame, fitted: dict) -> pd.DataFrame:
-    """Offers for the customers of ``table``; ``excluded`` customers get a row with the exclusion reason.
+def new_level_reasons(spec: dict, frame: pd.DataFrame) -> pd.Series:
+    """The "not scored" reason of each row with a category level the model has not seen ('' elsewhere)."""
+    unseen = model_file.unseen_levels(spec, frame)
+    reasons = pd.Series("", index=range(len(frame)), dtype=object)
+    if len(unseen):
+        text = unseen["variable"] + " = '" + unseen["value"].astype(str) + "'"
+        joined = text.groupby(unseen["row"].to_numpy()).agg(", ".join)
+        reasons.loc[joined.index] = (f"{NEW_LEVEL_STEP}: " + joined + " is a level the model has not seen in "
+                                     "training").to_numpy()
+    return reasons
+
+
+def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Offers for the customers of ``table``; every other customer gets a "not scored" row with its reason.
+
+    A pure function of one batch of customers: a customer's row depends only on that customer and the model
+    file, so batches can be scored separately and concatenated.
+
+    Parameters
+    ----------
+    table
+        Customers who passed the business rules (:attr:`analysis.dataset.Dataset.model_table`).
+    excluded
+        Customers excluded by the business rules (columns ``id, step, reason, detail``).
+    spec
+        The model file (:func:`analysis.model_file.load_model`).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, p_decline, profit, segment, offer, reason``, sorted by ``id``.
+        Columns ``id, p_decline, profit, segment, offer, risk_drop, reason``, sorted by ``id``. Not-scored
+        customers have ``segment`` "not_scored", offer "none", no ``p_decline``, ``profit`` or ``risk_drop``, and a ``reason`` that starts with the
+        rule (``regular_customer``, ``extreme_revenue``, ``new_level``) followed by ``: `` and the detail.
     """
-    frame = model_frame(table)
-    predict = business_predictor(fitted)
-    p = predict(frame)
-    offers = customer_offers(frame, predict, p, fitted["thresholds"], fitted["allowed_levers"],
-                             fitted["lever_bounds"]).assign(reason="")
+    frame = model_frame(table).reset_index(drop=True)
+    reasons = new_level_reasons(spec, frame)
+    scorable = (reasons == "").to_numpy()
+    parts = []
+    if scorable.any():
+        scored = frame[scorable].reset_index(drop=True)
+        predict = _predictor(spec)
+        bounds = {k: tuple(v) for k, v in spec["lever_bounds"].items()}
+        parts.append(customer_offers(scored, predict, predict(scored), Thresholds(**spec["thresholds"]),
+                                     spec["allowed_levers"], bounds).assign(reason=""))
+    if not scorable.all():
+        parts.append(_not_scored(frame["id"].to_numpy()[~scorable], reasons[~scorable].to_numpy()))
     if len(excluded):
-        rest = pd.DataFrame({"id": excluded["id"].to_numpy(), "p_decline": np.nan, "profit": np.nan,
-                             "segment": "not_scored", "offer": "none", "risk_drop": np.nan,
-                             "reason": (excluded["step"] + ": " + excluded["detail"]).to_numpy()})
-        offers = pd.concat([offers, rest], ignore_index=True)
+        parts.append(_not_scored(excluded["id"].to_numpy(), (excluded["step"] + ": " + excluded["detail"]).to_numpy()))
+    if not parts:
+        parts.append(_not_scored([], []))
+    offers = pd.concat(parts, ignore_index=True)
     return offers.sort_values("id", kind="stable").reset_index(drop=True)[OFFER_COLUMNS]
 
 
-def score_export(data_dir, results_dir: Path, out: Path) -> Path:
-    """Read, validate and score a new export; write the offers CSV to ``out``."""
-    fitted = load_model(results_dir)
-    dataset = load_dataset(data_dir, require_target=False)
-    offers = score_table(dataset.model_table, dataset.data.excluded, fitted)
+# ---------------------------------------------------------------------------------------------------
+# Drift
+# ---------------------------------------------------------------------------------------------------
+def _bin_counts(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    bins = np.searchsorted(np.asarray(edges, dtype=float), np.asarray(values, dtype=float), side="left")
+    return np.bincount(bins, minlength=len(edges) + 1)
+
+
+def drift_counts(table: pd.DataFrame, offers: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Counts of one batch in the drift bins of the model file; counts of batches add up.
+
+    Parameters
+    ----------
+    table
+        The batch's customers who passed the business rules (as given to :func:`score_table`).
+    offers
+        :func:`score_table` of the batch (its scored rows give the predicted risk).
+    spec
+        The model file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``feature, kind, bin, count``; ``kind`` is ``numeric``, ``categorical`` or ``risk``; ``bin`` is
+        the bin number (numeric, risk: bin ``i`` is ``(edge[i-1], edge[i]]``) or the level position in the
+        training levels, the last bin holding levels not seen in training (categorical).
+    """
+    training = spec["training"]
+    frame = model_frame(table)
+    rows = []
+
+    def add(feature: str, kind: str, counts: np.ndarray) -> None:
+        rows.append(pd.DataFrame({"feature": feature, "kind": kind, "bin": np.arange(len(counts)),
+                                  "count": counts.astype(np.int64)}))
+
+    for name, summary in training["numeric"].items():
+        add(name, "numeric", _bin_counts(frame[name].to_numpy(dtype=float), summary["edges"]))
+    for name, summary in training["categorical"].items():
+        codes = model_file.level_codes(frame[name], summary["levels"])
+        codes[codes < 0] = len(summary["levels"])
+        add(name, "categorical", np.bincount(codes, minlength=len(summary["levels"]) + 1))
+    if "risk" in training:
+        p = offers["p_decline"].to_numpy(dtype=float)
+        add(RISK_FEATURE, "risk", _bin_counts(p[~np.isnan(p)], training["risk"]["edges"]))
+    return pd.concat(rows, ignore_index=True)[COUNT_COLUMNS] if rows else pd.DataFrame(columns=COUNT_COLUMNS)
+
+
+def drift_table(counts: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """The drift checks of the module docstring from (summed) :func:`drift_counts`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``feature, statistic, value, status, threshold_watch, threshold_alert``; ``statistic`` is
+        ``psi`` or ``max_share_change``; ``status`` is ``ok``, ``watch``, ``alert`` or ``not_computed``.
+    """
+    training = spec["training"]
+    totals = counts.groupby(["feature", "kind", "bin"], sort=False)["count"].sum().reset_index()
+    rows = []
+
+    def add(feature, statistic, value, watch, alert):
+        rows.append({"feature": feature, "statistic": statistic, "value": value,
+                     "status": drift_status(value, watch, alert), "threshold_watch": watch,
+                     "threshold_alert": alert})
+
+    for (feature, kind), group in totals.groupby(["feature", "kind"], sort=False):
+        observed = group.sort_values("bin")["count"].to_numpy(dtype=float)
+        if kind == "categorical":
+            expected = np.append(np.asarray(training["categorical"][feature]["shares"], float), 0.0)
+        else:
+            source = training["risk"] if kind == "risk" else training["numeric"][feature]
+            expected = np.asarray(source["shares"], float)
+        add(feature, "psi", population_stability_index(expected, observed), PSI_WATCH, PSI_ALERT)
+        if kind == "categorical":
+            change = (float(np.max(np.abs(observed / observed.sum() - expected))) if observed.sum()
+                      else float("nan"))
+            add(feature, "max_share_change", change, SHARE_WATCH, SHARE_ALERT)
+    return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
+
+
+def score_summary(offers: pd.DataFrame, drift: pd.DataFrame, customers_read: int) -> pd.DataFrame:
+    """The short report of a ``score`` run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``quantity, reason, customers``: ``customers_read``, ``scored``, one ``not_scored`` row per
+        reason (rule), and ``drift_alerts`` / ``drift_watch`` (in ``customers``: the number of features with
+        that status).
+    """
+    not_scored = offers[offers["segment"] == NOT_SCORED]
+    rows = [{"quantity": "customers_read", "reason": "", "customers": int(customers_read)},
+            {"quantity": "scored", "reason": "", "customers": int(len(offers) - len(not_scored))}]
+    steps = not_scored["reason"].str.split(":", n=1).str[0]
+    for step, n in steps.value_counts(sort=False).sort_index().items():
+        rows.append({"quantity": "not_scored", "reason": step, "customers": int(n)})
+    for status in ("alert", "watch"):
+        rows.append({"quantity": {"alert": "drift_alerts", "watch": "drift_watch"}[status], "reason": "",
+                     "customers": int(drift.loc[drift["status"] == status, "feature"].nunique())})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class ScoreRun:
+    """What a ``score`` run wrote and what it has to say."""
+
+    offers_path: Path
+    drift_path: Path
+    summary_path: Path
+    offers: pd.DataFrame
+    drift: pd.DataFrame
+    summary: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def drift_alerts(self) -> list[str]:
+        return list(dict.fromkeys(self.drift.loc[self.drift["status"] == "alert", "feature"]))
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(temporary, index=False)
+    os.replace(temporary, path)
+
+
+def load_scoring_model(results_dir: Path) -> dict:
+    """The model file of ``results_dir``, checked (:func:`analysis.model_file.load_model`)."""
+    path = Path(results_dir) / MODEL_PATH_NAME
+    spec = model_file.load_model(path)
+    medians = spec["rules"].get("revenue_medians") if isinstance(spec["rules"], dict) else None
+    if not medians or "extreme_revenue_factor" not in spec["rules"]:
+        raise model_file.ModelFileError(f"model file {path} lacks the business rules' reference values: rerun "
+                                        "`python -m analysis run`")
+    return spec
+
+
+def score_export(data_dir, results_dir: Path, out: Path) -> ScoreRun:
+    """Read, validate and score a new export; write the offers to ``out`` and ``drift.csv`` and
+    ``score_summary.csv`` beside it (each through a temporary file renamed at the end)."""
     out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory: give the file name of the offers CSV")
+    spec = load_scoring_model(results_dir)
+    rules = spec["rules"]
+    dataset = load_dataset(data_dir, require_target=False, extreme_factor=rules["extreme_revenue_factor"],
+                           ignore_target=True, revenue_medians=rules["revenue_medians"],
+                           open_categories=OPEN_CATEGORIES)
+    offers = score_table(dataset.model_table, dataset.data.excluded, spec)
+    drift = drift_table(drift_counts(dataset.model_table, offers, spec), spec)
+    summary = score_summary(offers, drift, customers_read=len(dataset.data.customers))
+    warnings = list(dataset.validated.warnings)
+    n_scored = int((offers["segment"] != NOT_SCORED).sum())
+    if n_scored == 0:
+        warnings.append(f"no customer of the export could be scored: {out} lists all {len(offers)} with the "
+                        "reason")
+    for row in drift[drift["status"] == "alert"].drop_duplicates("feature").itertuples():
+        warnings.append(f"drift alert: {row.feature} {row.statistic} = {row.value:.3f} (alert at "
+                        f"{row.threshold_alert:g})")
     out.parent.mkdir(parents=True, exist_ok=True)
-    offers.to_csv(out, index=False)
-    return out
+    paths = (out, out.parent / "drift.csv", out.parent / "score_summary.csv")
+    for frame, path in zip((offers, drift, summary), paths):
+        _write_csv(frame, path)
+    return ScoreRun(*paths, offers=offers, drift=drift, summary=summary, warnings=warnings)

@@ -6,7 +6,7 @@ join on, each step starts where the previous one ended. Every excluded customer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -48,6 +48,7 @@ class CustomerData:
     model_table: pd.DataFrame  # the regular customers kept for modelling
     accounting: pd.DataFrame  # columns ACCOUNTING_COLUMNS
     excluded: pd.DataFrame  # columns EXCLUDED_COLUMNS
+    reference: dict = field(default_factory=dict)  # the rules' reference values (see rule_reference)
 
 
 def build_customer_table(validated: ValidatedExports) -> pd.DataFrame:
@@ -64,7 +65,10 @@ def build_customer_table(validated: ValidatedExports) -> pd.DataFrame:
     renames = {f.source_name: f.name for f in DICTIONARY if f.source_file == MARKET_FILE}
     table = market.rename(columns=renames)
     for column, mapping in CATEGORY_LABELS.items():
-        table[column] = table[column].astype("str").map(mapping)
+        # a value outside the dictionary reaches this point only when validation was told to let it through
+        # (scoring: the customer is then reported as "not scored", naming the value); it is kept as written
+        text = table[column].astype("str")
+        table[column] = text.map(mapping).fillna(text) if column != "contact_allowed" else text.map(mapping)
     table["contact_allowed"] = table["contact_allowed"].astype("int64")
     if validated.has_target:
         table[TARGET] = table[TARGET].astype("str").map(TARGET_LABELS).astype("int64")
@@ -88,14 +92,17 @@ def _wide(long: pd.DataFrame, value: str, periods: dict[str, str]) -> pd.DataFra
 
 
 def apply_business_rules(
-    customers: pd.DataFrame, extreme_factor: float = EXTREME_REVENUE_FACTOR
+    customers: pd.DataFrame, extreme_factor: float = EXTREME_REVENUE_FACTOR,
+    revenue_medians: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Keep regular customers with plausible revenue.
 
     Rules, in order:
     1. ``regular_customer`` — the brief defines a regular customer as one who bought something in each of the
        last three months: revenue > 0 in all three months.
-    2. ``extreme_revenue`` — revenue in some month above ``extreme_factor`` × that month's median revenue.
+    2. ``extreme_revenue`` — revenue in some month above ``extreme_factor`` × that month's median revenue:
+       the median of the regular customers of this table, or ``revenue_medians`` when given (scoring uses
+       the training medians, so that a customer's result does not depend on who else is in the file).
 
     Returns
     -------
@@ -116,7 +123,8 @@ def apply_business_rules(
     steps.append(_step("regular_customer", len(table), int(zero.sum()), reason))
     table = table[~zero]
 
-    medians = table[REVENUE_COLUMNS].median()
+    medians = (table[REVENUE_COLUMNS].median() if revenue_medians is None
+               else pd.Series({c: float(revenue_medians[c]) for c in REVENUE_COLUMNS}))
     ratio = table[REVENUE_COLUMNS] / medians
     extreme = (ratio > extreme_factor).any(axis=1)
     reason = f"implausible revenue: above {extreme_factor:g} × the month's median revenue"
@@ -134,8 +142,20 @@ def _step(step: str, rows_in: int, removed: int, reason: str) -> dict:
     return {"step": step, "rows_in": rows_in, "rows_out": rows_in - removed, "removed": removed, "reason": reason}
 
 
-def customer_data(validated: ValidatedExports, extreme_factor: float = EXTREME_REVENUE_FACTOR) -> CustomerData:
-    """The customer table, the modelling table and the full row accounting from the raw files on."""
+def rule_reference(customers: pd.DataFrame, extreme_factor: float = EXTREME_REVENUE_FACTOR) -> dict:
+    """The reference values of the business rules in ``customers``: the extreme-revenue factor and the
+    monthly median revenues of the regular customers (what :func:`apply_business_rules` compares with)."""
+    regular = customers[(customers[REVENUE_COLUMNS] > 0).all(axis=1)]
+    return {"extreme_revenue_factor": float(extreme_factor),
+            "revenue_medians": {c: float(regular[c].median()) for c in REVENUE_COLUMNS}}
+
+
+def customer_data(validated: ValidatedExports, extreme_factor: float = EXTREME_REVENUE_FACTOR,
+                  revenue_medians: dict[str, float] | None = None) -> CustomerData:
+    """The customer table, the modelling table and the full row accounting from the raw files on.
+
+    ``revenue_medians``: reference medians of the extreme-revenue rule (default: this table's own); the
+    values used are returned in ``reference``."""
     steps = [
         _step(f"read {name}", validated.raw_rows[name], validated.duplicates_dropped[name],
               "exact duplicate rows dropped (file rows)")
@@ -145,6 +165,10 @@ def customer_data(validated: ValidatedExports, extreme_factor: float = EXTREME_R
     steps.append(_step("join the four files", len(validated.frames[MARKET_FILE]),
                        len(validated.frames[MARKET_FILE]) - len(customers),
                        "one row per customer; the same customers in all four files (validated)"))
-    model_table, rule_steps, excluded = apply_business_rules(customers, extreme_factor)
+    model_table, rule_steps, excluded = apply_business_rules(customers, extreme_factor, revenue_medians)
     accounting = pd.DataFrame(steps + rule_steps, columns=ACCOUNTING_COLUMNS)
-    return CustomerData(customers=customers, model_table=model_table, accounting=accounting, excluded=excluded)
+    reference = (rule_reference(customers, extreme_factor) if revenue_medians is None else
+                 {"extreme_revenue_factor": float(extreme_factor),
+                  "revenue_medians": {c: float(revenue_medians[c]) for c in REVENUE_COLUMNS}})
+    return CustomerData(customers=customers, model_table=model_table, accounting=accounting, excluded=excluded,
+                        reference=reference)

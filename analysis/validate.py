@@ -159,8 +159,10 @@ def check_columns(export: RawExport, require_target: bool, errors: _Collector) -
     return [f"{export.name}: extra column '{c}' ignored" for c in export.frame.columns if c not in expected]
 
 
-def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collector) -> pd.DataFrame:
-    """Apply the column rules of one export; returns the frame with typed columns."""
+def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collector,
+                 open_categories: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Apply the column rules of one export; returns the frame with typed columns. A category column named
+    in ``open_categories`` accepts values outside its allowed list (scoring reports such customers)."""
     frame = frame.copy()
     for rule in (r for r in RULES if r.file == file and r.column in frame.columns):
         column = frame[rule.column]
@@ -169,7 +171,7 @@ def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collecto
             errors.add_rows(file, rule.column, column[missing], "missing value")
         if rule.kind == "category":
             bad = ~missing & ~column.isin(rule.allowed)
-            if bad.any():
+            if bad.any() and rule.column not in open_categories:
                 errors.add_rows(file, rule.column, column[bad],
                                 f"unknown value; allowed: {', '.join(rule.allowed)}")
             # Categorical codes make the duplicate and period checks on millions of rows several times faster.
@@ -266,7 +268,8 @@ def check_same_customers(frames: dict[str, pd.DataFrame], errors: _Collector) ->
         errors.total += max(0, len(absent) - MAX_REPORTED)
 
 
-def validate_exports(exports: dict[str, RawExport], require_target: bool = True) -> ValidatedExports:
+def validate_exports(exports: dict[str, RawExport], require_target: bool = True,
+                     open_categories: frozenset[str] = frozenset()) -> ValidatedExports:
     """Check the four raw exports against :data:`RULES` and the structural rules.
 
     Parameters
@@ -275,6 +278,8 @@ def validate_exports(exports: dict[str, RawExport], require_target: bool = True)
         The four files as returned by :func:`analysis.load.read_exports`.
     require_target
         If False (an export to be scored), market_file.csv may lack the target column.
+    open_categories
+        Category columns (export names) whose unknown values are let through instead of refused.
 
     Raises
     ------
@@ -293,7 +298,7 @@ def validate_exports(exports: dict[str, RawExport], require_target: bool = True)
         known = [r.column for r in RULES if r.file == name and r.column in export.frame.columns]
         frame, applied = normalise_typos(export.frame[known], name)
         typo_rows += applied
-        frames[name] = check_values(frame, name, export.decimal, errors)
+        frames[name] = check_values(frame, name, export.decimal, errors, open_categories)
     errors.raise_if_any()
     for name in exports:
         frames[name], duplicates[name] = drop_exact_duplicates(frames[name], name, errors)

@@ -11,6 +11,7 @@ __all__ = [
     "correlation",
     "crossval",
     "diagnostics",
+    "drift",
     "groups",
     "logit",
     "margins",

@@ -45,7 +45,7 @@ def test_typical_every_table_written(synthetic_run):
     _, results, tables = synthetic_run
     for name, columns in EXPECTED_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
-    assert (results / MODEL_PATH_NAME).exists()
+    assert (results / MODEL_PATH_NAME).exists() and not list(results.glob("*.pkl"))
     assert sorted(tables["model_benchmark"]["model"]) == sorted(MODELS)
     assert tables["row_accounting"]["rows_out"].iloc[-1] == 497
 
@@ -129,8 +129,8 @@ def test_score_new_export_without_target(synthetic_run, tmp_path):
     offers = pd.read_csv(out)
     assert list(offers.columns) == EXPECTED_COLUMNS["offers"]
     assert len(offers) == 300 and offers["id"].is_unique  # no customer silently lost
-    assert (offers["segment"] == "not scored").sum() == 1
-    scored = offers[offers["segment"] != "not scored"]
+    assert (offers["segment"] == "not_scored").sum() == 1
+    scored = offers[offers["segment"] != "not_scored"]
     assert scored["p_decline"].between(0, 1).all()
 
 
