@@ -110,3 +110,61 @@ def test_compare_groups_validation(frame):
         compare_groups(df, g.astype(int), ["spend"], [])
     with pytest.raises(ValueError, match="nope"):
         compare_groups(df, g, ["nope"], [])
+
+
+# --- multiplicity and the 2x2 table against statsmodels / scipy ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def spread():
+    """Five numeric variables whose group shifts give p values spread over 1e-6 .. 0.5, so that Holm's
+    step-down factors (m, m-1, ...) and Bonferroni's constant m give different adjusted values, and a 2x2
+    binary variable with a moderate association (where Yates' correction matters)."""
+    rng = np.random.default_rng(2024)
+    n = 400
+    g = np.zeros(n, dtype=bool)
+    g[:130] = True
+    shifts = {"v1": 0.8, "v2": 0.35, "v3": 0.3, "v4": 0.25, "v5": 0.0}
+    df = pd.DataFrame({k: rng.normal(size=n) + s * g for k, s in shifts.items()})
+    df["flag"] = (rng.uniform(size=n) < np.where(g, 0.30, 0.20)).astype(int)
+    return df, g
+
+
+def test_holm_against_statsmodels_and_not_bonferroni(spread):
+    from statsmodels.stats.multitest import multipletests
+
+    df, g = spread
+    numeric = ["v1", "v2", "v3", "v4", "v5"]
+    out = compare_groups(df, g, numeric, ["flag"])
+    per_var = out.groupby("variable", sort=False)[["p_value", "p_adjusted"]].first()
+    # raw p values independently from scipy
+    raw = [sps.mannwhitneyu(df[v][g], df[v][~g], alternative="two-sided").pvalue for v in numeric]
+    raw.append(sps.chi2_contingency(pd.crosstab(df["flag"], g).to_numpy(), correction=False)[1])
+    np.testing.assert_allclose(per_var["p_value"], raw, rtol=1e-12)
+    holm = multipletests(raw, method="holm")[1]
+    bonferroni = multipletests(raw, method="bonferroni")[1]
+    np.testing.assert_allclose(per_var["p_adjusted"], holm, rtol=1e-12)
+    # the fixture is only useful if it tells Holm from Bonferroni: at least three variables differ by > 10 %
+    assert np.sum(~np.isclose(holm, bonferroni, rtol=0.1, atol=0)) >= 3
+    assert not np.allclose(per_var["p_adjusted"], bonferroni, rtol=1e-3)
+    bh = compare_groups(df, g, numeric, ["flag"], correction="fdr_bh")
+    np.testing.assert_allclose(bh.groupby("variable", sort=False)["p_adjusted"].first(),
+                               multipletests(raw, method="fdr_bh")[1], rtol=1e-12)
+    none = compare_groups(df, g, numeric, ["flag"], correction="none")
+    np.testing.assert_allclose(none["p_adjusted"], none["p_value"], rtol=0)
+
+
+def test_two_by_two_chi2_without_continuity_correction(spread):
+    df, g = spread
+    row = compare_groups(df, g, [], ["flag"]).iloc[0]
+    table = pd.crosstab(df["flag"], g).to_numpy()
+    chi2, p, dof, _ = sps.chi2_contingency(table, correction=False)
+    assert dof == 1
+    # Pearson's statistic by hand: n (ad - bc)^2 / (row and column totals)
+    (a, b), (c, d) = table
+    n = table.sum()
+    hand = n * (a * d - b * c) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    assert chi2 == pytest.approx(hand, rel=1e-12)
+    assert row["statistic"] == pytest.approx(chi2, rel=1e-10)
+    assert row["p_value"] == pytest.approx(p, rel=1e-10)
+    yates, p_yates, _, _ = sps.chi2_contingency(table, correction=True)
+    assert abs(yates - chi2) / chi2 > 0.05 and abs(p_yates - p) / p > 0.05  # a Yates-corrected chi2 would fail
