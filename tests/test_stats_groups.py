@@ -248,3 +248,21 @@ def test_compare_groups_error_messages(frame):
         with pytest.raises(ValueError, match=pattern):
             call()
     assert cliffs_delta([1, None, 3], [2]) == 0.0  # None is missing, not an error
+
+
+def test_compare_groups_level_order_and_missing_rest():
+    n = 12
+    g = np.arange(n) < 6
+    df = pd.DataFrame({
+        "count": [2, 10] * 6,                                        # numeric order, not text order
+        "num_obj": pd.Series([1, 2.5] * 6, dtype=object),            # labels of the values as given
+        "group_only": ["p", "q"] * 3 + [None] * 6,                   # missing throughout the rest: no test
+        "one_in_rest": ["p", "q"] * 3 + ["p"] + [None] * 5,          # one rest row: tested as usual
+    })
+    out = compare_groups(df, g, [], list(df.columns))
+    assert out[out.variable == "count"]["level"].tolist() == ["2", "10"]
+    assert out[out.variable == "num_obj"]["level"].tolist() == ["1", "2.5"]
+    assert out[out.variable == "group_only"]["p_value"].isna().all()
+    one = out[out.variable == "one_in_rest"]
+    chi2 = sps.chi2_contingency(np.array([[3, 1], [3, 0]]), correction=False)[0]
+    assert one["statistic"].tolist() == pytest.approx([chi2, chi2])
