@@ -9,12 +9,13 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 DATA_DIR_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
 
-.PHONY: all report test test-fast bench run validate score clean help
+.PHONY: all report test test-fast bench run validate score clean help mutation
 
 help:
 	@echo "make report   - run the analysis and render report.html + report.pdf"
 	@echo "make test     - run the test suite"
 	@echo "make bench    - time every stage on real and synthetic data"
+	@echo "make mutation - mutation score of MUTATE_MODULES (slow, not part of make test)"
 	@echo "make validate - validate the four exports and print the row accounting"
 	@echo "Optional: DATA_DIR=/path/to/exports"
 
@@ -40,8 +41,19 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Mutation testing (mutmut) of these modules with these fast tests; mutmut runs, for each mutant, only the
+# listed tests that execute the mutated function. Override on the command line, e.g.
+#   make mutation MUTATE_MODULES="stats/groups.py" MUTATE_TESTS="tests/test_stats_groups.py"
+MUTATE_MODULES ?= $(filter-out stats/__init__.py,$(wildcard stats/*.py))
+MUTATE_TESTS   ?= $(filter-out tests/test_stats_slow.py,$(wildcard tests/test_stats_*.py))
+MUTATE_JOBS    ?= 2
+
+mutation: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,mutation]'
+	nice -n 15 $(BIN)/python scripts/mutation.py --jobs $(MUTATE_JOBS) --modules $(MUTATE_MODULES) --tests $(MUTATE_TESTS)
+
 bench: $(STAMP)
 	$(BIN)/python -m analysis.bench
 
 clean:
-	rm -rf results _render report.html report.pdf .pytest_cache
+	rm -rf results _render report.html report.pdf .pytest_cache .mutation

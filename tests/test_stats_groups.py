@@ -110,3 +110,159 @@ def test_compare_groups_validation(frame):
         compare_groups(df, g.astype(int), ["spend"], [])
     with pytest.raises(ValueError, match="nope"):
         compare_groups(df, g, ["nope"], [])
+
+
+# --- multiplicity and the 2x2 table against statsmodels / scipy ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def spread():
+    """Five numeric variables whose group shifts give p values spread over 1e-6 .. 0.5, so that Holm's
+    step-down factors (m, m-1, ...) and Bonferroni's constant m give different adjusted values, and a 2x2
+    binary variable with a moderate association (where Yates' correction matters)."""
+    rng = np.random.default_rng(2024)
+    n = 400
+    g = np.zeros(n, dtype=bool)
+    g[:130] = True
+    shifts = {"v1": 0.8, "v2": 0.35, "v3": 0.3, "v4": 0.25, "v5": 0.0}
+    df = pd.DataFrame({k: rng.normal(size=n) + s * g for k, s in shifts.items()})
+    df["flag"] = (rng.uniform(size=n) < np.where(g, 0.30, 0.20)).astype(int)
+    return df, g
+
+
+def test_holm_against_statsmodels_and_not_bonferroni(spread):
+    from statsmodels.stats.multitest import multipletests
+
+    df, g = spread
+    numeric = ["v1", "v2", "v3", "v4", "v5"]
+    out = compare_groups(df, g, numeric, ["flag"])
+    per_var = out.groupby("variable", sort=False)[["p_value", "p_adjusted"]].first()
+    # raw p values independently from scipy
+    raw = [sps.mannwhitneyu(df[v][g], df[v][~g], alternative="two-sided").pvalue for v in numeric]
+    raw.append(sps.chi2_contingency(pd.crosstab(df["flag"], g).to_numpy(), correction=False)[1])
+    np.testing.assert_allclose(per_var["p_value"], raw, rtol=1e-12)
+    holm = multipletests(raw, method="holm")[1]
+    bonferroni = multipletests(raw, method="bonferroni")[1]
+    np.testing.assert_allclose(per_var["p_adjusted"], holm, rtol=1e-12)
+    # the fixture is only useful if it tells Holm from Bonferroni: at least three variables differ by > 10 %
+    assert np.sum(~np.isclose(holm, bonferroni, rtol=0.1, atol=0)) >= 3
+    assert not np.allclose(per_var["p_adjusted"], bonferroni, rtol=1e-3)
+    bh = compare_groups(df, g, numeric, ["flag"], correction="fdr_bh")
+    np.testing.assert_allclose(bh.groupby("variable", sort=False)["p_adjusted"].first(),
+                               multipletests(raw, method="fdr_bh")[1], rtol=1e-12)
+    none = compare_groups(df, g, numeric, ["flag"], correction="none")
+    np.testing.assert_allclose(none["p_adjusted"], none["p_value"], rtol=0)
+
+
+def test_two_by_two_chi2_without_continuity_correction(spread):
+    df, g = spread
+    row = compare_groups(df, g, [], ["flag"]).iloc[0]
+    table = pd.crosstab(df["flag"], g).to_numpy()
+    chi2, p, dof, _ = sps.chi2_contingency(table, correction=False)
+    assert dof == 1
+    # Pearson's statistic by hand: n (ad - bc)^2 / (row and column totals)
+    (a, b), (c, d) = table
+    n = table.sum()
+    hand = n * (a * d - b * c) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    assert chi2 == pytest.approx(hand, rel=1e-12)
+    assert row["statistic"] == pytest.approx(chi2, rel=1e-10)
+    assert row["p_value"] == pytest.approx(p, rel=1e-10)
+    yates, p_yates, _, _ = sps.chi2_contingency(table, correction=True)
+    assert abs(yates - chi2) / chi2 > 0.05 and abs(p_yates - p) / p > 0.05  # a Yates-corrected chi2 would fail
+
+
+# --- the output contract and edge cases (written to kill surviving mutants, see docs/mutation.md) --------------
+
+COLUMNS = ["variable", "level", "kind", "group_value", "rest_value", "effect_size",
+           "effect_measure", "test", "statistic", "p_value", "p_adjusted"]
+
+
+def test_compare_groups_labels_and_types():
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "c": ["u", "v", "u", "v", "v", "u"]})
+    g = np.array([True, True, True, False, False, False])
+    out = compare_groups(df, g, ["x"], ["c"])
+    assert list(out.columns) == COLUMNS
+    assert out["kind"].tolist() == ["numeric", "categorical", "categorical"]
+    assert out["effect_measure"].tolist() == ["cliffs_delta"] + ["difference_in_proportions"] * 2
+    assert out["test"].tolist() == ["mann_whitney_u"] + ["chi2_independence"] * 2
+    assert out["level"].isna().tolist() == [True, False, False]
+    for column in ("variable", "level", "kind", "effect_measure", "test"):
+        assert pd.api.types.is_string_dtype(out[column]), column
+    assert out["variable"].tolist() == ["x", "c", "c"] and out["level"].tolist()[1:] == ["u", "v"]
+    empty = compare_groups(df, g, [], [])
+    assert list(empty.columns) == COLUMNS and len(empty) == 0
+
+
+def test_compare_groups_categorical_edge_cases():
+    n = 12
+    g = np.arange(n) < 4
+    df = pd.DataFrame({
+        "flag": [True, False] * 6,                                   # booleans are labelled "False"/"True"
+        "mixed": [1, "a", 2, "a", 1, 2, "a", 1, 2, "a", 1, 2],       # unorderable: sorted as text
+        "constant": ["k"] * n,                                       # one level: no test
+        "rest_only": [None] * 4 + ["p", "q"] * 4,                    # missing throughout the group: no test
+        "one_in_group": [None] * 3 + ["p"] + ["p", "q"] * 4,         # one group row: tested as usual
+    })
+    out = compare_groups(df, g, [], list(df.columns))
+    flag = out[out.variable == "flag"]
+    assert flag["level"].tolist() == ["False", "True"]
+    assert flag["group_value"].tolist() == [0.5, 0.5]
+    assert out[out.variable == "mixed"]["level"].tolist() == ["1", "2", "a"]
+    for var in ("constant", "rest_only"):
+        rows = out[out.variable == var]
+        assert rows["statistic"].isna().all() and rows["p_value"].isna().all() and rows["p_adjusted"].isna().all()
+    rest_only = out[out.variable == "rest_only"].set_index("level")
+    assert rest_only["rest_value"].tolist() == [0.5, 0.5]
+    one = out[out.variable == "one_in_group"]
+    table = np.array([[1, 4], [0, 4]])  # levels p, q x (group, rest)
+    chi2, p, _, _ = sps.chi2_contingency(table, correction=False)
+    assert one["statistic"].tolist() == pytest.approx([chi2, chi2]) and one["p_value"].iloc[0] == pytest.approx(p)
+    assert one["group_value"].tolist() == [1.0, 0.0]
+    # Holm over the three testable variables only
+    from statsmodels.stats.multitest import multipletests
+
+    per_var = out.groupby("variable", sort=False)[["p_value", "p_adjusted"]].first()
+    ok = per_var["p_value"].notna()
+    np.testing.assert_allclose(per_var.loc[ok, "p_adjusted"], multipletests(per_var.loc[ok, "p_value"], method="holm")[1])
+
+
+def test_compare_groups_error_messages(frame):
+    df, g = frame
+    cases = [
+        (lambda: compare_groups(df.to_dict(), g, ["spend"], []), r"^df must be a pandas DataFrame, got dict$"),
+        (lambda: compare_groups(df, g, ["spend"], [], correction="x"), r"^correction must be one of "),
+        (lambda: compare_groups(df, g[:-1], ["spend"], []), r"^in_group must be a boolean array of length 300$"),
+        (lambda: compare_groups(df, np.c_[g, g], ["spend"], []), r"^in_group must be a boolean array"),
+        (lambda: compare_groups(df, np.zeros(len(df), bool), ["spend"], []),
+         r"^in_group must contain both True and False$"),
+        (lambda: compare_groups(df.assign(b=df.spend > 1), g, ["b"], []),
+         r"^numeric variable 'b' has non-numeric dtype bool$"),
+        (lambda: compare_groups(df.assign(t=df.tier), g, ["t"], []), r"^numeric variable 't' has non-numeric dtype"),
+        (lambda: compare_groups(df.assign(s=np.where(g, np.nan, 1.0)), g, ["s"], []),
+         r"^s in group has no non-missing values$"),
+        (lambda: compare_groups(df.assign(s=np.where(g, 1.0, np.nan)), g, ["s"], []),
+         r"^s in rest has no non-missing values$"),
+        (lambda: cliffs_delta([np.nan], [1.0]), r"^x has no non-missing values$"),
+        (lambda: cliffs_delta([1.0], [np.nan]), r"^y has no non-missing values$"),
+    ]
+    for call, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            call()
+    assert cliffs_delta([1, None, 3], [2]) == 0.0  # None is missing, not an error
+
+
+def test_compare_groups_level_order_and_missing_rest():
+    n = 12
+    g = np.arange(n) < 6
+    df = pd.DataFrame({
+        "count": [2, 10] * 6,                                        # numeric order, not text order
+        "num_obj": pd.Series([1, 2.5] * 6, dtype=object),            # labels of the values as given
+        "group_only": ["p", "q"] * 3 + [None] * 6,                   # missing throughout the rest: no test
+        "one_in_rest": ["p", "q"] * 3 + ["p"] + [None] * 5,          # one rest row: tested as usual
+    })
+    out = compare_groups(df, g, [], list(df.columns))
+    assert out[out.variable == "count"]["level"].tolist() == ["2", "10"]
+    assert out[out.variable == "num_obj"]["level"].tolist() == ["1", "2.5"]
+    assert out[out.variable == "group_only"]["p_value"].isna().all()
+    one = out[out.variable == "one_in_rest"]
+    chi2 = sps.chi2_contingency(np.array([[3, 1], [3, 0]]), correction=False)[0]
+    assert one["statistic"].tolist() == pytest.approx([chi2, chi2])

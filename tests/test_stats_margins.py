@@ -236,3 +236,37 @@ def test_ame_speed():
     start = time.perf_counter()
     average_marginal_effects(res, df)
     assert time.perf_counter() - start < 2.0
+
+
+def test_weighted_standard_errors_against_numerical_gradient(data):
+    """Weighted delta method: J = sum_i w_i p_i (1 - p_i) x_i with each row's own weight. The reference is a
+    central-difference gradient of the weighted mean (or total) in beta; tolerance rel 1e-5 (step 1e-6)."""
+    from patsy import build_design_matrices
+
+    res = fit_logit("y ~ x1 + x2 + x3 + C(g)", data)
+    # weights strongly tied to x1, so a gradient with the mean weight (sum_i wbar p_i (1 - p_i) x_i) is far off
+    w = np.exp(1.5 * data["x1"].to_numpy()) * (1 + data["d"].to_numpy())
+    cf = data.assign(x1=data["x1"] + 0.5, g="b")
+    spec = res.model.data.model_spec
+    X = np.asarray(build_design_matrices([spec], data)[0])
+    Xc = np.asarray(build_design_matrices([spec], cf)[0])
+
+    def weighted_mean(b, design):
+        return np.sum(w * res.model.predict(b, design)) / np.sum(w)
+
+    for normalize, scale in ((True, 1.0 / np.sum(w)), (False, 1.0)):
+        pred = average_prediction(res, data, weights=w, normalize_weights=normalize).iloc[0]
+        ref = delta_se(res, lambda b: scale * np.sum(w * res.model.predict(b, X)))
+        assert pred["std_error"] == pytest.approx(ref, rel=1e-5)
+        cmp = compare_predictions(res, data, cf, weights=w, normalize_weights=normalize).iloc[0]
+        ref_diff = delta_se(res, lambda b: scale * np.sum(w * (res.model.predict(b, Xc) - res.model.predict(b, X))))
+        assert cmp["std_error"] == pytest.approx(ref_diff, rel=1e-5)
+
+    # the check can fail: the mean-weight gradient gives a clearly different standard error
+    beta = np.asarray(res.params)
+    p = res.model.predict(beta, X)
+    wn = w / w.sum()
+    mean_weight_jac = (X * (wn.mean() * p * (1 - p))[:, None]).sum(axis=0)
+    mean_weight_se = float(np.sqrt(mean_weight_jac @ np.asarray(res.cov_params()) @ mean_weight_jac))
+    right = delta_se(res, lambda b: weighted_mean(b, X))
+    assert abs(mean_weight_se - right) / right > 0.05

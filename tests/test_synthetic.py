@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -46,13 +45,6 @@ TYPO = {key: dict(mapping) for key, mapping in KNOWN_TYPOS.items()}  # (file, co
 STANDARD_TYPO = next(iter(TYPO[(MARKET_FILE, SERVICE_RU)]))
 CATEGORY_TYPO = next(iter(TYPO[(MARKET_FILE, CATEGORY_RU)]))
 PERIOD_TYPO = next(iter(TYPO[(MARKET_TIME, PERIOD_RU)]))
-
-
-def _real_data_dir() -> Path | None:
-    for candidate in (os.environ.get("ONECLICK_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
-        if candidate and (Path(candidate) / MARKET_FILE).is_file():
-            return Path(candidate)
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -178,10 +170,8 @@ def test_headers_crlf_and_ids(written):
         assert ids == sorted(ids) and ids[0] == synthetic.FIRST_ID and ids[-1] == synthetic.FIRST_ID + N - 1
 
 
-def test_headers_match_the_real_exports(written):
-    real = _real_data_dir()
-    if real is None:
-        pytest.skip("the real exports are not available")
+def test_headers_match_the_real_exports(written, real_data_dir):
+    real = real_data_dir
     for file, path in written.items():
         assert path.read_bytes().split(b"\r\n")[0] == (real / file).read_bytes().split(b"\r\n")[0]
 
