@@ -45,7 +45,8 @@ MAGIC = (
     (b"\x1f\x8b", "a gzip-compressed file"),
 )
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, and the invisible format characters (zero-width spaces, direction marks, BOM).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 
 
 def show_value(value: object) -> str:
@@ -136,8 +137,9 @@ def _sniff(raw: bytes, name: str) -> None:
     nul = raw.find(b"\x00")
     if nul >= 0:
         head = raw[:512]
-        # UTF-16 without a byte-order mark: every other byte of ASCII text is NUL.
-        if head.count(b"\x00") * 3 >= len(head):
+        # UTF-16 without a byte-order mark: every other byte is the high byte of a code point, which takes only
+        # a few values in text (0x00 for ASCII, 0x04 for Cyrillic).
+        if len(head) >= 8 and min(len(set(head[0::2])), len(set(head[1::2]))) <= 4:
             raise _error(name, "file looks like UTF-16 text without a byte-order mark; export it as CSV in UTF-8")
         raise _error(name, "file contains a NUL byte (a damaged or binary file)", line=raw.count(b"\n", 0, nul) + 1)
 
@@ -147,13 +149,13 @@ def _first_line(raw: bytes) -> bytes:
     return raw[: min(ends)] if ends else raw
 
 
-def _row_lines(raw: bytes) -> np.ndarray | None:
+def _row_lines(raw: bytes, separator: str) -> np.ndarray | None:
     """First physical line of every record (header first), when a quoted value may span lines; else None."""
     if b'"' not in raw:
         return None
     text = raw.decode("utf-8")
     starts, previous = [], 0
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\x1f", quotechar='"')
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"')
     try:
         for _ in reader:
             starts.append(previous + 1)
@@ -242,7 +244,7 @@ def read_export(path: Path, name: str | None = None) -> RawExport:
             for c in repeated
         ])
     try:
-        starts = _row_lines(raw)
+        starts = _row_lines(raw, separator)
     except UnicodeDecodeError:
         starts = None  # reported below with its line
     frame = None

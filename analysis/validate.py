@@ -132,7 +132,7 @@ class _Collector:
         if len(self.kept) < MAX_REPORTED:
             self.kept.append(violation)
 
-    def add_rows(self, file: str, column: str | None, rows: pd.Series, message) -> None:
+    def add_rows(self, file: str, column: str | None, rows: pd.Series, message, with_value: bool = True) -> None:
         """Add one violation per offending row; ``rows`` is the offending values indexed by frame index.
 
         ``message`` is a string, or a function of the value that returns one (for hints about that value).
@@ -141,7 +141,7 @@ class _Collector:
         room = max(0, MAX_REPORTED - len(self.kept))
         for index, value in rows.head(room).items():
             text = message(value) if callable(message) else message
-            self.add(Violation(file, self.line(file, index), column, _show(value), text))
+            self.add(Violation(file, self.line(file, index), column, _show(value) if with_value else None, text))
         self.total += len(rows) - min(room, len(rows))
 
     def raise_if_any(self) -> None:
@@ -320,7 +320,7 @@ def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collecto
     frame = frame.copy()
     empty = frame.isna().all(axis=1)
     if empty.any():
-        errors.add_rows(file, None, pd.Series(None, index=frame.index[empty], dtype=object), "empty line")
+        errors.add_rows(file, None, pd.Series(0, index=frame.index[empty]), "empty line", with_value=False)
     for rule in (r for r in RULES if r.file == file and r.column in frame.columns):
         column = frame[rule.column]
         missing = column.isna()
