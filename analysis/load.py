@@ -184,21 +184,30 @@ def _parser_error(name: str, err: Exception, header_width: int, starts: np.ndarr
     return _error(name, message, line=line)
 
 
-def _cut_last_number(raw: bytes, separator: str, name: str, header: list[str]) -> list[Violation]:
-    """Numbers on the last line that end with their decimal separator ("3," or "3."): what a file cut inside
-    its last number leaves, and what pandas would read as a whole number (3.0)."""
-    body = raw.rstrip(b"\r\n")
-    begin = max(body.rfind(b"\n"), body.rfind(b"\r")) + 1
-    if begin == 0:
-        return []
-    line = body.count(b"\n", 0, begin) + 1 if b"\n" in body else body.count(b"\r", 0, begin) + 1
-    cells = next(csv.reader([body[begin:].decode("utf-8", errors="replace")], delimiter=separator), [])
+def _cut_last_number(raw: bytes, separator: str, name: str, header: list[str], line: int) -> list[Violation]:
+    """Numbers on the last line (physical ``line``) that end with their decimal separator ("3," or "3."): what a
+    file cut inside its last number leaves, and what pandas would read as a whole number (3.0)."""
+    end = len(raw)
+    while end and raw[end - 1] in b"\r\n":  # no rstrip: it would copy the whole file
+        end -= 1
+    begin = max(raw.rfind(b"\n", 0, end), raw.rfind(b"\r", 0, end)) + 1
+    cells = next(csv.reader([raw[begin:end].decode("utf-8", errors="replace")], delimiter=separator), [])
     return [
         Violation(name, line, header[position] if position < len(header) else None, cell,
                   "number ends with its decimal separator: the file looks cut inside its last number")
         for position, cell in enumerate(cells)
         if re.fullmatch(r"[+-]?[0-9]+[.,]", cell.strip())
     ]
+
+
+def empty_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows have no value at all (blank lines), as a boolean array; only rows with an empty first cell are
+    looked at in full, which keeps this cheap on millions of rows."""
+    empty = frame.iloc[:, 0].isna().to_numpy().copy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
+    if empty.any():
+        candidates = np.flatnonzero(empty)
+        empty[candidates] = frame.iloc[candidates].isna().all(axis=1).to_numpy()
+    return empty
 
 
 def read_export(path: Path, name: str | None = None) -> RawExport:
@@ -224,7 +233,7 @@ def read_export(path: Path, name: str | None = None) -> RawExport:
     had_bom = raw.startswith(BOM)
     if had_bom:
         raw = raw[len(BOM):]
-    if not raw.strip():
+    if re.search(rb"\S", raw) is None:  # not raw.strip(): that would copy the whole file
         raise _error(name, "file is empty")
     try:
         header_text = _first_line(raw).decode("utf-8")
@@ -255,7 +264,7 @@ def read_export(path: Path, name: str | None = None) -> RawExport:
                 warnings.simplefilter("ignore", pd.errors.DtypeWarning)
                 frame = pd.read_csv(
                     io.BytesIO(raw), sep=separator, decimal=decimal, encoding="utf-8", header=0,
-                    names=list(range(width)), dtype={i: str for i, c in enumerate(header) if c == ID_RU},
+                    names=list(range(width)), dtype={i: object for i, c in enumerate(header) if c == ID_RU},
                     skip_blank_lines=False, keep_default_na=False, na_values=[""],
                 )
         except UnicodeDecodeError:
@@ -283,11 +292,13 @@ def read_export(path: Path, name: str | None = None) -> RawExport:
         warnings_out.append(f"{name}: every row ends with a separator the header does not have; ignored")
     frame.columns = header
     # Empty lines after the last row are not rows; empty lines inside the file are kept (and refused later).
-    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    filled = np.flatnonzero(~empty_rows(frame))
     frame = frame.iloc[: filled[-1] + 1] if len(filled) else frame.iloc[:0]
     if frame.empty:
         raise _error(name, "file has a header but no data rows")
-    cut = _cut_last_number(raw, separator, name, header)
+    last = len(frame) - 1
+    cut = _cut_last_number(raw, separator, name, header,
+                           int(starts[last]) if starts is not None and last < len(starts) else line_of(last))
     if cut:
         raise ExportError(cut)
     for position, column in enumerate(header):

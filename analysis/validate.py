@@ -1,7 +1,10 @@
 """Validate the four exports against a declarative schema and return them typed and normalised.
 
 The schema is the table :data:`RULES` below: one line per column of each export, with its kind, range and
-allowed values. Structural rules (unique ids, exactly the expected periods per customer, the same customers in
+allowed values. Customer ids are checked on their text and converted to exact int64 without passing through a
+float (:func:`parse_ids`); every numeric column has plausibility bounds from the data dictionary, checked
+before any cast. An unknown category value that differs invisibly from an allowed one (a Latin look-alike, a
+no-break or zero-width space, NFD form) is reported with a hint saying what differs. Structural rules (unique ids, exactly the expected periods per customer, the same customers in
 all four files) are the functions named ``check_*``. Every violation is collected with its file, line, column
 and value, and all of them (up to :data:`MAX_REPORTED`) are raised together as one :class:`ExportError`.
 """
@@ -34,7 +37,7 @@ from analysis.dictionary import (
     TARGET_RU,
     TIME_PERIODS,
 )
-from analysis.load import ExportError, RawExport, Violation, line_of, show_value
+from analysis.load import ExportError, RawExport, Violation, empty_rows, line_of, show_value
 
 MAX_REPORTED = 50
 
@@ -252,16 +255,14 @@ def parse_ids(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     Missing values are not flagged here (they are reported as missing); malformed ones are 0 in the ids.
     """
     present = text.notna().to_numpy()
-    words = np.asarray(text.fillna("").astype(object).to_numpy(), dtype=_STRING)
+    strings = text.to_numpy(dtype=object, na_value="")
+    words = np.asarray(strings, dtype=_STRING)
     length = np.strings.str_len(words)
     ok = np.strings.isdigit(words) & (length >= 1) & (length <= ID_MAX_DIGITS) & ~np.strings.startswith(words, "0")
-    try:
-        ints = np.where(ok, words, "0").astype(np.int64)
-    except ValueError:  # digits Python's int() refuses (superscripts): the slow exact path
-        ok &= np.array([re.fullmatch(r"[0-9]+", w) is not None for w in words.astype(object)], dtype=bool)
-        ints = np.where(ok, words, "0").astype(np.int64)
-    # Non-ASCII digits ("٣") convert too, but do not print back as the text read.
-    ok &= np.where(ok, ints.astype(_STRING) == words, True)
+    # isdigit() also takes non-ASCII digits ("٣", "³"); one join tells whether the column is plain ASCII.
+    if not "".join(strings).isascii():
+        ok &= np.array([w.isascii() for w in strings], dtype=bool)
+    ints = (words if ok.all() else np.where(ok, words, "0")).astype(np.int64)
     return pd.Series(ints, index=text.index), pd.Series(~ok & present, index=text.index)
 
 
@@ -318,7 +319,7 @@ def check_columns(export: RawExport, require_target: bool, errors: _Collector) -
 def check_values(frame: pd.DataFrame, file: str, decimal: str, errors: _Collector) -> pd.DataFrame:
     """Apply the column rules of one export; returns the frame with typed columns (ids as exact int64)."""
     frame = frame.copy()
-    empty = frame.isna().all(axis=1)
+    empty = pd.Series(empty_rows(frame), index=frame.index)
     if empty.any():
         errors.add_rows(file, None, pd.Series(0, index=frame.index[empty]), "empty line", with_value=False)
     for rule in (r for r in RULES if r.file == file and r.column in frame.columns):
