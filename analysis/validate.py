@@ -178,6 +178,8 @@ _NAMED_CHARACTERS = {
     "\ufeff": "a zero-width no-break space (byte-order mark)",
     "\u00ad": "a soft hyphen",
     "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a carriage return",
 }
 _SPACES = {"\u00a0", "\u202f", "\u2007", "\u2009", "\t"}
 # Latin letters drawn like Cyrillic ones: in a Cyrillic value they are almost always a keyboard-layout slip.

@@ -205,7 +205,7 @@ def test_embedded_newline_keeps_one_line_and_exact_line_numbers(tmp_path, tiny_l
         "error: market_file.csv:7: column 'Длительность': value 'много': not a number",
         "error: market_file.csv:3: column 'Популярная_категория': value 'Товары\\nдля детей': unknown value; "
         "allowed: Товары для детей, Домашний текстиль, Косметика и аксессуары, Техника для красоты и здоровья, "
-        "Мелкая бытовая техника и электроника, Кухонная посуда; the value contains an invisible character (U+000A)",
+        "Мелкая бытовая техника и электроника, Кухонная посуда; the value contains a line break (U+000A)",
     ]
 
 
