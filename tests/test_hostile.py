@@ -19,7 +19,7 @@ from analysis.dataset import load_dataset
 from analysis.dictionary import BOUNDS, EXPORT_FILES, ID_MAX_DIGITS, MONEY, multiple_bound
 from analysis.load import MAX_VALUE_CHARS, show_value
 from analysis.validate import RULES
-from tests.conftest import MARKET_HEADER, run_cli, tiny_export_lines, write_lines
+from tests.conftest import MARKET_HEADER, run_cli, write_lines
 
 
 def _errors(directory: Path, *extra: str) -> list[str]:
