@@ -52,7 +52,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from analysis.scoring import score_export
 
-    run = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=Path(args.out))
+    out = Path(args.out)
+    if out.is_dir():
+        _print_errors([f"--out {out}: is a directory; give the path of the CSV file to write"])
+        return EXIT_INVALID
+    if not out.parent.is_dir():
+        _print_errors([f"--out {out}: the directory {out.parent} does not exist"])
+        return EXIT_INVALID
+    run = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=out)
     for warning in run.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for path in (run.offers_path, run.drift_path, run.summary_path):
@@ -132,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as err:
         _print_errors(err.lines())
         return EXIT_INVALID
-    except (ValueError, FileNotFoundError) as err:
-        _print_errors([str(err)])
+    except (ValueError, OSError) as err:
+        # OSError: a path that is a directory, unreadable or unwritable; one line, like every input error.
+        _print_errors([" ".join(str(err).split())])
         return EXIT_INVALID

@@ -7,6 +7,7 @@ known typo of those exports is declared here and nowhere else. ``data/README.md`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -136,6 +137,75 @@ FEATURES = tuple(f.name for f in DICTIONARY if f.kind not in ("id", "target"))
 CATEGORICAL = tuple(f.name for f in DICTIONARY if f.kind == "categorical")
 
 
+# --- customer ids ------------------------------------------------------------------------------------------
+#: Ids are whole numbers written with digits only, 1 to this many digits, no leading zero: so every id is
+#: exact as a 64-bit integer (int64 holds every 18-digit number), and the id text read is the id text written.
+ID_MAX_DIGITS = 18
+ID_RULE = (f"a customer id is written with the digits 0–9 only, 1 to {ID_MAX_DIGITS} digits, without a leading "
+           "zero and without sign, spaces or decimal point (215348, not 0215348, 215348.0 or +215348); it is "
+           "carried as an exact 64-bit integer. A leading zero is refused rather than dropped, since the id "
+           "written out would no longer be the id read in")
+
+# --- plausibility bounds --------------------------------------------------------------------------------------
+#: Where no physical limit exists, a column's maximum is this multiple of the real export's maximum.
+BOUND_MULTIPLE = 10
+MINUTES_PER_MONTH = 31 * 24 * 60
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The plausible range of one numeric export column; values outside are refused, never cast.
+
+    ``basis`` is ``physical`` (a limit no true value can pass) or ``multiple`` (the maximum is
+    :data:`BOUND_MULTIPLE` × ``real_maximum``, the largest value of the real export, rounded up to two
+    significant digits; a negative minimum is minus that maximum).
+    """
+
+    file: str
+    column: str
+    minimum: float
+    maximum: float
+    basis: str
+    real_maximum: float | None = None
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        if self.basis == "physical":
+            return self.note
+        return (f"{BOUND_MULTIPLE} × the real export's maximum {self.real_maximum:,}, rounded up to 2 significant "
+                "digits" + (f"; {self.note}" if self.note else ""))
+
+
+def multiple_bound(real_maximum: float) -> float:
+    """:data:`BOUND_MULTIPLE` × ``real_maximum`` rounded up to two significant digits (66, 11000, 1100000)."""
+    value = BOUND_MULTIPLE * real_maximum
+    scale = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return math.ceil(round(value / scale, 9)) * scale
+
+
+def _multiple(file: str, column: str, real_maximum: float, minimum: float = 0.0, note: str = "") -> Bound:
+    return Bound(file, column, minimum, multiple_bound(real_maximum), "multiple", real_maximum, note)
+
+
+BOUNDS: tuple[Bound, ...] = (
+    _multiple(MARKET_FILE, "Маркет_актив_6_мес", 6.6),
+    _multiple(MARKET_FILE, "Маркет_актив_тек_мес", 5),
+    _multiple(MARKET_FILE, "Длительность", 1079),
+    Bound(MARKET_FILE, "Акционные_покупки", 0, 1, "physical", note="a share lies in [0, 1]"),
+    _multiple(MARKET_FILE, "Средний_просмотр_категорий_за_визит", 6),
+    _multiple(MARKET_FILE, "Неоплаченные_продукты_штук_квартал", 10),
+    _multiple(MARKET_FILE, "Ошибка_сервиса", 9),
+    _multiple(MARKET_FILE, "Страниц_за_визит", 20),
+    _multiple(MARKET_MONEY, REVENUE_RU, 106862.2),
+    Bound(MARKET_TIME, MINUTES_RU, 0, MINUTES_PER_MONTH, "physical",
+          note=f"a month has at most 31 × 24 × 60 = {MINUTES_PER_MONTH:,} minutes"),
+    _multiple(MONEY, PROFIT_RU, 7.43, minimum=-multiple_bound(7.43),
+              note="the store may lose money on a customer, so the minimum is minus the maximum"),
+)
+BOUND_OF = {(b.file, b.column): b for b in BOUNDS}
+
+
 def dictionary_frame() -> pd.DataFrame:
     """The data dictionary as a table.
 
@@ -162,6 +232,10 @@ def dictionary_frame() -> pd.DataFrame:
     )
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,}"
+
+
 def dictionary_markdown() -> str:
     """Render ``data/README.md`` from the dictionary (the file is checked against this by a test)."""
     frame = dictionary_frame()
@@ -179,6 +253,7 @@ def dictionary_markdown() -> str:
         for typo, fix in mapping.items()
     )
     groups = "\n".join(f"- **{g}**: {text}" for g, text in FEATURE_GROUPS.items())
+    bounds = "\n".join(f"| {b.file} | {b.column} | {_num(b.minimum)} | {_num(b.maximum)} | {b.source} |" for b in BOUNDS)
     return (
         "# Data\n\n"
         "The four exports of «В один клик» are **not** stored in this repository. The project looks for them in\n"
@@ -192,5 +267,12 @@ def dictionary_markdown() -> str:
         f"{cats}\n\n"
         "## Known typos of the exports (corrected on reading, each correction reported)\n\n"
         "| file | column | typo | correction |\n|---|---|---|---|\n"
-        f"{typos}\n"
+        f"{typos}\n\n"
+        "## Customer ids\n\n"
+        f"In every file, {ID_RULE}.\n\n"
+        "## Plausibility bounds (values outside are refused)\n\n"
+        "A value outside its bounds is refused with an error naming file, line, column and value; it is never\n"
+        "cast or clipped. Where no physical limit exists the bound is a stated multiple of the real export's range.\n\n"
+        "| file | column | minimum | maximum | source |\n|---|---|---|---|---|\n"
+        f"{bounds}\n"
     )
