@@ -148,8 +148,10 @@ class Recalibrated(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         y = np.asarray(y)
         self.base_ = clone(self.base).fit(X, y)
-        inner_model = (FormulaLogitClassifier(formula=self.base_.formula_) if hasattr(self.base_, "formula_")
-                       else clone(self.base))
+        # a specification search is not repeated in the inner folds (its formula is refitted); any other base
+        # (e.g. penalised splines, whose smoothing weight is re-chosen) is cloned as it is
+        inner_model = (FormulaLogitClassifier(formula=self.base_.formula_)
+                       if isinstance(self.base_, SelectedLogitClassifier) else clone(self.base))
         oof = np.zeros(len(y))
         folds = StratifiedKFold(self.inner_splits, shuffle=True, random_state=self.seed)
         for train, test in folds.split(np.zeros(len(y)), y):

@@ -22,7 +22,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.experiment import STORE_ACTIONS
 from analysis.features import model_frame
-from analysis.segments import LEVER_BY_NAME, apply_lever
+from analysis.segments import LEVER_BY_NAME, apply_lever, lever_bounds
 
 #: Typed-in test effects (change in the 3-month decline rate among customers with room) and their SE.
 HAND_EFFECTS = {"more_marketing": (-0.08, 0.02), "less_promotion": (-0.05, 0.015),
@@ -51,7 +51,7 @@ def hand_action_effects(customer_table: pd.DataFrame, groups: pd.DataFrame, p_ch
     for group in groups["group"].unique():
         members = frame[frame["id"].isin(groups.loc[groups["group"] == group, "id"])]
         for action in STORE_ACTIONS:
-            _, room = apply_lever(members, LEVER_BY_NAME[action])
+            _, room = apply_lever(members, LEVER_BY_NAME[action], lever_bounds(frame))
             base = float(members.loc[room, "id"].map(p_chosen).mean())
             effect, se = HAND_EFFECTS[action]
             rows.append({"group": group, "action": action, "n_customers": len(members),

@@ -17,17 +17,27 @@ from tests.conftest import run_cli
 EXPECTED_COLUMNS = {
     "logit_coefficients": ["term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio",
                            "odds_ratio_low", "odds_ratio_high"],
-    "marginal_effects": ["term", "contrast", "ame", "std_error", "statistic", "p_value", "conf_low", "conf_high"],
+    "marginal_effects": ["model", "role", "variable", "contrast", "estimate", "std_error", "statistic", "p_value",
+                         "conf_low", "conf_high"],
     "vif": ["term", "vif", "flagged"],
+    "vif_fitted": ["term", "vif", "flagged"],
     "phik_target": ["variable", "phik", "p_value", "significance_z"],
-    "model_benchmark": ["model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "test_auc"],
-    "model_comparison": ["model_a", "model_b", "auc_diff", "t_stat", "p_value"],
-    "segments": ["segment", "kind", "n_customers", "share", "mean_p_decline", "mean_profit", "profit_at_risk"],
-    "offers": ["id", "p_decline", "profit", "segment", "offer", "reason"],
+    "model_candidates": ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic",
+                         "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "meets_target", "role",
+                         "chosen"],
+    "model_benchmark": ["model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "log_loss",
+                        "brier", "test_auc"],
+    "model_comparison": ["model_a", "model_b", "auc_diff", "t_stat", "p_value", "p_value_holm"],
+    "selection_stability": ["term", "n_folds", "share_of_folds"],
+    "segments": ["segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate", "mean_profit",
+                 "profit_at_risk_upper"],
+    "offers": ["id", "p_decline", "profit", "segment", "offer", "risk_drop"],
     "row_accounting": ["step", "rows_in", "rows_out", "removed", "reason"],
     "excluded_customers": ["id", "step", "reason", "detail"],
 }
-MODELS = ["logit_spec", "logit_linear", "logit_l2", "svc_rbf", "random_forest", "decision_tree", "knn"]
+SCORE_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "reason"]
+MODELS = ["logit_selected", "logit_linear", "logit_floor", "gam_engagement", "logit_l2", "svc_rbf", "random_forest",
+          "decision_tree", "knn"]
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +56,20 @@ def test_typical_every_table_written(synthetic_run):
     for name, columns in EXPECTED_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
     assert (results / MODEL_PATH_NAME).exists() and not list(results.glob("*.pkl"))
-    assert sorted(tables["model_benchmark"]["model"]) == sorted(MODELS)
+    assert set(MODELS) <= set(tables["model_benchmark"]["model"])
+    chosen = tables["model_candidates"].query("chosen")
+    assert len(chosen) == 1 and set(tables["model_candidates"]["model"]) <= set(tables["model_benchmark"]["model"])
     assert tables["row_accounting"]["rows_out"].iloc[-1] == 497
 
 
 def test_oof_predictions_cover_every_customer(synthetic_run):
     _, _, tables = synthetic_run
     oof = tables["oof_predictions"]
-    assert list(oof.columns) == ["id", "y_true"] + MODELS
+    assert list(oof.columns[:3]) == ["id", "y_true", "p_chosen"] and set(MODELS) <= set(oof.columns)
     assert len(oof) == 497 and oof["id"].is_unique
     assert oof[MODELS].notna().all().all() and ((oof[MODELS] >= 0) & (oof[MODELS] <= 1)).all().all()
+    chosen = tables["model_candidates"].query("chosen")["model"].iloc[0]
+    np.testing.assert_array_equal(oof["p_chosen"], oof[chosen])
 
 
 def test_segment_counts_add_up(synthetic_run):
@@ -73,35 +87,95 @@ def test_profit_at_risk_equals_hand_computation(synthetic_run):
     by_hand = {}
     offers = tables["offers"].set_index("id")
     for segment, rows in oof.groupby(offers.loc[oof["id"], "segment"].to_numpy()):
-        by_hand[segment] = float((rows["logit_spec"] * rows["profit"]).sum())
-    grid = tables["segments"].query("kind == 'grid'").set_index("segment")["profit_at_risk"]
+        by_hand[segment] = float((rows["p_chosen"] * rows["profit"]).sum())
+    grid = tables["segments"].query("kind == 'grid'").set_index("segment")["profit_at_risk_upper"]
     for segment, value in by_hand.items():
         assert grid[segment] == pytest.approx(value, rel=1e-10)
 
 
+def _logit_link(frame):
+    from stats.link_margins import logit_link_model
+    from stats.margins import _design
+
+    result = fit_logit(f"activity_decline ~ {linear_formula()}", frame)
+    return result, logit_link_model(lambda f: _design(result, f), result.params, result.cov_params())
+
+
 def test_offers_deterministic(synthetic_run):
-    data_dir, results, _ = synthetic_run
     table = model_frame(customer_table(500, 11, zero_revenue_customers=2, extreme_revenue_customers=1))
     table = table[(table[["revenue_prev2", "revenue_prev", "revenue_current"]] > 0).all(axis=1)]
-    result = fit_logit(f"activity_decline ~ {linear_formula()}", table)
-    p = np.asarray(result.predict(table))
-    a = segments.segment_analysis(table, result, p, seed=1)
-    b = segments.segment_analysis(table, result, p, seed=1)
+    _, link = _logit_link(table)
+    p = link.predict(table)
+    y = table["activity_decline"].to_numpy()
+    a = segments.segment_analysis(table, link, p, y, link.predict)
+    b = segments.segment_analysis(table, link, p, y, link.predict)
     pd.testing.assert_frame_equal(a.tables["offers"], b.tables["offers"])
     pd.testing.assert_frame_equal(a.tables["scenarios"], b.tables["scenarios"])
 
 
-def test_zero_effect_lever_shows_no_significant_change():
+def test_offers_and_recommendations_use_store_actions_only(synthetic_run):
+    _, _, tables = synthetic_run
+    engagement = {lever.name for lever in segments.ENGAGEMENT}
+    assert not engagement & set(tables["offers"]["offer"])
+    assert not engagement & set(tables["recommendations"]["action"])
+    assert not engagement & set(tables["scenarios"]["action"])
+    assert set(tables["engagement_associations"]["outcome"]) == engagement
+    assert "customers_kept" not in tables["engagement_associations"].columns
+
+
+def test_scenario_holm_adjustment_matches_statsmodels(synthetic_run):
+    from statsmodels.stats.multitest import multipletests
+
+    _, _, tables = synthetic_run
+    sc = tables["scenarios"].dropna(subset=["p_value"])
+    np.testing.assert_allclose(sc["p_value_holm"], multipletests(sc["p_value"], method="holm")[1], rtol=1e-12)
+    rec = sc[sc["recommended"]]
+    assert (rec["p_value_holm"] < segments.ALPHA).all() and (rec["conf_high"] < 0).all()
+
+
+def test_offer_drop_is_measured_from_the_labelled_probability():
+    table = model_frame(customer_table(800, 5))
+    result, link = _logit_link(table)
+    from analysis.model import ModelPair, label_consistent_predict
+
+    pair = ModelPair("logit_linear", "logit_linear", link, link, lambda f: link.design(f) @ link.params, None,
+                     result)
+    rng = np.random.default_rng(0)
+    p_label = np.clip(link.predict(table) + rng.normal(0, 0.05, len(table)), 0.01, 0.99)
+    predict = label_consistent_predict(pair, table, p_label)
+    np.testing.assert_allclose(predict(table), p_label, rtol=1e-12)
+    thresholds = segments.make_thresholds(table["profit"].to_numpy())
+    offers = segments.customer_offers(table, predict, p_label, thresholds, ["cart_reminder", "more_marketing"],
+                                      segments.lever_bounds(table))
+    # oracle: for each high-risk customer, recompute every allowed action's drop independently
+    from scipy.special import expit, logit
+
+    eta = link.design(table) @ link.params
+    best = np.zeros(len(table))
+    for name in ["cart_reminder", "more_marketing"]:
+        cf, room = segments.apply_lever(table, segments.LEVER_BY_NAME[name], segments.lever_bounds(table))
+        drop = p_label - expit(logit(p_label) + link.design(cf) @ link.params - eta)
+        best = np.maximum(best, np.where(room, drop, 0.0))
+    high = p_label >= thresholds.risk
+    np.testing.assert_allclose(offers.loc[high, "risk_drop"], best[high], rtol=1e-9, atol=1e-12)
+    assert (offers.loc[high & (best > 0), "risk_drop"] > 0).all()
+
+
+def test_zero_effect_action_shows_no_significant_change():
     # In the synthetic process marketing_current has a true coefficient of exactly zero.
     frame = model_frame(customer_table(6000, 21))
-    result = fit_logit(f"activity_decline ~ {linear_formula()}", frame)
+    _, link = _logit_link(frame)
     groups = {"all": np.ones(len(frame), dtype=bool)}
-    table = segments.scenarios(frame, result, groups).set_index("lever")
+    bounds = segments.lever_bounds(frame)
+    table = segments.scenarios(frame, link, groups, bounds, levers=segments.LEVERS).set_index("action")
     assert table.loc["marketing_this_month", "p_value"] > 0.05
     assert table.loc["marketing_this_month", "customers_kept_low"] < 0 < table.loc["marketing_this_month",
                                                                                    "customers_kept_high"]
-    # and a lever with a real effect (pages per visit, true coefficient -0.18) is detected
+    assert not table.loc["marketing_this_month", "recommended"]
+    # and an association with a real effect (pages per visit, true coefficient -0.18) is detected, but an
+    # engagement outcome is never recommended
     assert table.loc["more_pages", "p_value"] < 0.001 and table.loc["more_pages", "customers_kept"] > 0
+    assert not table.loc["more_pages", "recommended"]
 
 
 def test_lever_respects_bounds_and_consent():
@@ -127,7 +201,7 @@ def test_score_new_export_without_target(synthetic_run, tmp_path):
     code, stdout, stderr = run_cli("score", "--data-dir", str(new), "--results-dir", str(results), "--out", str(out))
     assert code == 0, stderr
     offers = pd.read_csv(out)
-    assert list(offers.columns) == EXPECTED_COLUMNS["offers"]
+    assert list(offers.columns) == SCORE_COLUMNS
     assert len(offers) == 300 and offers["id"].is_unique  # no customer silently lost
     assert (offers["segment"] == "not_scored").sum() == 1
     scored = offers[offers["segment"] != "not_scored"]

@@ -39,7 +39,7 @@ def trained(tmp_path_factory) -> Path:
         oof[test] = fit_logit(formula, frame.iloc[train]).predict(frame.iloc[test])
     thresholds = segments.make_thresholds(frame["profit"].to_numpy())
     spec = model_file.freeze(result, frame, thresholds=thresholds,
-                             allowed_levers=[lever.name for lever in segments.LEVERS],
+                             allowed_levers=[lever.name for lever in segments.ACTIONS],
                              lever_bounds=segments.lever_bounds(frame), rules=dataset.data.reference, oof_risk=oof)
     results = base / "results"
     model_file.save_model(results / MODEL_PATH_NAME, spec)

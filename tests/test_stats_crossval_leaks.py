@@ -119,7 +119,7 @@ def _leaky_one_fold_inner(name, estimator, grid, X, y01, train, test, inner_spli
     search.fit(X, y01)
     fitted = search.best_estimator_
     proba = np.asarray(fitted.predict_proba(X.iloc[test]))[:, list(fitted.classes_).index(1)]
-    return name, proba, float(crossval.roc_auc_score(y01[test], proba)), dict(search.best_params_)
+    return name, proba, float(crossval.roc_auc_score(y01[test], proba)), dict(search.best_params_), None
 
 
 def test_no_fit_sees_its_outer_test_rows(tmp_path):
