@@ -1,7 +1,7 @@
-"""Tests of analysis.render, the Quarto fallback renderer.
+"""Tests of qmdrender, the Quarto fallback renderer (moved from tests/test_render.py with the code).
 
 The parsing tests need neither a kernel nor Pandoc; the filter tests run Pandoc only; the render
-tests start a Jupyter kernel (a few seconds each) and render tests/fixtures/render/*.qmd into tmp dirs.
+tests start a Jupyter kernel (a few seconds each) and render tests/render/fixtures/*.qmd into tmp dirs.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import render as R
+from qmdrender import core as R
 
-FIXTURES = Path(__file__).parent / "fixtures" / "render"
+FIXTURES = Path(__file__).parent / "render" / "fixtures"
 NBSP = "\u00a0"
 
 
@@ -322,7 +322,7 @@ def test_unknown_target_is_a_usage_error(capsys):
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     out = tmp_path_factory.mktemp("mini")
-    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(FIXTURES / "mini.qmd"),
+    proc = subprocess.run([sys.executable, "-m", "qmdrender", str(FIXTURES / "mini.qmd"),
                            "--quarto", "never", "--output-dir", str(out)],
                           capture_output=True, text=True, encoding="utf-8",
                           cwd=Path(__file__).resolve().parents[1])
@@ -377,7 +377,7 @@ def test_mini_pdf(mini):
 
 
 def test_failing_chunk_is_one_line_and_status_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(FIXTURES / "failing.qmd"),
+    proc = subprocess.run([sys.executable, "-m", "qmdrender", str(FIXTURES / "failing.qmd"),
                            "--quarto", "never", "--output-dir", str(tmp_path)],
                           capture_output=True, text=True, encoding="utf-8",
                           cwd=Path(__file__).resolve().parents[1])
