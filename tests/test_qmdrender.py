@@ -531,3 +531,30 @@ def test_analysis_render_alias(tmp_path):
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert "Just text." in (tmp_path / "plain.html").read_text(encoding="utf-8")
+
+
+def test_renderer_knows_nothing_of_the_store():
+    """qmdrender is generic: no import of the store's packages, no store words in its code."""
+    import ast
+
+    package = Path(R.__file__).parent
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in ("analysis", "stats"), f"{path.name} imports {name}"
+    for path in package.iterdir():
+        if path.is_file() and path.suffix in (".py", ".lua", ".typ", ".css"):
+            text = path.read_text(encoding="utf-8").lower()
+            assert "один клик" not in text and "oneclick" not in text, path.name
+    for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
+        assert resource.is_file()
+    import tomllib
+
+    setuptools = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "qmdrender" in setuptools["packages"]
+    declared = setuptools["package-data"]["qmdrender"]
+    for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
+        assert f"*{resource.suffix}" in declared
