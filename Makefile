@@ -8,11 +8,12 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 DATA_DIR_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
+DATA_DIR_ENV := $(if $(DATA_DIR),ONECLICK_DATA_DIR=$(abspath $(DATA_DIR)),)
 
 .PHONY: all report test test-fast bench run validate score clean help mutation
 
 help:
-	@echo "make report   - run the analysis and render report.html + report.pdf"
+	@echo "make report   - run the analysis (reused when unchanged) and render report.html + report.pdf"
 	@echo "make test     - run the test suite"
 	@echo "make bench    - time every stage on real and synthetic data"
 	@echo "make mutation - mutation score of MUTATE_MODULES (slow, not part of make test)"
@@ -25,9 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
+# The analysis runs as _quarto.yml's pre-render command (reused at once when nothing changed), then the render;
+# the venv first on PATH so that Quarto, when installed, runs the pre-render and the chunks with its python.
 report: $(STAMP)
-	$(BIN)/python -m analysis run $(DATA_DIR_ARG)
-	$(BIN)/python -m analysis.render report.qmd
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DATA_DIR_ENV) $(BIN)/python -m qmdrender report.qmd
 
 run: $(STAMP)
 	$(BIN)/python -m analysis run $(DATA_DIR_ARG)
@@ -56,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python -m analysis.bench
 
 clean:
-	rm -rf results _render report.html report.pdf .pytest_cache .mutation
+	rm -rf results results.tmp-* results.old-* _render report.html report.pdf .pytest_cache .mutation

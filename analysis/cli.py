@@ -1,9 +1,10 @@
 """Command line: ``python -m analysis <command>``.
 
 Commands: ``validate`` (check the exports, print the row accounting), ``run`` (the whole analysis, tables to
-``results/``), ``score`` (offers for a new export), ``fetch-data`` (download the exports), ``dictionary``
-(print the data dictionary as Markdown), ``experiment`` (plan, assign and analyze A/B tests). Invalid input
-ends with ``error:`` lines on stderr and exit status 2, never a traceback.
+``results/``, swapped in whole with a manifest; reused when data, code, seed and protocol are unchanged),
+``score`` (offers for a new export), ``fetch-data`` (download the exports), ``dictionary`` (print the data
+dictionary as Markdown), ``experiment`` (plan, assign and analyze A/B tests). Invalid input ends with ``error:``
+lines on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from analysis.pipeline import run_analysis
+    from analysis import results_store
 
-    run_analysis(data_dir=args.data_dir, results_dir=Path(args.results_dir), seed=args.seed, quick=args.quick)
+    outcome = results_store.run(data_dir=args.data_dir, results_dir=args.results_dir, seed=args.seed,
+                                quick=args.quick, force=args.force)
+    if outcome["reused"]:
+        print(f"analysis reused (results match manifest {outcome['run_id']})")
     return 0
 
 
@@ -106,9 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the whole analysis and write the tables to results/")
     data_dir(p)
-    p.add_argument("--results-dir", default=str(paths.RESULTS_DIR))
+    p.add_argument("--results-dir", default=None,
+                   help="where the tables go (default: $ONECLICK_RESULTS_DIR, else results/)")
     p.add_argument("--seed", type=int, default=20261123, help="seed of every random step")
     p.add_argument("--quick", action="store_true", help="a reduced CV protocol (for tests on small data)")
+    p.add_argument("--force", action="store_true",
+                   help="run even when results/ already holds this data, code, seed and protocol")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("score", help="write per-customer offers for a new export (no target needed)")

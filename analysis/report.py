@@ -51,6 +51,7 @@ from analysis.dictionary import (
 from analysis.features import SCALED
 from analysis.model import VIF_THRESHOLD
 from analysis.paths import RESULTS_DIR
+from analysis.results_store import verify as verify_results
 from analysis.segments import ALPHA, GRID_SEGMENTS, LEVER_BY_NAME
 
 # --------------------------------------------------------------------------------------------------------
@@ -116,6 +117,7 @@ def load_results(results_dir: str | os.PathLike | None = None) -> Results:
     if missing:
         raise FileNotFoundError(f"{directory}: missing result tables {', '.join(missing)} "
                                 "(run `python -m analysis run` first)")
+    verify_results(directory)  # refuse a tampered, mixed or unfinished results directory, in one line
     return Results({name: _read(directory / f"{name}.csv") for name in RESULT_TABLES}, directory)
 
 

@@ -36,26 +36,26 @@ REPORT = ROOT / "report.qmd"
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory) -> Path:
     """Quick pipeline on a small synthetic export; returns the results directory."""
-    from analysis.pipeline import run_analysis
+    from analysis import results_store
     from analysis.synthetic import write_exports
 
     base = tmp_path_factory.mktemp("report_run")
     write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
-    run_analysis(data_dir=base / "exports", results_dir=base / "results", quick=True)
+    results_store.run(data_dir=base / "exports", results_dir=base / "results", quick=True)
     return base / "results"
 
 
 def _finished_run_snapshot(source: Path, target: Path) -> Path | None:
-    """A copy of a complete, finished run (``run_info.csv`` is written last), or None."""
-    names = [f"{name}.csv" for name in R.RESULT_TABLES]
-    if not all((source / n).is_file() for n in names):
+    """A copy of a complete, verified run (``run`` swaps a finished run in whole, with its manifest), or None."""
+    from analysis.results_store import ResultsError, verify
+
+    if not all((source / f"{name}.csv").is_file() for name in R.RESULT_TABLES):
         return None
-    target.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        shutil.copy2(source / n, target / n)
-    info = (target / "run_info.csv").stat().st_mtime
-    if any((target / n).stat().st_mtime > info for n in names):
-        return None  # a run is being written right now
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    try:
+        verify(target)
+    except ResultsError:
+        return None  # an older run without a manifest, or one that does not match it
     return target
 
 
@@ -276,8 +276,9 @@ def _numbers(text: str) -> list[str]:
 def test_report_renders_end_to_end(synthetic_run, tmp_path):
     out = tmp_path / "rendered"
     env = dict(os.environ, ONECLICK_RESULTS_DIR=str(synthetic_run), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(REPORT), "--output-dir", str(out),
-                           "--quarto", "never"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    # --no-pre-render: the results are the synthetic run above, not the analysis that _quarto.yml would run
+    proc = subprocess.run([sys.executable, "-m", "qmdrender", str(REPORT), "--output-dir", str(out),
+                           "--quarto", "never", "--no-pre-render"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     html_path, pdf_path = out / "report.html", out / "report.pdf"
     assert html_path.stat().st_size > 10_000 and html_path.stat().st_size < 5_000_000

@@ -1,7 +1,7 @@
-"""Tests of analysis.render, the Quarto fallback renderer.
+"""Tests of qmdrender, the Quarto fallback renderer (moved from tests/test_render.py with the code).
 
 The parsing tests need neither a kernel nor Pandoc; the filter tests run Pandoc only; the render
-tests start a Jupyter kernel (a few seconds each) and render tests/fixtures/render/*.qmd into tmp dirs.
+tests start a Jupyter kernel (a few seconds each) and render tests/render/fixtures/*.qmd into tmp dirs.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import render as R
+from qmdrender import core as R
 
-FIXTURES = Path(__file__).parent / "fixtures" / "render"
+FIXTURES = Path(__file__).parent / "render" / "fixtures"
 NBSP = "\u00a0"
 
 
@@ -322,7 +322,7 @@ def test_unknown_target_is_a_usage_error(capsys):
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     out = tmp_path_factory.mktemp("mini")
-    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(FIXTURES / "mini.qmd"),
+    proc = subprocess.run([sys.executable, "-m", "qmdrender", str(FIXTURES / "mini.qmd"),
                            "--quarto", "never", "--output-dir", str(out)],
                           capture_output=True, text=True, encoding="utf-8",
                           cwd=Path(__file__).resolve().parents[1])
@@ -377,7 +377,7 @@ def test_mini_pdf(mini):
 
 
 def test_failing_chunk_is_one_line_and_status_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(FIXTURES / "failing.qmd"),
+    proc = subprocess.run([sys.executable, "-m", "qmdrender", str(FIXTURES / "failing.qmd"),
                            "--quarto", "never", "--output-dir", str(tmp_path)],
                           capture_output=True, text=True, encoding="utf-8",
                           cwd=Path(__file__).resolve().parents[1])
@@ -458,3 +458,103 @@ def test_filter_localised_words(tmp_path):
                           capture_output=True, text=True, encoding="utf-8", cwd=tmp_path)
     html = norm(proc.stdout)
     assert ">Рисунок 1</a>" in html and "Рисунок 1:</span> Cap" in html and "Примечание" in html
+
+
+# ---------------------------------------------------------------------------------------------
+# Project pre-render commands (_quarto.yml: project: pre-render)
+# ---------------------------------------------------------------------------------------------
+
+
+def _project(tmp_path: Path, pre_render: str) -> Path:
+    (tmp_path / "_quarto.yml").write_text(f"project:\n  type: default\n  pre-render: {pre_render}\n", encoding="utf-8")
+    (tmp_path / "make_value.py").write_text(
+        "import os, pathlib\n"
+        "pathlib.Path('value.txt').write_text('value-from-pre-render ' + os.environ['QUARTO_PROJECT_INPUT_FILES'])\n",
+        encoding="utf-8")
+    doc = tmp_path / "docs" / "doc.qmd"
+    doc.parent.mkdir()
+    doc.write_text("Read: `{python} open('../value.txt').read()`.\n", encoding="utf-8")
+    return doc
+
+
+def test_pre_render_commands_parsed():
+    path = Path("_quarto.yml")
+    assert R.pre_render_commands(path, {"project": {"pre-render": "python -m x run"}}) == ["python -m x run"]
+    assert R.pre_render_commands(path, {"project": {"pre-render": ["a.py", "make data"]}}) == ["a.py", "make data"]
+    assert R.pre_render_commands(path, {"project": {"type": "default"}}) == []
+    assert R.pre_render_commands(path, {}) == []
+    with pytest.raises(R.RenderError, match="must be a command or a list of commands"):
+        R.pre_render_commands(path, {"project": {"pre-render": [1]}})
+    here = Path("_quarto.yml")
+    assert R._pre_render_argv("make_value.py --x", here) == [sys.executable, "make_value.py", "--x"]
+    assert R._pre_render_argv("python -m analysis run", here) == [sys.executable, "-m", "analysis", "run"]
+    assert R._pre_render_argv("make 'a b'", here) == ["make", "a b"]
+    with pytest.raises(R.RenderError, match="needs Quarto"):
+        R._pre_render_argv("prepare.ts", here)
+
+
+def test_pre_render_runs_before_the_chunks_from_the_project_folder(tmp_path, capsys):
+    doc = _project(tmp_path, "[make_value.py, \"python -c 'print(1)'\"]")
+    assert R.main([str(doc), "--to", "html", "--quarto", "never"]) == 0
+    html = (doc.parent / "doc.html").read_text(encoding="utf-8")
+    assert "Read: value-from-pre-render docs/doc.qmd." in html
+    err = capsys.readouterr().err
+    assert "pre-render: make_value.py" in err and "pre-render: python -c 'print(1)'" in err
+
+
+def test_failing_pre_render_is_one_line_and_status_2(tmp_path, capsys):
+    doc = _project(tmp_path, "[\"python -c 'raise SystemExit(3)'\", make_value.py]")
+    assert R.main([str(doc), "--to", "html", "--quarto", "never"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert err == [f"error: {tmp_path / '_quarto.yml'}: pre-render command `python -c 'raise SystemExit(3)'` "
+                   "failed (exit status 3)"]
+    assert not (tmp_path / "value.txt").exists()       # the later command did not run
+    assert not (doc.parent / "doc.html").exists()
+
+
+def test_no_pre_render_flag_skips_them(tmp_path, capsys):
+    doc = _project(tmp_path, "\"python -c 'raise SystemExit(3)'\"")
+    doc.write_text("No chunks here.\n", encoding="utf-8")
+    assert R.main([str(doc), "--to", "html", "--quarto", "never", "--no-pre-render"]) == 0
+    assert "No chunks here." in (doc.parent / "doc.html").read_text(encoding="utf-8")
+
+
+def test_yaml_12_booleans():
+    """Quarto reads YAML 1.2: yes/no/on/off are strings, true/false booleans."""
+    assert R.parse_yaml("a: no\nb: on\nc: true\nd: False\n") == {"a": "no", "b": "on", "c": True, "d": False}
+
+
+def test_analysis_render_alias(tmp_path):
+    qmd = tmp_path / "plain.qmd"
+    qmd.write_text("Just text.\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(qmd), "--to", "html", "--quarto", "never"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert "Just text." in (tmp_path / "plain.html").read_text(encoding="utf-8")
+
+
+def test_renderer_knows_nothing_of_the_store():
+    """qmdrender is generic: no import of the store's packages, no store words in its code."""
+    import ast
+
+    package = Path(R.__file__).parent
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in ("analysis", "stats"), f"{path.name} imports {name}"
+    for path in package.iterdir():
+        if path.is_file() and path.suffix in (".py", ".lua", ".typ", ".css"):
+            text = path.read_text(encoding="utf-8").lower()
+            assert "один клик" not in text and "oneclick" not in text, path.name
+    for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
+        assert resource.is_file()
+    import tomllib
+
+    setuptools = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "qmdrender" in setuptools["packages"]
+    declared = setuptools["package-data"]["qmdrender"]
+    for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
+        assert f"*{resource.suffix}" in declared

@@ -1,4 +1,4 @@
--- render_filter.lua: the Quarto features of analysis.render's fallback path, for HTML and Typst.
+-- filter.lua: the Quarto features of qmdrender (the fallback renderer), for HTML and Typst.
 --
 -- * figure / table divs (`::: {#fig-x}` ... last paragraph or a `.render-caption` div = caption),
 -- * numbering of `fig-*` figures and `tbl-*` tables in document order, "Figure N: caption",
@@ -8,7 +8,7 @@
 -- * `.content-visible` / `.content-hidden` with `when-format` / `unless-format`,
 -- * `fig-alt` on images, absolute image paths for Typst (compiled with root "/"),
 -- * `author` given as a list of `name:` maps.
--- Words ("Figure", "Note", ...) come from `render-*` metadata set by analysis/render.py.
+-- Words ("Figure", "Note", ...) come from `render-*` metadata set by qmdrender/core.py.
 
 local stringify = pandoc.utils.stringify
 local is_typst = FORMAT:match('typst') ~= nil

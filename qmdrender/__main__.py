@@ -1,0 +1,5 @@
+import sys
+
+from qmdrender.core import main
+
+sys.exit(main())
