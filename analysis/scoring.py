@@ -118,7 +118,7 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.D
         predict = _predictor(spec)
         bounds = {k: tuple(v) for k, v in spec["lever_bounds"].items()}
         parts.append(customer_offers(scored, predict, predict(scored), Thresholds(**spec["thresholds"]),
-                                     spec["allowed_levers"], bounds).assign(reason=""))
+                                     spec["allowed_levers"], bounds).assign(reason="scored"))
     if not scorable.all():
         parts.append(_not_scored(frame["id"].to_numpy()[~scorable], reasons[~scorable].to_numpy()))
     if len(excluded):

@@ -162,7 +162,7 @@ def quantile_bins(values, n_bins: int) -> np.ndarray:
     return (ranks * min(k, len(arr)) // len(arr) + 1).astype(int)
 
 
-def stratified_assignment(ids, strata, seed: int) -> pd.DataFrame:
+def stratified_assignment(ids, strata, seed: int, match_on=None) -> pd.DataFrame:
     """Randomly allocate units to ``treatment`` and ``control``, balanced within one unit per stratum.
 
     Parameters
@@ -174,6 +174,10 @@ def stratified_assignment(ids, strata, seed: int) -> pd.DataFrame:
         Stratum label of each unit.
     seed : int
         Seed of :func:`numpy.random.default_rng`.
+    match_on : array-like, optional
+        A numeric score (e.g. predicted risk). When given, the units of each stratum are sorted by it and
+        randomised within consecutive pairs (matched-pair randomisation), which balances the score far more
+        tightly than one random block per stratum; each unit is still treated with probability 1/2.
 
     Returns
     -------
@@ -188,6 +192,8 @@ def stratified_assignment(ids, strata, seed: int) -> pd.DataFrame:
     block randomisation with one block per stratum).
     """
     frame = pd.DataFrame({"id": np.asarray(ids), "stratum": np.asarray(strata)})
+    if match_on is not None:
+        frame["_score"] = np.asarray(match_on, dtype=float)
     if frame["id"].duplicated().any():
         dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
         raise ValueError(f"ids must be unique, id {dup} appears more than once")
@@ -205,11 +211,28 @@ def stratified_assignment(ids, strata, seed: int) -> pd.DataFrame:
         odd_arms.append(TREATMENT if rng.random() < 0.5 else CONTROL)
     odd_arms = np.asarray(odd_arms, dtype=object)[rng.permutation(n_odd)]
     # a uniform random order within each stratum: the position of each unit in it
-    order = np.lexsort((rng.random(len(frame)), codes))
+    noise = rng.random(len(frame))
+    half = sizes[codes] // 2
+    if match_on is None:
+        order = np.lexsort((noise, codes))
+    else:
+        # sorted by the score (ties by id); the last unit of an odd-sized stratum is split as below
+        order = np.lexsort((frame["id"].to_numpy(), frame["_score"].to_numpy(), codes))
     position = np.empty(len(frame), dtype=int)
     position[order] = np.arange(len(frame)) - first[codes[order]]
-    half = sizes[codes] // 2
-    arm = np.where(position < half, TREATMENT, CONTROL).astype(object)
+    if match_on is None:
+        arm = np.where(position < half, TREATMENT, CONTROL).astype(object)
+    else:
+        # a fair coin per consecutive pair: the first unit of the pair gets its result, the second the other
+        flips = rng.random(len(frame)) < 0.5
+        pair_first = order[(position[order] % 2 == 0)]
+        coin = np.empty(len(frame), dtype=bool)
+        coin[pair_first] = flips[: len(pair_first)]
+        partner = np.empty(len(frame), dtype=int)
+        partner[order] = np.where(position[order] % 2 == 0, order, np.r_[order[:1], order[:-1]])
+        first_of_pair = partner
+        treated = np.where(position % 2 == 0, coin, ~coin[first_of_pair])
+        arm = np.where(treated, TREATMENT, CONTROL).astype(object)
     is_odd = position == 2 * half  # the last position of an odd-sized stratum
     odd_strata = np.flatnonzero(sizes % 2)
     arm[is_odd] = odd_arms[np.searchsorted(odd_strata, codes[is_odd])]
