@@ -419,11 +419,11 @@ def summary_model_sentence(h: dict) -> str:
     with its corrected interval and the equivalence verdict (never "not significant" read as "equivalent")."""
     s = summary_strings(h)
     if h["best_model"] == h["business_model"]:
-        gap = f"It is also the most accurate of the {s['n_models']} models compared (cross-validated AUC {s['business_auc']})."
+        gap = f"The business model is also the most accurate of the {s['n_models']} models compared (cross-validated AUC {s['business_auc']})."
     else:
         verdict = ("within the stated equivalence margin" if h["equivalent"] else
                    "not shown to be within the stated equivalence margin")
-        gap = (f"It ranks customers slightly less well than the best of the {s['n_models']} models compared, "
+        gap = (f"The business model ranks customers slightly less well than the best of the {s['n_models']} models compared, "
                f"{s['best_model_label']}: cross-validated AUC {s['business_auc']} vs {s['best_auc']}, a difference of "
                f"{s['auc_diff']} ({s['conf_level']} CI {s['auc_diff_ci']}), {verdict} of ±{s['margin']} "
                f"(equivalence test p = {s['tost_p']}).")
