@@ -15,6 +15,8 @@ from analysis import benchmark, model, model_file, segments
 from analysis.dataset import load_dataset, write_data_outputs
 from analysis.features import EXCLUDED_VARIABLES, linear_formula, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
+from analysis.report.results import DATA_STAGE_TABLES, check_columns, read_tables, write_table
+from analysis.summary import headline_table, levers_table, protocol_table
 from analysis.specification import centring_values, select_specification
 
 #: The full protocol of the benchmark; ``quick`` is for tests on small synthetic data.
@@ -39,7 +41,8 @@ class _Timer:
 
 
 def _write(frame: pd.DataFrame, results_dir: Path, name: str) -> None:
-    frame.to_csv(results_dir / f"{name}.csv", index=False)
+    # every table goes through the registry, which refuses columns it does not document
+    write_table(frame, results_dir, name)
 
 
 def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int = 20261123,
@@ -53,6 +56,10 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
     with timer.stage("data"):
         dataset = load_dataset(data_dir)
         write_data_outputs(dataset, results_dir)
+        for name, table in read_tables(results_dir, DATA_STAGE_TABLES).items():
+            check_columns(table, name)
+        _write(protocol_table(), results_dir, "protocol")
+        _write(levers_table(), results_dir, "levers")
         frame = model_frame(dataset.model_table)
         _write(units_table(), results_dir, "model_units")
         _write(pd.DataFrame({"variable": list(EXCLUDED_VARIABLES), "reason": list(EXCLUDED_VARIABLES.values())}),
@@ -125,6 +132,9 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
     run_info = pd.DataFrame([{"seed": seed, "protocol": json.dumps(protocol), "quick": quick,
                               "data_dir": str(dataset.data_dir), "formula": formula,
                               "n_customers": int(len(frame)), "decline_rate": float(np.mean(y))}])
+    _write(headline_table(read_tables(results_dir, (
+        "row_accounting", "customer_table", "segment_thresholds", "offers", "segments", "model_candidates",
+        "model_benchmark", "accuracy_gap")) | {"run_info": run_info}), results_dir, "headline")
     _write(run_info, results_dir, "run_info")
     print(f"analysis written to {results_dir} in {times['seconds'].iloc[-1]:.1f} s", file=sys.stderr)
     return {"times": times}

@@ -10,30 +10,13 @@ from analysis import segments
 from analysis.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
 from analysis.pipeline import run_analysis
+from analysis.report.results import REGISTRY
 from analysis.synthetic import customer_table, write_exports
 from stats.logit import fit_logit
 from tests.conftest import run_cli
 
 EXPECTED_COLUMNS = {
-    "logit_coefficients": ["term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio",
-                           "odds_ratio_low", "odds_ratio_high"],
-    "marginal_effects": ["model", "role", "variable", "contrast", "estimate", "std_error", "statistic", "p_value",
-                         "conf_low", "conf_high"],
-    "vif": ["term", "vif", "flagged"],
-    "vif_fitted": ["term", "vif", "flagged"],
-    "phik_target": ["variable", "phik", "p_value", "significance_z"],
-    "model_candidates": ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic",
-                         "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "meets_target", "role",
-                         "chosen"],
-    "model_benchmark": ["model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "log_loss",
-                        "brier", "test_auc"],
-    "model_comparison": ["model_a", "model_b", "auc_diff", "t_stat", "p_value", "p_value_holm"],
-    "selection_stability": ["term", "n_folds", "share_of_folds"],
-    "segments": ["segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate", "mean_profit",
-                 "profit_at_risk_upper"],
-    "offers": ["id", "p_decline", "profit", "segment", "offer", "risk_drop"],
-    "row_accounting": ["step", "rows_in", "rows_out", "removed", "reason"],
-    "excluded_customers": ["id", "step", "reason", "detail"],
+    name: list(spec.columns) for name, spec in REGISTRY.items() if not spec.open_columns
 }
 SCORE_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "reason"]
 MODELS = ["logit_selected", "logit_linear", "logit_floor", "gam_engagement", "logit_l2", "svc_rbf", "random_forest",
@@ -59,6 +42,7 @@ def test_typical_every_table_written(synthetic_run):
     assert set(MODELS) <= set(tables["model_benchmark"]["model"])
     chosen = tables["model_candidates"].query("chosen")
     assert len(chosen) == 1 and set(tables["model_candidates"]["model"]) <= set(tables["model_benchmark"]["model"])
+    assert set(tables) == set(REGISTRY)  # every table written is documented, every documented table written
     assert tables["row_accounting"]["rows_out"].iloc[-1] == 497
 
 

@@ -49,7 +49,7 @@ def _finished_run_snapshot(source: Path, target: Path) -> Path | None:
     """A copy of a complete, verified run (``run`` swaps a finished run in whole, with its manifest), or None."""
     from analysis.results_store import ResultsError, verify
 
-    if not all((source / f"{name}.csv").is_file() for name in R.RESULT_TABLES):
+    if not all((source / f"{name}.csv").is_file() for name in R.REGISTRY):
         return None
     shutil.copytree(source, target, dirs_exist_ok=True)
     try:
@@ -77,58 +77,62 @@ def results(results_dir) -> R.Results:
 
 
 def recompute_headline(directory: Path) -> dict:
-    """The executive-summary numbers straight from the CSVs, without analysis.report."""
+    """The executive-summary numbers straight from the CSVs, without analysis.report or analysis.summary."""
     read = lambda name: pd.read_csv(directory / f"{name}.csv")  # noqa: E731
     customers, oof, thresholds = read("customer_table"), read("oof_predictions"), read("segment_thresholds")
+    candidates = read("model_candidates")
+    business = str(candidates.loc[candidates["chosen"].astype(str).str.lower() == "true", "model"].iloc[0])
     risk = float(thresholds.loc[thresholds["threshold"] == "risk", "value"].iloc[0])
-    merged = customers[["id", "profit"]].merge(oof[["id", "logit_spec"]], on="id", validate="one_to_one")
-    at_risk = merged["logit_spec"] * merged["profit"]
-    high = merged["logit_spec"] >= risk
+    merged = customers[["id", "profit"]].merge(oof[["id", business]], on="id", validate="one_to_one")
+    at_risk = merged[business] * merged["profit"]
+    high = merged[business] >= risk
     segments = read("segments")
     grid = segments[segments["kind"] == "grid"]
-    top = grid.loc[grid["profit_at_risk"].idxmax()]
+    top = grid.loc[grid["profit_at_risk_upper"].idxmax()]
     bench = read("model_benchmark").set_index("model")
     recs, scen = read("recommendations"), read("scenarios")
-    ranked = recs[recs["segment"] == "all high risk"].sort_values("rank") if len(recs) else recs
+    ranked = recs[recs["group"] == "high_risk_all"].sort_values("rank") if len(recs) else recs
     if len(ranked):
         first = ranked.iloc[0]
-        first_scenario = scen[(scen["segment"] == "all high risk") & (scen["lever"] == first["lever"])].iloc[0]
+        first_scenario = scen[(scen["group"] == "high_risk_all") & (scen["action"] == first["action"])].iloc[0]
     else:
-        first = first_scenario = {"lever": "nan", "customers_kept": np.nan, "profit_retained_low": np.nan,
-                                  "profit_retained_high": np.nan}
+        first = first_scenario = {"action": "nan", "customers_kept": np.nan, "profit_retained_upper_low": np.nan,
+                                  "profit_retained_upper_high": np.nan}
     return {
         "n_customers": len(customers),
         "n_high_risk": int(high.sum()),
         "share_high_risk": float(high.mean()),
-        "profit_at_risk_total": float(at_risk.sum()),
-        "profit_at_risk_high_risk": float(at_risk[high].sum()),
-        "grid_profit_at_risk_total": float(grid["profit_at_risk"].sum()),
+        "profit_at_risk_upper_total": float(at_risk.sum()),
+        "profit_at_risk_upper_high_risk": float(at_risk[high].sum()),
+        "grid_profit_at_risk_total": float(grid["profit_at_risk_upper"].sum()),
         "top_segment": str(top["segment"]),
         "top_segment_n": int(top["n_customers"]),
-        "top_segment_profit_at_risk": float(top["profit_at_risk"]),
+        "top_segment_profit_at_risk_upper": float(top["profit_at_risk_upper"]),
         "best_model": str(bench["auc_mean"].idxmax()),
         "best_auc": float(bench["auc_mean"].max()),
-        "logit_auc": float(bench.loc["logit_spec", "auc_mean"]),
-        "first_lever": str(first["lever"]),
+        "business_auc": float(bench.loc[business, "auc_mean"]),
+        "business_model": business,
+        "first_action": str(first["action"]),
         "first_kept": float(first["customers_kept"]),
-        "first_profit_low": float(first_scenario["profit_retained_low"]),
-        "first_profit_high": float(first_scenario["profit_retained_high"]),
+        "first_profit_low": float(first_scenario["profit_retained_upper_low"]),
+        "first_profit_high": float(first_scenario["profit_retained_upper_high"]),
         "decline_rate": float(customers["activity_decline"].mean()),
     }
 
 
 def check_headline(h: dict, expected: dict) -> None:
-    for key in ("n_customers", "n_high_risk", "top_segment", "top_segment_n", "best_model"):
+    for key in ("n_customers", "n_high_risk", "top_segment", "top_segment_n", "best_model", "business_model"):
         assert h[key] == expected[key], key
-    for key in ("share_high_risk", "profit_at_risk_total", "profit_at_risk_high_risk", "top_segment_profit_at_risk",
-                "best_auc", "logit_auc", "decline_rate"):
+    for key in ("share_high_risk", "profit_at_risk_upper_total", "profit_at_risk_upper_high_risk",
+                "top_segment_profit_at_risk_upper", "best_auc", "business_auc", "decline_rate"):
         assert h[key] == pytest.approx(expected[key], rel=1e-9), key
     # the segment table and the per-customer probabilities tell the same story
-    assert h["profit_at_risk_total"] == pytest.approx(expected["grid_profit_at_risk_total"], rel=1e-9)
-    assert h["auc_gap"] == pytest.approx(expected["best_auc"] - expected["logit_auc"], abs=1e-12)
-    if expected["first_lever"] != "nan":
+    assert h["profit_at_risk_upper_total"] == pytest.approx(expected["grid_profit_at_risk_total"], rel=1e-9)
+    if h["best_model"] != h["business_model"]:
+        assert h["auc_diff"] == pytest.approx(expected["business_auc"] - expected["best_auc"], abs=1e-9)
+    if expected["first_action"] != "nan":
         a = h["actions"][0]
-        assert a["lever"] == expected["first_lever"] and a["group"] == "all high risk"
+        assert a["action"] == expected["first_action"] and a["group"] == "high_risk_all"
         assert a["customers_kept"] == pytest.approx(expected["first_kept"], rel=1e-9)
         assert (a["profit_retained_low"], a["profit_retained_high"]) == pytest.approx(
             (expected["first_profit_low"], expected["first_profit_high"]), rel=1e-9)
@@ -145,6 +149,11 @@ def check_headline(h: dict, expected: dict) -> None:
     ("C(contact_allowed, Treatment(0))[T.1]", "Consent to offers: yes (vs no)"),
     ("C(popular_category, Treatment('kids_goods'))", "Popular category"),
     ("cr(pages_per_visit, df=4)[2]", "Pages per visit, spline basis 3"),
+    ("cr(pages_per_visit, df=4, constraints='center')[2]", "Pages per visit, spline basis 3"),
+    ("cr(minutes_prev, df=4, constraints='center')", "Minutes on site, previous month (natural cubic spline, df = 4)"),
+    ("I(pages_per_visit - 8.0):I(minutes_current - 13.0)",
+     "Pages per visit × Minutes on site, current month (centred)"),
+    ("floor_gamma", "Floor γ (lowest probability)"),
     ("cr(pages_per_visit, df=4)", "Pages per visit (natural cubic spline, df = 4)"),
     ("spline(minutes_prev)", "Spline in minutes on site, previous month"),
     ("pages_per_visit:minutes_current", "Pages per visit × Minutes on site, current month"),
@@ -156,14 +165,16 @@ def test_term_label(term, expected):
     assert R.term_label(term) == expected
 
 
-def test_contrast_and_lever_labels():
+def test_contrast_segment_and_action_labels():
     assert R.contrast_label("popular_category", "small_appliances_electronics - kids_goods") == \
         "Popular category: Small appliances & electronics (vs Kids' goods)"
     assert R.contrast_label("marketing_6m", "dY/dX") == "Marketing, 6-month average"
-    assert R.lever_label("more_pages") == "+2 pages per visit"
     assert R.lever_label("less_promotion") == "−10 pp share of promotional purchases"
-    assert R.lever_label("cart_reminder") == "−1 unpaid cart item"
-    assert R.lever_label(R.OFFER_NONE) == "None (standard communication)"
+    assert R.lever_label("cart_reminder") == "−1 unpaid cart item (cart reminder)"
+    assert R.lever_label("none") == "None (standard communication)"
+    assert R.segment_label("high_risk_high_profit") == "High risk, high profit"
+    assert R.segment_label("high_risk_promo") == "High risk, promotion-dependent"
+    assert R.model_label("gam_engagement_recalibrated", short=True) == "GAM, recal."
 
 
 def test_display_labels_are_one_map():
@@ -193,10 +204,35 @@ def test_md_keeps_strings_and_aligns_numbers():
     assert len(wide[1]) > 1000  # relative column widths: Pandoc wraps instead of scaling the table down
 
 
-def test_holm_matches_hand_computation():
-    # sorted: 0.0001×5, 0.01×4, 0.03×3, 0.04×2 (raised to the running max 0.09), 0.2×1
-    p = np.array([0.01, 0.04, 0.03, 0.2, 0.0001])
-    assert R.holm(p) == pytest.approx([0.04, 0.09, 0.09, 0.2, 0.0005], rel=1e-12)
+STAGE_MODULES = {"model", "benchmark", "segments", "features", "specification", "scoring", "pipeline"}
+
+
+def test_report_package_imports_no_stage_module():
+    import ast
+
+    for path in (ROOT / "analysis" / "report").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                assert not (parts[0] == "analysis" and len(parts) > 1 and parts[1] in STAGE_MODULES), \
+                    f"{path.name} imports {name}"
+
+
+def test_results_readme_is_generated_from_registry():
+    assert (ROOT / "docs" / "results.md").read_text(encoding="utf-8") == R.results_markdown()
+
+
+def test_registry_refuses_undocumented_columns(tmp_path):
+    with pytest.raises(ValueError, match="result table vif: columns"):
+        R.write_table(pd.DataFrame({"term": ["a"], "vif": [1.0]}), tmp_path, "vif")
+    with pytest.raises(ValueError, match="not in the registry"):
+        R.write_table(pd.DataFrame({"a": [1]}), tmp_path, "no_such_table")
+    assert not list(tmp_path.iterdir())
 
 
 def test_results_dir_from_environment(tmp_path, monkeypatch):
@@ -222,8 +258,8 @@ def test_summary_strings_format_the_headline(results):
     s = R.summary_strings(h)
     assert s["n_high_risk"] == f"{h['n_high_risk']:,}"
     assert s["share_high_risk"] == f"{100 * h['share_high_risk']:.1f}%"
-    assert s["profit_at_risk_total"] == f"{h['profit_at_risk_total']:,.0f}"
-    assert s["logit_auc"] == f"{h['logit_auc']:.3f}"
+    assert s["profit_at_risk_total"] == f"{h['profit_at_risk_upper_total']:,.0f}"
+    assert s["business_auc"] == f"{h['business_auc']:.3f}"
     for i, a in enumerate(h["actions"], start=1):
         assert s[f"action{i}_kept"].startswith(f"{a['customers_kept']:.1f} (")
     assert len(R.actions_table(h)) == len(h["actions"])
@@ -234,15 +270,19 @@ def test_tables_and_figures_build(results):
                  "gvif_display", "specification_table", "coefficient_table", "ame_table", "fit_table",
                  "calibration_table", "influence_table", "benchmark_table", "comparison_table", "segments_table",
                  "thresholds_table", "sensitivity_table", "profiles_table", "scenarios_table",
-                 "recommendations_table", "offers_table", "data_files_table", "run_times_table"):
+                 "recommendations_table", "offers_table", "data_files_table", "run_times_table",
+                 "candidates_table", "accuracy_gap_table", "selection_stability_table", "selection_sets_table",
+                 "centring_table", "conditional_effects_table", "floor_table", "vif_fitted_display",
+                 "engagement_table"):
         table = getattr(R, name)(results)
         assert isinstance(table, pd.DataFrame) and len(table.columns), name
         assert all(table[c].map(lambda v: isinstance(v, str)).all() for c in table.columns), name
     coefficients = R.coefficient_table(results)
     assert len(coefficients) == len(results["logit_coefficients"])
-    assert not coefficients["Term"].str.contains(r"C\(|\[T\.|cr\(").any()  # every term in English
+    assert not coefficients["Term"].str.contains(r"C\(|\[T\.|cr\(|I\(").any()  # every term in English
     for name in ("fig_profit_at_risk", "fig_class_distributions", "fig_phik_heatmap", "fig_phik_target", "fig_ame",
-                 "fig_calibration", "fig_roc", "fig_benchmark", "fig_risk_profit", "fig_scenarios"):
+                 "fig_calibration", "fig_roc", "fig_benchmark", "fig_risk_profit", "fig_scenarios",
+                 "fig_conditional_effects"):
         fig = getattr(R, name)(results)
         assert fig.get_size_inches()[0] == pytest.approx(R.WIDTH), name
         assert R.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -304,7 +344,7 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
     section = re.sub(r'<span class="header-section-number">[^<]*</span>', " ", section)
     summary = re.sub(r"(Table|Figure) \d+", " ", _normalise(section))
     used = [k for k in s if k.startswith("action") or k in (
-        "n_customers", "n_high_risk", "share_high_risk", "risk_threshold", "profit_at_risk_total",
+        "n_customers", "n_high_risk", "share_high_risk", "risk_threshold", "profit_at_risk_total", "business_model_label",
         "share_profit_at_risk_high_risk", "profit_at_risk_high_risk", "top_segment", "top_segment_n",
         "top_segment_share", "top_segment_mean_p", "top_segment_profit_at_risk",
         "top_segment_share_of_profit_at_risk", "conf_level")]
@@ -317,3 +357,11 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
     allowed = set(_numbers(_normalise(expected)))
     stray = [n for n in _numbers(summary) if n not in allowed]
     assert not stray, f"numbers in the executive summary that are not headline values: {stray}"
+    assert "associated with" in summary and "upper bound" in summary and "next three months" in summary
+
+    # No engagement outcome appears as a recommended action or an offer anywhere in the rendered text.
+    engagement = [R.lever_label(code) for code in R.ENGAGEMENT_CODES]
+    for table_id in ("tbl-actions", "tbl-recommendations", "tbl-offers", "tbl-scenarios"):
+        block = raw.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+        for name in engagement + list(R.ENGAGEMENT_LABELS.values()):
+            assert name.lower() not in _normalise(block).lower(), f"{name!r} in {table_id}"

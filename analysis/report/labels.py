@@ -1,0 +1,317 @@
+"""Every display label of the report in one place.
+
+Results carry snake_case codes (models, segments, actions, engagement outcomes, offers) and patsy term names;
+this module turns them into English at the edge. Nothing else in :mod:`analysis.report` types a display string
+for a code.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from analysis.dictionary import CATEGORY_DISPLAY, DICTIONARY, TARGET
+
+#: Confidence level of every interval in the results (the pipeline's default everywhere; the run also writes
+#: it to ``protocol.csv``).
+CONF_LEVEL = 0.95
+CI = f"{CONF_LEVEL:.0%} CI"
+#: Threshold of the variance inflation factor in the column label (the value is in ``protocol.csv``).
+VIF_THRESHOLD = 5.0
+
+#: Display names of table columns (one map for the whole report).
+LABELS = {
+    "term": "Term", "variable": "Variable", "unit": "Unit (one step)", "estimate": "Log-odds",
+    "std_error": "Std. error", "std_error_hc3": "Std. error (HC3)", "z": "z", "p_value": "p",
+    "p_value_hc3": "p (HC3)", "p_adjusted": "p (Holm)", "p_holm": "p (Holm)", "conf_int": CI,
+    "odds_ratio": "Odds ratio", "or_conf_int": f"Odds ratio {CI}", "ame": "AME (pp)", "ame_conf_int": f"{CI} (pp)",
+    "vif": "VIF", "flagged": f"VIF > {VIF_THRESHOLD:g}", "n_columns": "Design columns", "gvif": "GVIF",
+    "gvif_adjusted": "GVIF^(1/(2 df))", "phik": "phik", "significance_z": "Significance (z)",
+    "step": "Step", "candidate": "Candidate term", "kind": "Kind", "lr_chi2": "LR χ²", "df": "df",
+    "threshold": "Bonferroni threshold", "aic": "AIC", "selected": "Added",
+    "file": "File", "content": "Content", "rows": "Rows", "bytes": "Bytes", "sha256": "SHA-256",
+    "rows_in": "Rows in", "rows_out": "Rows out", "removed": "Removed", "reason": "Reason", "id": "Customer id",
+    "detail": "Detail", "column": "Column", "typo": "Typo", "correction": "Corrected to",
+    "group": "Group", "description": "Description", "variables": "Variables",
+    "model": "Model", "model_a": "Model A", "model_b": "Model B", "auc_mean": "Mean CV AUC", "auc_sd": "SD",
+    "auc_conf_int": f"{CI} (corrected)", "test_auc": "Hold-out AUC", "n_folds": "Folds", "auc_diff": "ΔAUC (A − B)",
+    "t_stat": "Corrected t", "leverage": "Leverage", "cooks_distance": "Cook's distance",
+    "pearson_residual": "Pearson residual", "deviance_residual": "Deviance residual", "y_true": "Declined",
+    "p_oof": "P(decline), out-of-fold",
+    "segment": "Segment", "n_customers": "Customers", "share": "Share", "mean_p_decline": "Mean P(decline)",
+    "mean_profit": "Mean profit", "profit_at_risk": "Profit at risk", "value": "Value", "rule": "Rule",
+    "group_value": "Segment", "rest_value": "Other customers", "effect_size": "Effect", "effect_measure": "Measure",
+    "lever": "Lever", "n_with_room": "With room", "customers_kept": f"Customers kept ({CI})",
+    "profit_retained": f"Profit retained ({CI})", "rank": "Rank", "share_with_room": "Share with room",
+    "offer": "Offer", "total": "Total", "stage": "Stage", "seconds": "Seconds", "package": "Package",
+    "version": "Version", "statistic": "Statistic", "name": "Column", "source_name": "Export column",
+    "source_file": "Export file", "meaning": "Meaning", "risk_threshold": "Risk threshold",
+    "n_high_risk": "High-risk customers", "action": "Action", "who": "Customers targeted",
+    "export_value": "Export value", "table_value": "Table value", "english": "English",
+}
+
+#: Short English names of the customer-table and model columns.
+VARIABLE_LABELS = {
+    "id": "Customer id",
+    TARGET: "Activity declined",
+    "service_type": "Service type",
+    "contact_allowed": "Consent to offers",
+    "marketing_6m": "Marketing, 6-month average",
+    "marketing_current": "Marketing, current month",
+    "tenure_days": "Tenure",
+    "tenure_100d": "Tenure",
+    "promo_share": "Promotional share",
+    "promo_share_10pp": "Promotional share",
+    "popular_category": "Popular category",
+    "categories_per_visit": "Categories per visit",
+    "unpaid_items": "Unpaid cart items",
+    "service_errors": "Service errors",
+    "pages_per_visit": "Pages per visit",
+    "revenue_prev2": "Revenue, two months before",
+    "revenue_prev": "Revenue, previous month",
+    "revenue_current": "Revenue, current month",
+    "revenue_prev2_k": "Revenue, two months before",
+    "revenue_prev_k": "Revenue, previous month",
+    "revenue_current_k": "Revenue, current month",
+    "minutes_prev": "Minutes on site, previous month",
+    "minutes_current": "Minutes on site, current month",
+    "profit": "Profit",
+}
+
+#: Very short names for the axes of the phik heat-map.
+SHORT_LABELS = {
+    "service_type": "Service type", "contact_allowed": "Consent", "marketing_6m": "Marketing 6-mo",
+    "marketing_current": "Marketing now", "tenure_days": "Tenure", "promo_share": "Promo share",
+    "popular_category": "Category", "categories_per_visit": "Categories/visit", "unpaid_items": "Unpaid items",
+    "service_errors": "Service errors", "pages_per_visit": "Pages/visit", "revenue_prev2": "Revenue m−2",
+    "revenue_prev": "Revenue m−1", "revenue_current": "Revenue now", "minutes_prev": "Minutes m−1",
+    "minutes_current": "Minutes now", "profit": "Profit",
+}
+
+#: Units of the customer-table columns for axis labels (the dictionary's units, profit stated as exported).
+AXIS_UNITS = {f.name: f.unit for f in DICTIONARY}
+AXIS_UNITS["profit"] = "profit units, as exported"
+AXIS_UNITS["promo_share"] = "share of purchases, 0–1"
+
+#: Short model names for the comparison table, ROC legend and benchmark figure.
+MODEL_SHORT = {
+    "logit_spec": "Logit, chosen spec.", "logit_linear": "Logit, linear", "logit_l2": "Penalised logit",
+    "svc_rbf": "SVM (RBF)", "random_forest": "Random forest", "decision_tree": "Decision tree", "knn": "k-NN",
+}
+
+STEP_LABELS = {
+    "regular_customer": "Regular customers only",
+    "extreme_revenue": "Implausible revenue",
+    "join the four files": "Join the four exports",
+}
+
+FILE_CONTENT = {
+    "market_file.csv": "Behaviour, communication and product attributes; the target",
+    "market_money.csv": "Revenue per customer and month (three months, long format)",
+    "market_time.csv": "Minutes on the site per customer and month (two months, long format)",
+    "money.csv": "Average monthly profit per customer",
+}
+
+PERIOD_DISPLAY = {"препредыдущий_месяц": "two months before", "предыдущий_месяц": "previous month",
+                  "текущий_месяц": "current month"}
+
+#: Model codes of the benchmark -> long label (tables) and short label (figures, comparisons).
+MODEL_LABELS = {
+    "logit_selected": "Logit, specification selected inside each fold",
+    "logit_selected_recalibrated": "Logit, selected, recalibrated inside each fold",
+    "logit_linear": "Logit, all predictors linear",
+    "logit_linear_recalibrated": "Logit, all linear, recalibrated inside each fold",
+    "logit_floor": "Logit with a floor, all linear (maximum likelihood)",
+    "logit_floor_recalibrated": "Logit with a floor, recalibrated inside each fold",
+    "gam_engagement": "Penalised splines of the engagement variables (logistic GAM)",
+    "gam_engagement_recalibrated": "Penalised splines, recalibrated inside each fold",
+    "logit_l2": "Penalised logistic regression (L1/L2, tuned)",
+    "svc_rbf": "Support vector machine, RBF kernel (tuned)",
+    "random_forest": "Random forest (200 trees, tuned)",
+    "decision_tree": "Decision tree (tuned depth)",
+    "knn": "k nearest neighbours (tuned k)",
+    "logit_chosen": "Chosen logit (all customers)",
+    "logit_spec": "Logit, specification chosen on all customers",
+}
+MODEL_SHORT = {
+    "logit_selected": "Logit, selected", "logit_selected_recalibrated": "Logit, selected, recal.",
+    "logit_linear": "Logit, linear", "logit_linear_recalibrated": "Logit, linear, recal.",
+    "logit_floor": "Floor logit", "logit_floor_recalibrated": "Floor logit, recal.",
+    "gam_engagement": "GAM", "gam_engagement_recalibrated": "GAM, recal.",
+    "logit_l2": "Penalised logit", "svc_rbf": "SVM (RBF)", "random_forest": "Random forest",
+    "decision_tree": "Decision tree", "knn": "k-NN", "logit_spec": "Logit, full-data spec.",
+}
+#: Roles of the candidate models and of the marginal-effect columns.
+ROLE_LABELS = {"inference": "inference", "business": "business figures", "inference_and_business":
+               "inference and business figures", "lead": "Lead (business model)",
+               "inference model": "Inference model", "sensitivity": "Sensitivity (plain logit)",
+               "described": "described (defines the group)", "tested": "tested"}
+
+#: Segment and focus-group codes.
+SEGMENT_LABELS = {
+    "high_risk_high_profit": "high risk, high profit", "high_risk_low_profit": "high risk, low profit",
+    "low_risk_high_profit": "low risk, high profit", "low_risk_low_profit": "low risk, low profit",
+    "high_risk_all": "all high risk", "high_risk_promo": "high risk, promotion-dependent",
+    "not_scored": "not scored",
+}
+GRID_SEGMENTS = ("high_risk_high_profit", "high_risk_low_profit", "low_risk_high_profit", "low_risk_low_profit")
+ALL_HIGH_RISK = "high_risk_all"
+PROMO_GROUP = "high_risk_promo"
+
+#: Store-controlled actions and engagement outcomes (codes of ``levers.csv``): short labels.
+ACTION_LABELS = {
+    "more_marketing": "+1 marketing contact per month (with consent)",
+    "marketing_this_month": "+1 marketing contact this month (with consent)",
+    "less_promotion": "−10 pp share of promotional purchases",
+    "cart_reminder": "−1 unpaid cart item (cart reminder)",
+    "none": "None (standard communication)",
+    "personal_contact": "Personal contact (no action has room)",
+}
+ENGAGEMENT_LABELS = {
+    "more_categories": "one more category viewed per visit",
+    "more_pages": "two more pages per visit",
+}
+#: Actions and engagement codes whose meaning is an outcome, not a lever: never shown as an offer.
+ENGAGEMENT_CODES = frozenset(ENGAGEMENT_LABELS)
+
+STEP_KIND_LABELS = {"spline": "spline", "interaction": "product", "linear": "linear"}
+
+
+def label(column: str) -> str:
+    """Display name of a table column."""
+    return LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def relabel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rename the columns that have a display name in :data:`LABELS`; others are kept as they are."""
+    return frame.rename(columns={c: LABELS[c] for c in frame.columns if c in LABELS})
+
+
+def variable_label(name: str) -> str:
+    return VARIABLE_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def level_label(variable: str, level) -> str:
+    """English display of a category level (``home_textiles`` -> ``Home textiles``, consent 1 -> ``yes``)."""
+    text = str(level).strip().strip("'\"")
+    if variable == "contact_allowed":
+        return {"1": "yes", "0": "no", "1.0": "yes", "0.0": "no"}.get(text, text)
+    return CATEGORY_DISPLAY.get(text, text.replace("_", " "))
+
+
+_CATEGORICAL = re.compile(r"^C\((?P<var>\w+),\s*Treatment\((?P<ref>[^)]*)\)\)(?:\[T\.(?P<level>.+)\])?$")
+#: ``cr(x, df=4)[2]`` and the centred ``cr(x, df=4, constraints='center')[2]``.
+_SPLINE = re.compile(r"^(?P<fn>cr|bs|cc)\((?P<var>\w+)\b.*\)\[(?P<k>\d+)\]$")
+_SPLINE_CANDIDATE = re.compile(r"^spline\((?P<var>\w+)\)$")
+_SPLINE_TERM = re.compile(r"^(?P<fn>cr|bs|cc)\((?P<var>\w+),\s*df\s*=\s*(?P<df>\d+)\s*(?:,[^)]*)?\)$")
+#: A numeric variable centred at its typical value: ``I(pages_per_visit - 3.0)``.
+_CENTRED = re.compile(r"^I\((?P<var>\w+)\s*-\s*(?P<centre>[-\d.e+]+)\)$")
+
+
+def _split_product(term: str) -> list[str]:
+    """The factors of a patsy product, ``:`` inside parentheses (none in practice) kept."""
+    parts, depth, current = [], 0, ""
+    for ch in term:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == ":" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return parts + [current]
+
+
+def term_label(term: str) -> str:
+    """English name of a patsy term or design column.
+
+    ``C(popular_category, Treatment('kids_goods'))[T.home_textiles]`` -> ``Popular category: Home textiles
+    (vs Kids' goods)``; ``cr(pages_per_visit, df=4, constraints='center')[2]`` -> ``Pages per visit, spline
+    basis 3``; ``I(a - 8.0):I(b - 13.0)`` -> ``A × B (centred)``; a bare column -> its
+    :data:`VARIABLE_LABELS` name.
+    """
+    term = str(term).strip()
+    if term == "Intercept":
+        return "Intercept"
+    if term == "floor_gamma":
+        return "Floor γ (lowest probability)"
+    m = _CATEGORICAL.match(term)
+    if m:
+        var = m["var"]
+        if m["level"] is None:
+            return variable_label(var)
+        return f"{variable_label(var)}: {level_label(var, m['level'])} (vs {level_label(var, m['ref'])})"
+    m = _SPLINE.match(term)
+    if m:
+        return f"{variable_label(m['var'])}, spline basis {int(m['k']) + 1}"
+    m = _SPLINE_CANDIDATE.match(term)
+    if m:
+        return f"Spline in {variable_label(m['var']).lower()}"
+    m = _SPLINE_TERM.match(term)
+    if m:
+        return f"{variable_label(m['var'])} (natural cubic spline, df = {m['df']})"
+    parts = _split_product(term)
+    if len(parts) > 1:
+        centred = all(_CENTRED.match(p) for p in parts)
+        names = " × ".join(term_label(p) for p in parts)
+        return f"{names} (centred)" if centred else names
+    m = _CENTRED.match(term)
+    if m:
+        return variable_label(m["var"])
+    return variable_label(term)
+
+
+def term_variable(term: str) -> str | None:
+    """The variable of a single-variable term (categorical level, spline basis, centred or bare column)."""
+    m = _CATEGORICAL.match(term) or _SPLINE.match(term) or _CENTRED.match(term)
+    if m:
+        return m["var"]
+    return term if ":" not in term else None
+
+
+def is_spline(term: str) -> bool:
+    return bool(_SPLINE.match(str(term)))
+
+
+def is_categorical(term: str) -> bool:
+    return bool(_CATEGORICAL.match(str(term)))
+
+
+def contrast_label(term: str, contrast: str) -> str:
+    """Label of an AME row: a numeric derivative or a categorical contrast ``level - reference``."""
+    if contrast and " - " in str(contrast):
+        level, reference = str(contrast).split(" - ", 1)
+        return f"{variable_label(term)}: {level_label(term, level)} (vs {level_label(term, reference)})"
+    return term_label(term)
+
+
+def capitalise(text: str) -> str:
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
+def segment_label(code: str) -> str:
+    """``high_risk_high_profit`` -> ``High risk, high profit``; ``high_risk_home_textiles`` -> ``High risk,
+    popular category Home textiles``."""
+    code = str(code)
+    if code in SEGMENT_LABELS:
+        return capitalise(SEGMENT_LABELS[code])
+    if code.startswith("high_risk_"):
+        return f"High risk, popular category {level_label('popular_category', code[len('high_risk_'):]).lower()}"
+    return capitalise(code.replace("_", " "))
+
+
+def model_label(code: str, short: bool = False) -> str:
+    return (MODEL_SHORT if short else MODEL_LABELS).get(str(code), str(code))
+
+
+def lever_label(code: str) -> str:
+    """Short label of an action, an engagement outcome or an offer code."""
+    code = str(code)
+    return ACTION_LABELS.get(code) or capitalise(ENGAGEMENT_LABELS.get(code, code.replace("_", " ")))
+
+
+def short_unit(unit: str) -> str:
+    return (str(unit).replace("percentage points", "pp").replace("vs reference ", "vs ")
+            .replace("'", ""))

@@ -1,0 +1,290 @@
+"""The results bundle: THE registry of result tables (name -> columns -> meaning), writing and loading.
+
+``python -m analysis run`` writes every table through :func:`write_table`, which refuses a frame whose columns
+differ from the registry; the report reads them back with :func:`load_results`. ``docs/results.md`` is generated
+from the registry by :func:`results_markdown` (a test keeps the file in step), as ``data/README.md`` is from
+:mod:`analysis.dictionary`.
+
+Column vocabulary: estimates carry ``estimate, std_error, statistic, p_value, conf_low, conf_high`` where a table
+is new or rewritten; intervals are at the confidence level of ``protocol.csv`` (``conf_level``). Codes are
+snake_case (models, segments, actions, offers); display labels live in :mod:`analysis.report.labels`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.paths import RESULTS_DIR
+
+RESULTS_ENV_VAR = "ONECLICK_RESULTS_DIR"
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """One table of the results bundle: its columns in order, what it holds, and whether further columns
+    (one per model code) may follow the listed ones."""
+
+    columns: tuple[str, ...]
+    meaning: str
+    open_columns: bool = False
+
+
+#: Every table ``python -m analysis run`` writes (``<name>.csv``) and the report may read.
+REGISTRY: dict[str, ResultTable] = {
+    "accuracy_gap": ResultTable(
+        ("model", "reference", "auc_diff", "std_error", "conf_low", "conf_high", "statistic", "p_value", "margin", "tost_p_value", "equivalent",),
+        "Each interpretable candidate against the best benchmarked model (reference): AUC difference with its Nadeau–Bengio corrected CI and t test, and a TOST equivalence test against `margin` (`equivalent` only when tost_p_value < 0.05; a non-significant difference is not equivalence)."),
+    "action_effects": ResultTable(
+        ("group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "recommended",),
+        "Same rows as `scenarios`: store-controlled actions per group; effect = change in P(decline over the next three months) among customers with room."),
+    "allowed_levers": ResultTable(
+        ("action",),
+        "Codes of the actions allowed in offers (recommended for all high-risk customers)."),
+    "calibration_curve": ResultTable(
+        ("bin", "n", "mean_predicted", "observed_rate", "conf_low", "conf_high", "model",),
+        "Reliability curve of out-of-fold probabilities per model: decile bins with Wilson CI of the observed rate."),
+    "calibration_tests": ResultTable(
+        ("brier", "brier_reference", "hl_statistic", "hl_df", "hl_p_value", "model",),
+        "Out-of-fold Brier score (and base-rate reference) and Hosmer–Lemeshow test (G df) per model."),
+    "centring_values": ResultTable(
+        ("variable", "centre", "rule",),
+        "Typical values (medians) at which numeric variables are centred before forming products."),
+    "conditional_effects": ResultTable(
+        ("variable", "partner", "partner_quantile", "partner_value", "log_odds_slope", "std_error", "odds_ratio", "or_conf_low", "or_conf_high", "ame", "ame_std_error", "ame_conf_low", "ame_conf_high",),
+        "For each variable in a product, its log-odds slope, odds ratio (CI) and AME (CI) at the quartiles of its partner."),
+    "customer_groups": ResultTable(
+        ("id", "group",),
+        "Grid segment code of each customer (business model's out-of-fold risk × profit)."),
+    "customer_table": ResultTable(
+        ("id", "activity_decline", "service_type", "contact_allowed", "marketing_6m", "marketing_current", "tenure_days", "promo_share", "popular_category", "categories_per_visit", "unpaid_items", "service_errors", "pages_per_visit", "revenue_prev2", "revenue_prev", "revenue_current", "minutes_prev", "minutes_current", "profit",),
+        "The modelling table: one row per regular customer (data/README.md documents the columns)."),
+    "cv_scores": ResultTable(
+        ("model", "repeat", "fold", "auc", "log_loss", "brier", "best_params", "fit_info",),
+        "Per model, repeat and outer fold: AUC, log loss, Brier score, tuned hyper-parameters and fit notes."),
+    "data_files": ResultTable(
+        ("file", "sha256", "bytes",),
+        "The four exports analysed: SHA-256 and size."),
+    "engagement_associations": ResultTable(
+        ("group", "outcome", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "conf_low", "conf_high", "p_value",),
+        "Engagement outcomes (pages, categories) per group: difference in P(decline) associated with more engagement. Associations, not levers: no customers kept, never offered."),
+    "excluded_customers": ResultTable(
+        ("id", "step", "reason", "detail",),
+        "Customers removed by the business rules, with the rule and a detail."),
+    "excluded_variables": ResultTable(
+        ("variable", "reason",),
+        "Variables left out of the risk model as exported, with the reason."),
+    "floor_logit_coefficients": ResultTable(
+        ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",),
+        "All-linear logit with a floor p = γ + (1 − γ)·expit(η), ML; row floor_gamma is γ."),
+    "floor_lr_test": ResultTable(
+        ("lr_chi2", "df", "p_value", "null_distribution", "floor_gamma",),
+        "LR test of γ = 0 for the floor logit, on the boundary: 50:50 χ²₀/χ²₁ mixture."),
+    "gvif": ResultTable(
+        ("term", "n_columns", "gvif", "gvif_adjusted",),
+        "Generalised VIF per predictor of the linear design."),
+    "gvif_fitted": ResultTable(
+        ("term", "n_columns", "gvif", "gvif_adjusted",),
+        "Generalised VIF per term of the fitted (selected, centred) design."),
+    "headline": ResultTable(
+        ("n_exported", "n_customers", "decline_rate", "risk_threshold", "n_high_risk", "share_high_risk", "profit_at_risk_upper_total", "profit_at_risk_upper_high_risk", "share_profit_at_risk_high_risk", "top_segment", "top_segment_n", "top_segment_share", "top_segment_mean_p", "top_segment_observed_rate", "top_segment_profit_at_risk_upper", "top_segment_share_of_profit_at_risk", "inference_model", "business_model", "business_meets_target", "business_hl_p_value", "business_calibration_slope", "business_calibration_intercept", "n_models", "best_model", "best_auc", "business_auc", "auc_diff", "auc_diff_conf_low", "auc_diff_conf_high", "auc_diff_p_value", "equivalence_margin", "tost_p_value", "equivalent", "quick",),
+        "Headline numbers of the executive summary, one row: computed by analysis.summary from the other tables."),
+    "influence": ResultTable(
+        ("row", "leverage", "cooks_distance", "pearson_residual", "deviance_residual", "id",),
+        "The most influential customers of the selected logit (Cook's distance, leverage, residuals)."),
+    "levers": ResultTable(
+        ("action", "column", "change", "description", "kind", "needs_consent",),
+        "Every scenario variable: code, model column, change, description, kind (action or engagement)."),
+    "logit_coefficients": ResultTable(
+        ("term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio", "odds_ratio_low", "odds_ratio_high",),
+        "Coefficients of the logit with the specification selected on all customers (model-based SE); products centred."),
+    "logit_coefficients_hc3": ResultTable(
+        ("term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio", "odds_ratio_low", "odds_ratio_high",),
+        "The same coefficients with HC3 sandwich standard errors."),
+    "marginal_effects": ResultTable(
+        ("model", "role", "variable", "contrast", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",),
+        "Average marginal effects (delta method through the whole link): role lead = business model, inference model, sensitivity = plain all-linear logit."),
+    "model_benchmark": ResultTable(
+        ("model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "log_loss", "brier", "test_auc",),
+        "Every model of the nested CV: mean AUC with corrected CI, log loss, Brier, single hold-out AUC."),
+    "model_candidates": ResultTable(
+        ("model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "meets_target", "role", "chosen",),
+        "Interpretable candidates on the same outer folds with calibration against the target; role says which model is for inference and which gives the business figures; chosen marks the business model."),
+    "model_comparison": ResultTable(
+        ("model_a", "model_b", "auc_diff", "t_stat", "p_value", "p_value_holm",),
+        "Pairwise corrected resampled t tests of AUC, with Holm-adjusted p over all pairs."),
+    "model_fit": ResultTable(
+        ("model", "n", "n_events", "df_model", "log_likelihood", "null_log_likelihood", "lr_chi2", "lr_df", "lr_p_value", "pseudo_r2_mcfadden", "aic", "bic", "converged", "cov_type",),
+        "Fit statistics of the selected and the all-linear logit on all customers."),
+    "model_units": ResultTable(
+        ("variable", "unit",),
+        "Unit of one step of each model variable."),
+    "offers": ResultTable(
+        ("id", "p_decline", "profit", "segment", "offer", "risk_drop",),
+        "One offer per customer: action code, `none` or `personal_contact`; risk_drop computed from the labelled probability."),
+    "oof_predictions": ResultTable(
+        ("id", "y_true",),
+        "Out-of-fold P(decline) of every model (averaged over repeats); one column per model code.", open_columns=True),
+    "phik_matrix": ResultTable(
+        ("variable_a", "variable_b", "phik",),
+        "phik correlation of every pair of variables (long format)."),
+    "phik_target": ResultTable(
+        ("variable", "phik", "p_value", "significance_z",),
+        "phik correlation of each variable with the target, simulation-based p-value."),
+    "protocol": ResultTable(
+        ("name", "value", "meaning",),
+        "The rules stated before the run: choice rule, calibration target, equivalence margin, α, confidence level, thresholds, hold-out share."),
+    "recommendations": ResultTable(
+        ("group", "rank", "action", "effect", "conf_low", "conf_high", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "share_with_room", "p_value_holm",),
+        "Per group, the recommended actions (Holm p < α, CI below zero) ranked by customers kept over the next three months."),
+    "row_accounting": ResultTable(
+        ("step", "rows_in", "rows_out", "removed", "reason",),
+        "Rows in and out of every step from the raw exports to the analysed customers."),
+    "run_info": ResultTable(
+        ("seed", "protocol", "quick", "data_dir", "formula", "n_customers", "decline_rate",),
+        "Seed, protocol, formula, number of customers and decline rate of the run."),
+    "run_times": ResultTable(
+        ("stage", "seconds",),
+        "Seconds per stage of the run."),
+    "scenarios": ResultTable(
+        ("group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "recommended",),
+        "What-if of every store action per group (business model): effect on P(decline over the next three months), Holm p over all group × action cells, customers kept and profit retained (upper bound) with CIs."),
+    "segment_profiles": ResultTable(
+        ("segment", "variable", "level", "kind", "group_value", "rest_value", "effect_size", "effect_measure", "test", "statistic", "p_value", "p_adjusted", "role",),
+        "Each group against the rest; role described (the variable defines the group: no test) or tested (Holm)."),
+    "segment_sensitivity": ResultTable(
+        ("risk_threshold", "profit_quantile", "profit_threshold", "segment", "n_customers", "profit_at_risk_upper",),
+        "Size and upper-bound profit at risk of each grid segment as the thresholds move."),
+    "segment_thresholds": ResultTable(
+        ("threshold", "value", "rule",),
+        "Segment thresholds and their rules."),
+    "segments": ResultTable(
+        ("segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate", "mean_profit", "profit_at_risk_upper",),
+        "Grid segments and focus groups: size, mean predicted and observed decline rate, mean profit, profit at risk (upper bound)."),
+    "selection_sets": ResultTable(
+        ("specification", "n_folds", "share_of_folds",),
+        "The specifications selected inside the outer training folds and how often each was chosen."),
+    "selection_stability": ResultTable(
+        ("term", "n_folds", "share_of_folds",),
+        "How often each candidate term was selected inside the outer training folds."),
+    "separation": ResultTable(
+        ("separation", "n_fitted_extreme", "max_abs_coef", "max_std_error", "method",),
+        "Separation check of the selected logit."),
+    "specification_steps": ResultTable(
+        ("step", "candidate", "kind", "score_chi2", "df", "p_value", "threshold", "selected",),
+        "Forward selection on all customers: score (LM) test of every candidate at every step, Bonferroni threshold."),
+    "typo_corrections": ResultTable(
+        ("file", "column", "typo", "correction", "rows",),
+        "Known typos corrected on reading, with the number of cells."),
+    "vif": ResultTable(
+        ("term", "vif", "flagged",),
+        "Variance inflation factors of the linear design."),
+    "vif_fitted": ResultTable(
+        ("term", "vif", "flagged",),
+        "Variance inflation factors of the fitted (selected, centred) design."),
+}
+#: Tables written by the data stage itself (:func:`analysis.dataset.write_data_outputs`); checked after writing.
+DATA_STAGE_TABLES = ("row_accounting", "excluded_customers", "typo_corrections", "customer_table", "data_files")
+#: Written last: a results directory without it is an unfinished run.
+LAST_TABLE = "run_info"
+
+
+def check_columns(frame: pd.DataFrame, name: str) -> None:
+    """Raise ``ValueError`` (one line, naming the table) when ``frame`` does not have the registry's columns."""
+    if name not in REGISTRY:
+        raise ValueError(f"result table {name!r} is not in the registry (analysis/report/results.py)")
+    spec = REGISTRY[name]
+    columns = tuple(frame.columns)
+    head = columns[:len(spec.columns)]
+    if head != spec.columns or (len(columns) > len(spec.columns) and not spec.open_columns):
+        raise ValueError(f"result table {name}: columns {list(columns)} differ from the registry's "
+                         f"{list(spec.columns)}")
+
+
+def write_table(frame: pd.DataFrame, results_dir: Path, name: str) -> Path:
+    """Write ``frame`` as ``results_dir/<name>.csv`` after checking its columns against :data:`REGISTRY`."""
+    check_columns(frame, name)
+    path = Path(results_dir) / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+class Results(dict):
+    """``name -> DataFrame`` for every table of :data:`REGISTRY`, plus the directory they came from."""
+
+    directory: Path
+
+    def __init__(self, tables: dict[str, pd.DataFrame], directory: Path):
+        super().__init__(tables)
+        self.directory = directory
+
+
+def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
+    """The results directory: the argument, else ``$ONECLICK_RESULTS_DIR``, else ``results/`` of the repository."""
+    if results_dir:
+        return Path(results_dir).expanduser().resolve()
+    env = os.environ.get(RESULTS_ENV_VAR)
+    if env:
+        return Path(env).expanduser().resolve()
+    return RESULTS_DIR
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:  # a table with no rows (e.g. no recommended action)
+        return pd.DataFrame()
+
+
+def read_tables(results_dir: str | os.PathLike, names) -> dict[str, pd.DataFrame]:
+    """Read the named tables of a results directory (no check that the run is complete)."""
+    return {name: _read(Path(results_dir) / f"{name}.csv") for name in names}
+
+
+def load_results(results_dir: str | os.PathLike | None = None) -> Results:
+    """Read every table of the registry; raises ``FileNotFoundError`` naming all missing tables and
+    ``ValueError`` naming a table whose columns differ from the registry."""
+    directory = resolve_results_dir(results_dir)
+    from analysis.results_store import verify as verify_results
+
+    verify_results(directory)  # refuse a tampered, mixed or unfinished results directory, in one line
+    missing = [name for name in REGISTRY if not (directory / f"{name}.csv").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{directory.name}: missing result tables {', '.join(missing)} "
+                                "(run `python -m analysis run` first)")
+    tables = read_tables(directory, REGISTRY)
+    for name, frame in tables.items():
+        if len(frame.columns):
+            check_columns(frame, name)
+    return Results(tables, directory)
+
+
+def results_markdown() -> str:
+    """Render ``docs/results.md`` from :data:`REGISTRY` (the file is checked against this by a test)."""
+    lines = [
+        "# The results bundle",
+        "",
+        "`python -m analysis run` writes these tables to `results/` (one CSV each) through the registry in",
+        "`analysis/report/results.py`, which checks every table's columns; the report reads only these files.",
+        "Intervals are at the confidence level of `protocol.csv` (`conf_level`); codes are snake_case and are",
+        "labelled in `analysis/report/labels.py`.",
+        "",
+        "This file is generated from the registry (`python -m analysis.report.results > docs/results.md`);",
+        "a test checks that it is in step.",
+        "",
+        "| Table | Columns | Meaning |",
+        "|---|---|---|",
+    ]
+    for name, spec in REGISTRY.items():
+        columns = ", ".join(f"`{c}`" for c in spec.columns) + (", one column per model code"
+                                                                 if spec.open_columns else "")
+        meaning = spec.meaning.replace("|", "\\|")
+        lines.append(f"| `{name}.csv` | {columns} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(results_markdown(), end="")

@@ -1,0 +1,630 @@
+"""Short text helpers of the report: the headline, summary strings and one-sentence findings.
+
+Every function reads result tables (never a stage module) and returns display strings; the numbers come from the
+tables written by ``python -m analysis run`` (the executive summary's from ``headline.csv``), so nothing is
+estimated at render time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from analysis.dictionary import DICTIONARY, TARGET
+from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_pct
+from analysis.report.labels import (
+    ALL_HIGH_RISK,
+    ENGAGEMENT_LABELS,
+    PROMO_GROUP,
+    VARIABLE_LABELS,
+    contrast_label,
+    is_categorical,
+    is_spline,
+    level_label,
+    lever_label,
+    model_label,
+    segment_label,
+    short_unit,
+    term_label,
+    variable_label,
+)
+from analysis.report.results import Results
+
+#: Actions in the executive summary: the best levers for all high-risk customers, plus one for the focus group.
+N_SUMMARY_ACTIONS = 3
+
+
+#: Profile rows shown: numeric differences with |Cliff's delta| at least "medium" (Romano et al.) and category
+#: shares differing by at least this many proportion points, both significant after Holm's correction.
+PROFILE_MIN_DELTA = 0.33
+
+
+PROFILE_MIN_SHARE_DIFF = 0.05
+
+
+def thresholds(res: Results) -> dict[str, float]:
+    t = res["segment_thresholds"]
+    return {str(k): float(v) for k, v in zip(t["threshold"], t["value"])}
+
+
+def run_info(res: Results) -> dict:
+    info = res["run_info"].iloc[0].to_dict()
+    info["protocol"] = json.loads(info["protocol"]) if isinstance(info.get("protocol"), str) else {}
+    info["quick"] = str(info.get("quick")).lower() == "true"
+    return info
+
+
+REVENUE_MONTHS = {"revenue_prev2": "two months before", "revenue_prev": "previous month",
+                  "revenue_current": "current month"}
+
+
+_EXTREME_DETAIL = re.compile(r"^(?P<col>\w+) = (?P<value>[\d.]+) ₽, (?P<ratio>[\d.]+) × median (?P<median>[\d.]+) ₽$")
+
+
+def plural(n, word: str, plural_form: str | None = None) -> str:
+    return f"{fmt_int(n)} {word if int(n) == 1 else (plural_form or word + 's')}"
+
+
+def _english_detail(text: str) -> str:
+    if text.startswith("zero revenue in "):
+        months = [REVENUE_MONTHS.get(c.strip(), c.strip()) for c in text[len("zero revenue in "):].split(",")]
+        return "No revenue: " + " and ".join(months)
+    m = _EXTREME_DETAIL.match(text)
+    if m:
+        month = REVENUE_MONTHS.get(m["col"], m["col"])
+        return (f"Revenue {fmt_int(float(m['value']))} ₽ in the {month}, {m['ratio']} × that month's median of "
+                f"{fmt_int(float(m['median']))} ₽")
+    for name in sorted(VARIABLE_LABELS, key=len, reverse=True):
+        if name in text and name not in ("id", "profit"):
+            text = text.replace(name, VARIABLE_LABELS[name].lower())
+    return text[:1].upper() + text[1:]
+
+
+def data_quality_findings(res: Results) -> list[str]:
+    """Findings of the data checks, each a sentence with its numbers from the results."""
+    acc = res["row_accounting"].set_index("step")
+    reads = acc[acc.index.str.startswith("read ")]
+    customers = res["customer_table"]
+    th = thresholds(res)
+    lines = []
+    dups = int(reads["removed"].sum())
+    lines.append(f"Exact duplicate rows in the exports: {fmt_int(dups)}."
+                 if dups else "No exact duplicate rows in any of the exports.")
+    typos = res["typo_corrections"]
+    if len(typos):
+        lines.append(f"{fmt_int(len(typos))} known misspellings of category or period labels, corrected in "
+                     f"{fmt_int(typos['rows'].sum())} cells; each correction is listed in the typo table.")
+    if "regular_customer" in acc.index:
+        n = int(acc.loc["regular_customer", "removed"])
+        lines.append(f"{plural(n, 'customer')} had no purchase in at least one of the three months: not regular "
+                     "customers by the brief's definition, so excluded from the analysis.")
+    if "extreme_revenue" in acc.index:
+        n = int(acc.loc["extreme_revenue", "removed"])
+        lines.append(f"{plural(n, 'customer')} had an implausible monthly revenue (far above the month's median), "
+                     "excluded as a probable data error.")
+    lines.append(f"The target is reasonably balanced: activity declined for {fmt_pct(customers[TARGET].mean())} "
+                 f"of the {fmt_int(len(customers))} regular customers.")
+    promo = customers["promo_share"]
+    lines.append(f"The promotional share is bimodal: {fmt_pct((promo >= th.get('promotion', 0.5)).mean())} of the "
+                 f"customers buy at least {fmt_pct(th.get('promotion', 0.5), 0)} of their purchases on promotion, "
+                 f"the others mostly well below.")
+    lines.append(f"Profit ranges from {fmt_num(customers['profit'].min())} to {fmt_num(customers['profit'].max())}; "
+                 "the brief gives no unit, so profit is reported in profit units as exported.")
+    vif = res["vif"].sort_values("vif", ascending=False).iloc[0]
+    lines.append(f"No severe collinearity: the largest VIF is {fmt_num(vif['vif'])} ({term_label(vif['term'])}), "
+                 f"{'above' if vif['vif'] > vif_threshold(res) else 'below'} the threshold of {vif_threshold(res):g}."
+                 if vif["vif"] <= vif_threshold(res) else
+                 f"The largest VIF is {fmt_num(vif['vif'])} ({term_label(vif['term'])}), above the threshold of "
+                 f"{vif_threshold(res):g}.")
+    return lines
+
+
+def vif_summary(res: Results) -> dict[str, str]:
+    v = res["vif"]
+    top = v.sort_values("vif", ascending=False).iloc[0]
+    g = res["gvif"].sort_values("gvif_adjusted", ascending=False).iloc[0]
+    return {"threshold": f"{vif_threshold(res):g}", "n_flagged": fmt_int((v["vif"] > vif_threshold(res)).sum()),
+            "max_vif": fmt_num(top["vif"]), "max_term": term_label(top["term"]),
+            "max_gvif": fmt_num(g["gvif_adjusted"]), "max_gvif_term": term_label(g["term"])}
+
+
+def phik_pairs_sentence(res: Results, n: int = 2) -> str:
+    """The strongest associations between two different variables, and whether any makes a predictor redundant."""
+    m = res["phik_matrix"]
+    m = m[m["variable_a"] < m["variable_b"]].sort_values("phik", ascending=False).head(n)
+    pairs = "; ".join(f"{variable_label(r.variable_a).lower()} with {variable_label(r.variable_b).lower()} "
+                      f"({fmt_num(r.phik)})" for r in m.itertuples())
+    vif = res["vif"]["vif"].max()
+    tail = ("no predictor is redundant: every VIF is below the threshold (see Collinearity)"
+            if vif <= vif_threshold(res) else "some predictors overlap strongly (see Collinearity)")
+    return f"The strongest pairs are {pairs}; {tail}."
+
+
+def class_contrast_sentence(res: Results, variables: list[str] | None = None) -> str:
+    """Medians of the key predictors in the two classes, as one sentence."""
+    data = res["customer_table"]
+    variables = variables or key_predictors(res)
+    parts = []
+    for var in variables:
+        med = data.groupby(TARGET)[var].median()
+        if 0 not in med.index or 1 not in med.index:
+            continue
+        show = (lambda v: fmt_pct(v, 0)) if var == "promo_share" else (lambda v: fmt_num(v, 1 if v % 1 else 0))
+        parts.append(f"{variable_label(var).lower()} {show(med.loc[1])} vs {show(med.loc[0])}")
+    if not parts:
+        return ""
+    return "Medians, declined vs same level: " + "; ".join(parts) + "."
+
+
+def phik_summary(res: Results) -> dict[str, str]:
+    t = res["phik_target"]
+    significant = t[t["p_value"] < alpha(res)]
+    top = t.sort_values("phik", ascending=False).head(3)
+    weak = t[t["p_value"] >= alpha(res)]
+    return {
+        "n_significant": fmt_int(len(significant)), "n_variables": fmt_int(len(t)),
+        "top": ", ".join(f"{variable_label(r.variable).lower()} ({fmt_num(r.phik)})" for r in top.itertuples()),
+        "not_significant": ", ".join(variable_label(v).lower() for v in weak["variable"]) or "none",
+        "profit_phik": fmt_num(t.set_index("variable").loc["profit", "phik"]) if "profit" in set(t["variable"]) else "—",
+        "profit_p": fmt_p(t.set_index("variable").loc["profit", "p_value"]) if "profit" in set(t["variable"]) else "—",
+        "alpha": f"{alpha(res):g}",
+    }
+
+
+def _units(res: Results) -> dict[str, str]:
+    return dict(zip(res["model_units"]["variable"], res["model_units"]["unit"]))
+
+
+def _term_unit(term: str, units: dict[str, str]) -> str:
+    if term == "Intercept":
+        return ""
+    if is_categorical(term):
+        return "vs reference"
+    if is_spline(term):
+        return "spline basis"
+    if ":" in term:
+        return "product (centred)" if "I(" in term else "product"
+    return short_unit(units.get(term, ""))
+
+
+def unidentified_terms(res: Results) -> list[str]:
+    c = res["logit_coefficients"]
+    return [str(t) for t in c.loc[c["std_error"].isna(), "term"]]
+
+
+def identification_note(res: Results) -> str:
+    terms = unidentified_terms(res)
+    if not terms:
+        return "Every coefficient has a standard error."
+    labels = ", ".join(term_label(t) for t in terms)
+    text = f"No standard error is reported for: {labels}."
+    if any(is_spline(t) for t in terms):
+        text += (" The natural cubic spline basis (cr) spans the constant, so together with the intercept the "
+                 "design is rank-deficient by one and these coefficients are not separately identified; "
+                 "predictions, average marginal effects and likelihood-ratio tests of the whole spline term "
+                 "are identified and unaffected. Read the spline through its average marginal effect.")
+    return text
+
+
+def reference_levels_sentence(res: Results) -> str:
+    units = _units(res)
+    parts = []
+    for var, unit in units.items():
+        if str(unit).startswith("vs reference"):
+            ref = str(unit).replace("vs reference", "").strip().strip("'")
+            parts.append(f"{variable_label(var).lower()}: {level_label(var, ref)}")
+    return "; ".join(parts)
+
+
+def hc3_summary(res: Results) -> dict[str, str]:
+    a = res["logit_coefficients"].set_index("term")
+    b = res["logit_coefficients_hc3"].set_index("term")
+    both = a[["std_error", "p_value"]].join(b[["std_error", "p_value"]], rsuffix="_hc3").dropna()
+    ratio = both["std_error_hc3"] / both["std_error"]
+    changed = both[(both["p_value"] < alpha(res)) != (both["p_value_hc3"] < alpha(res))]
+    return {
+        "ratio_min": fmt_num(ratio.min()), "ratio_max": fmt_num(ratio.max()),
+        "n_changed": fmt_int(len(changed)),
+        "changed": ", ".join(term_label(t) for t in changed.index) or "none",
+        "alpha": f"{alpha(res):g}",
+        "conclusion": ("The inference does not hinge on the model-based variance." if len(changed) == 0 else
+                       "For these terms the conclusion depends on the variance estimator; read them with care."),
+    }
+
+
+def _ame_unit(term: str, contrast: str, units: dict[str, str]) -> str:
+    if contrast and " - " in str(contrast):
+        return "vs reference"
+    return short_unit(units.get(term, ""))
+
+
+def separation_sentence(res: Results) -> str:
+    s = res["separation"].iloc[0]
+    status = str(s["separation"])
+    head = ("No complete or quasi-complete separation was found" if status == "none"
+            else f"Separation check: {status}")
+    return (f"{head} ({s['method']}); {fmt_int(s['n_fitted_extreme'])} customers have fitted probabilities at 0 or 1, "
+            f"the largest absolute coefficient is {fmt_num(s['max_abs_coef'])} and the largest standard error "
+            f"{fmt_big(s['max_std_error'])}.")
+
+
+def sensitivity_summary(res: Results) -> dict[str, str]:
+    s = res["segment_sensitivity"]
+    top = headline(res)["top_segment"]
+    sub = s[s["segment"] == top]
+    high = s[s["segment"].str.startswith("high_risk")]
+    by_risk = high[high["profit_quantile"] == high["profit_quantile"].iloc[0]].groupby("risk_threshold")["n_customers"].sum()
+    tops = s.loc[s.groupby(["risk_threshold", "profit_quantile"])["profit_at_risk_upper"].idxmax(), "segment"]
+    same = int((tops == top).sum())
+    stable = (f"In all {fmt_int(len(tops))} combinations the segment *{segment_label(top).lower()}* keeps the largest "
+              "profit at risk, so the priorities do not depend on the exact boundaries." if same == len(tops) else
+              f"The segment *{segment_label(top).lower()}* keeps the largest profit at risk in {fmt_int(same)} of "
+              f"{fmt_int(len(tops))} combinations: the priorities depend on where the boundaries are drawn.")
+    return {"stable": stable,
+            "risk_min": fmt_num(s["risk_threshold"].min()), "risk_max": fmt_num(s["risk_threshold"].max()),
+            "q_min": fmt_num(s["profit_quantile"].min(), 1), "q_max": fmt_num(s["profit_quantile"].max(), 1),
+            "high_min": fmt_int(by_risk.min()), "high_max": fmt_int(by_risk.max()),
+            "top": segment_label(top).lower(),
+            "top_n_min": fmt_int(sub["n_customers"].min()), "top_n_max": fmt_int(sub["n_customers"].max()),
+            "top_par_min": fmt_int(sub["profit_at_risk_upper"].min()), "top_par_max": fmt_int(sub["profit_at_risk_upper"].max())}
+
+
+def quick_protocol_note(res: Results) -> str:
+    """A warning callout (Markdown) when the results come from the reduced test protocol, else nothing."""
+    info = run_info(res)
+    if not info["quick"]:
+        return ""
+    f = methods_facts(res)
+    return ("::: {.callout-warning title=\"Quick protocol\"}\n"
+            f"These results were produced with the reduced cross-validation protocol meant for tests "
+            f"({f['n_splits']} folds × {f['n_repeats']} repeats, {f['inner_splits']} inner folds). Run "
+            "`python -m analysis run` without `--quick` before relying on the benchmark.\n:::\n")
+
+
+def key_predictors(res: Results, n: int = 6) -> list[str]:
+    """The numeric variables most associated with the target (phik), for the class-wise distributions."""
+    t = res["phik_target"]
+    numeric = [v for v in t.sort_values("phik", ascending=False)["variable"]
+               if v in res["customer_table"] and pd.api.types.is_numeric_dtype(res["customer_table"][v])
+               and v not in ("contact_allowed", "profit")]
+    return numeric[:n]
+
+
+def protocol(res: Results) -> dict[str, str]:
+    """The stated rules of the run (``protocol.csv``): name -> value as written."""
+    p = res["protocol"]
+    return dict(zip(p["name"].astype(str), p["value"].astype(str)))
+
+
+def alpha(res: Results) -> float:
+    return float(protocol(res)["alpha"])
+
+
+def conf_level(res: Results) -> float:
+    return float(protocol(res)["conf_level"])
+
+
+def vif_threshold(res: Results) -> float:
+    return float(protocol(res)["vif_threshold"])
+
+
+def holdout_share(res: Results) -> float:
+    return float(protocol(res)["holdout_share"])
+
+
+def calibration_target(res: Results) -> dict[str, float]:
+    return json.loads(protocol(res)["calibration_target"])
+
+
+def target_sentence(res: Results) -> str:
+    """The calibration target in words, from ``protocol.csv``."""
+    t = calibration_target(res)
+    return (f"out-of-fold Hosmer–Lemeshow p ≥ {t['hl_p_value_min']:g}, calibration slope in "
+            f"[{t['slope_low']:g}, {t['slope_high']:g}] and calibration intercept within ±{t['intercept_abs_max']:g}")
+
+
+def _true(x) -> bool:
+    return str(x).lower() == "true"
+
+
+def summary_actions(res: Results, n: int = N_SUMMARY_ACTIONS) -> list[dict]:
+    """The actions of the executive summary: the top ``n`` recommended store actions for all high-risk customers,
+    then the best recommended action of the promotion-dependent group if it is not among them; each with the
+    rows of ``scenarios.csv`` (customers kept and upper-bound profit retained over the next three months)."""
+    recs, scen = res["recommendations"], res["scenarios"]
+    if recs.empty:
+        return []
+    chosen = recs[recs["group"] == ALL_HIGH_RISK].sort_values("rank").head(n)
+    rows = [(ALL_HIGH_RISK, a) for a in chosen["action"]]
+    used = {a for _, a in rows}
+    promo = recs[(recs["group"] == PROMO_GROUP) & ~recs["action"].isin(used)].sort_values("rank")
+    if len(promo):
+        rows.append((PROMO_GROUP, promo["action"].iloc[0]))
+    actions = []
+    for group, action in rows:
+        s = scen[(scen["group"] == group) & (scen["action"] == action)].iloc[0]
+        actions.append({
+            "group": group, "action": action, "label": lever_label(action),
+            "n_customers": int(s["n_customers"]), "n_with_room": int(s["n_with_room"]),
+            "effect": float(s["effect"]), "p_value_holm": float(s["p_value_holm"]),
+            "customers_kept": float(s["customers_kept"]), "customers_kept_low": float(s["customers_kept_low"]),
+            "customers_kept_high": float(s["customers_kept_high"]),
+            "profit_retained": float(s["profit_retained_upper"]),
+            "profit_retained_low": float(s["profit_retained_upper_low"]),
+            "profit_retained_high": float(s["profit_retained_upper_high"]),
+        })
+    return actions
+
+
+def headline(res: Results) -> dict:
+    """The executive summary's numbers: the row of ``headline.csv`` (computed by the run) and the actions."""
+    h = res["headline"].iloc[0].to_dict()
+    for key in ("business_meets_target", "equivalent", "quick"):
+        h[key] = _true(h[key])
+    h["actions"] = summary_actions(res)
+    h["conf_level"] = conf_level(res)
+    h["alpha"] = alpha(res)
+    return h
+
+
+def summary_strings(h: dict) -> dict[str, str]:
+    """The display strings of :func:`headline` (what the executive summary prints)."""
+    s = {
+        "n_customers": fmt_int(h["n_customers"]),
+        "n_exported": fmt_int(h["n_exported"]),
+        "decline_rate": fmt_pct(h["decline_rate"]),
+        "risk_threshold": fmt_num(h["risk_threshold"], 2),
+        "n_high_risk": fmt_int(h["n_high_risk"]),
+        "share_high_risk": fmt_pct(h["share_high_risk"]),
+        "profit_at_risk_total": fmt_int(h["profit_at_risk_upper_total"]),
+        "profit_at_risk_high_risk": fmt_int(h["profit_at_risk_upper_high_risk"]),
+        "share_profit_at_risk_high_risk": fmt_pct(h["share_profit_at_risk_high_risk"]),
+        "top_segment": segment_label(h["top_segment"]).lower(),
+        "top_segment_n": fmt_int(h["top_segment_n"]),
+        "top_segment_share": fmt_pct(h["top_segment_share"]),
+        "top_segment_mean_p": fmt_num(h["top_segment_mean_p"], 2),
+        "top_segment_observed_rate": fmt_pct(h["top_segment_observed_rate"], 0),
+        "top_segment_profit_at_risk": fmt_int(h["top_segment_profit_at_risk_upper"]),
+        "top_segment_share_of_profit_at_risk": fmt_pct(h["top_segment_share_of_profit_at_risk"]),
+        "n_models": fmt_int(h["n_models"]),
+        "business_model_label": model_label(h["business_model"]).lower(),
+        "inference_model_label": model_label(h["inference_model"]).lower(),
+        "business_auc": fmt_num(h["business_auc"], 3),
+        "best_model_label": model_label(h["best_model"]).lower(),
+        "best_auc": fmt_num(h["best_auc"], 3),
+        "auc_diff": fmt_num(h["auc_diff"], 3),
+        "auc_diff_ci": fmt_ci(h["auc_diff_conf_low"], h["auc_diff_conf_high"], 3),
+        "auc_diff_p": fmt_p(h["auc_diff_p_value"]),
+        "margin": fmt_num(h["equivalence_margin"], 3),
+        "tost_p": fmt_p(h["tost_p_value"]),
+        "hl_p": fmt_big(h["business_hl_p_value"]),
+        "cal_slope": fmt_num(h["business_calibration_slope"], 2),
+        "cal_intercept": fmt_num(h["business_calibration_intercept"], 2),
+        "conf_level": f"{h['conf_level']:.0%}",
+    }
+    for i, a in enumerate(h["actions"], start=1):
+        s[f"action{i}_kept"] = fmt_est_ci(a["customers_kept"], a["customers_kept_low"], a["customers_kept_high"], 1)
+        s[f"action{i}_profit"] = fmt_est_ci(a["profit_retained"], a["profit_retained_low"],
+                                            a["profit_retained_high"], 1)
+        s[f"action{i}_room"] = fmt_int(a["n_with_room"])
+    return s
+
+
+def summary_model_sentence(h: dict) -> str:
+    """Accuracy and calibration of the business model, for the executive summary: the gap to the best model
+    with its corrected interval and the equivalence verdict (never "not significant" read as "equivalent")."""
+    s = summary_strings(h)
+    if h["best_model"] == h["business_model"]:
+        gap = f"The business model is also the most accurate of the {s['n_models']} models compared (cross-validated AUC {s['business_auc']})."
+    else:
+        verdict = ("within the stated equivalence margin" if h["equivalent"] else
+                   "not shown to be within the stated equivalence margin")
+        gap = (f"The business model ranks customers slightly less well than the best of the {s['n_models']} models compared, "
+               f"{s['best_model_label']}: cross-validated AUC {s['business_auc']} vs {s['best_auc']}, a difference of "
+               f"{s['auc_diff']} ({s['conf_level']} CI {s['auc_diff_ci']}), {verdict} of ±{s['margin']} "
+               f"(equivalence test p = {s['tost_p']}).")
+    cal = ("Its out-of-fold probabilities meet the calibration target" if h["business_meets_target"] else
+           "Its out-of-fold probabilities are close to, but do not fully meet, the calibration target")
+    return (f"{gap} {cal} (Hosmer–Lemeshow p = {s['hl_p']}, calibration slope {s['cal_slope']}, "
+            f"intercept {s['cal_intercept']}).")
+
+
+def specification_summary(res: Results) -> dict[str, str]:
+    steps = res["specification_steps"]
+    chosen = steps[steps["selected"].astype(str).str.lower() == "true"]
+    stab = res["selection_stability"]
+    n_candidates = int((steps["step"] == 1).sum())
+    n_folds = int(res["model_benchmark"]["n_folds"].iloc[0])
+    sets = res["selection_sets"]
+    out = {
+        "n_candidates": fmt_int(n_candidates),
+        "n_steps": fmt_int(steps["step"].max()),
+        "n_tests": fmt_int(len(steps)),
+        "n_added": fmt_int(len(chosen)),
+        "added": "; ".join(term_label(c) for c in chosen["candidate"]) or "none",
+        "first_threshold": fmt_big(steps["threshold"].iloc[0]) if len(steps) else "—",
+        "alpha": f"{alpha(res):g}",
+        "n_folds": fmt_int(n_folds),
+        "n_sets": fmt_int(len(sets)),
+        "top_set_share": fmt_pct(sets["share_of_folds"].max(), 0) if len(sets) else "—",
+        "top_term": term_label(stab.sort_values("share_of_folds", ascending=False)["term"].iloc[0]) if len(stab) else "none",
+        "top_term_share": fmt_pct(stab["share_of_folds"].max(), 0) if len(stab) else "—",
+    }
+    return out
+
+
+def ame_summary(res: Results) -> dict[str, str]:
+    m = res["marginal_effects"]
+    lead = m[m["role"] == "lead"].assign(abs_z=lambda d: d["statistic"].abs())
+    a = alpha(res)
+    sig = lead[lead["p_value"] < a].sort_values("abs_z", ascending=False)
+    units = _units(res)
+
+    def describe(r) -> str:
+        unit = _ame_unit(r.variable, r.contrast, units)
+        what = contrast_label(r.variable, r.contrast).lower()
+        step = f" ({unit})" if unit and unit != "vs reference" else ""
+        value = fmt_num(r.estimate * 100, 1)
+        return f"{what}{step} {value if r.estimate < 0 else '+' + value} pp"
+
+    return {"n_significant": fmt_int(len(sig)), "n_terms": fmt_int(len(lead)),
+            "top": "; ".join(describe(r) for r in sig.head(4).itertuples()) or "none",
+            "alpha": f"{a:g}", "lead_model": model_label(lead["model"].iloc[0]).lower() if len(lead) else "—"}
+
+
+def calibration_summary(res: Results, model: str | None = None) -> dict[str, str]:
+    """Calibration of one model's out-of-fold probabilities (default: the business model)."""
+    model = model or headline(res)["business_model"]
+    tests = res["calibration_tests"]
+    t = tests[tests["model"] == model].iloc[0]
+    curve = res["calibration_curve"][res["calibration_curve"]["model"] == model]
+    gap = (curve["observed_rate"] - curve["mean_predicted"])
+    worst = curve.loc[gap.abs().idxmax()]
+    outside = ((curve["mean_predicted"] < curve["conf_low"]) | (curve["mean_predicted"] > curve["conf_high"])).sum()
+    rejects = t["hl_p_value"] < alpha(res)
+    return {
+        "model": model_label(model).lower(),
+        "brier": fmt_num(t["brier"], 3), "brier_reference": fmt_num(t["brier_reference"], 3),
+        "brier_gain": fmt_pct(1 - t["brier"] / t["brier_reference"], 0),
+        "hl": fmt_num(t["hl_statistic"], 1), "hl_df": fmt_int(t["hl_df"]), "hl_p": fmt_big(t["hl_p_value"]),
+        "hl_verdict": ("rejects calibration" if rejects else "does not reject calibration"),
+        "n_bins": fmt_int(len(curve)), "n_outside": fmt_int(outside),
+        "worst_predicted": fmt_num(worst["mean_predicted"], 2), "worst_observed": fmt_num(worst["observed_rate"], 2),
+        "worst_direction": "over-predicts" if worst["mean_predicted"] > worst["observed_rate"] else "under-predicts",
+    }
+
+
+def candidates_summary(res: Results) -> dict[str, str]:
+    """The choice among the interpretable candidates (``model_candidates.csv``), in words."""
+    c = res["model_candidates"]
+    h = headline(res)
+    inference = c[c["model"] == h["inference_model"]].iloc[0]
+    business = c[c["model"] == h["business_model"]].iloc[0]
+    recalibrated = h["business_model"] != h["inference_model"]
+    return {
+        "n_candidates": fmt_int((~c["model"].str.endswith("_recalibrated")).sum()),
+        "inference": model_label(h["inference_model"]).lower(),
+        "inference_log_loss": fmt_num(inference["log_loss"], 3),
+        "inference_meets": "meets" if _true(inference["meets_target"]) else "does not meet",
+        "inference_hl_p": fmt_big(inference["hl_p_value"]),
+        "business": model_label(h["business_model"]).lower(),
+        "business_log_loss": fmt_num(business["log_loss"], 3),
+        "business_meets": "meets" if _true(business["meets_target"]) else "does not fully meet",
+        "business_hl_p": fmt_big(business["hl_p_value"]),
+        "business_slope": fmt_num(business["calibration_slope"], 2),
+        "business_intercept": fmt_num(business["calibration_intercept"], 2),
+        "recalibrated": ("Because it misses the target, its probabilities were recalibrated inside each fold for the "
+                         "business figures, and both versions are reported." if recalibrated else
+                         "It meets the target, so its own probabilities give the business figures."),
+    }
+
+
+def benchmark_summary(res: Results) -> dict[str, str]:
+    h = headline(res)
+    s = summary_strings(h)
+    info = run_info(res)
+    b = res["model_benchmark"].set_index("model")
+    comp = res["model_comparison"]
+    a = alpha(res)
+    if h["best_model"] == h["business_model"]:
+        verdict = (f"The business model, {s['business_model_label']}, has the highest mean cross-validated AUC of "
+                   "all models: the interpretable model costs no accuracy here.")
+    else:
+        significant = h["auc_diff_p_value"] < a
+        if h["equivalent"]:
+            tail = (f"The equivalence test (TOST on the corrected t) places the difference within ±{s['margin']} "
+                    f"(p = {s['tost_p']}): interpretability costs no accuracy beyond that margin.")
+        else:
+            tail = (f"The equivalence test (TOST on the corrected t) cannot place the difference within "
+                    f"±{s['margin']} (p = {s['tost_p']}): the data do not show that no accuracy is lost, only that "
+                    "any loss is within the interval above.")
+        verdict = (f"The business model ({s['business_model_label']}) is behind {s['best_model_label']} by "
+                   f"{fmt_num(-h['auc_diff'], 3)} AUC ({s['conf_level']} corrected CI of the difference "
+                   f"{s['auc_diff_ci']}; p = {s['auc_diff_p']}, "
+                   f"{'significant' if significant else 'not significant'}). A non-significant difference is not "
+                   f"evidence of equivalence. {tail}")
+    return {
+        "verdict": verdict, "n_models": fmt_int(len(b)), "n_folds": fmt_int(b["n_folds"].iloc[0]),
+        "n_splits": fmt_int(info["protocol"].get("n_splits", np.nan)),
+        "n_repeats": fmt_int(info["protocol"].get("n_repeats", np.nan)),
+        "inner_splits": fmt_int(info["protocol"].get("inner_splits", np.nan)),
+        "n_pairs": fmt_int(len(comp)), "n_sig": fmt_int((comp["p_value"] < a).sum()),
+        "n_sig_holm": fmt_int((comp["p_value_holm"] < a).sum()),
+        "alpha": f"{a:g}", "holdout": fmt_pct(holdout_share(res), 0),
+    }
+
+
+def offers_summary(res: Results) -> dict[str, str]:
+    o = res["offers"]
+    targeted = o[~o["offer"].isin(["none", "personal_contact"])]
+    top = targeted["offer"].value_counts()
+    allowed = res["allowed_levers"]["action"].tolist() if len(res["allowed_levers"]) else []
+    return {"n_targeted": fmt_int(len(targeted)), "n_none": fmt_int((o["offer"] == "none").sum()),
+            "n_personal": fmt_int((o["offer"] == "personal_contact").sum()),
+            "top_offer": lever_label(top.index[0]).lower() if len(top) else "none",
+            "top_offer_n": fmt_int(top.iloc[0]) if len(top) else "0",
+            "allowed": "; ".join(lever_label(x).lower() for x in allowed) or "none",
+            "n_allowed": fmt_int(len(allowed))}
+
+
+def engagement_sentence(res: Results) -> str:
+    """Engagement outcomes as associations, in words (never as levers, never with customers kept)."""
+    e = res["engagement_associations"]
+    e = e[e["group"] == ALL_HIGH_RISK]
+    if e.empty:
+        return "No engagement association was estimated."
+    parts = [f"high-risk customers who view {ENGAGEMENT_LABELS.get(r.outcome, r.outcome)} decline "
+             f"{fmt_num(-100 * r.effect, 1)} percentage points less often ({fmt_ci(-100 * r.conf_high, -100 * r.conf_low, 1)})"
+             if r.effect < 0 else
+             f"high-risk customers who view {ENGAGEMENT_LABELS.get(r.outcome, r.outcome)} decline "
+             f"{fmt_num(100 * r.effect, 1)} percentage points more often ({fmt_ci(100 * r.conf_low, 100 * r.conf_high, 1)})"
+             for r in e.itertuples()]
+    return "As associations only: " + "; ".join(parts) + "."
+
+
+def floor_summary(res: Results) -> dict[str, str]:
+    f = res["floor_logit_coefficients"].set_index("term")
+    lr = res["floor_lr_test"].iloc[0]
+    g = f.loc["floor_gamma"] if "floor_gamma" in f.index else None
+    return {"gamma": fmt_num(g["estimate"], 3) if g is not None else "—",
+            "gamma_ci": fmt_ci(g["conf_low"], g["conf_high"], 3) if g is not None else "—",
+            "lr": fmt_num(lr["lr_chi2"], 1), "lr_p": fmt_big(lr["p_value"])}
+
+
+def influence_summary(res: Results) -> dict[str, str]:
+    inf = res["influence"]
+    n = len(res["offers"])
+    oof = res["oof_predictions"].set_index("id")
+    column = headline(res)["business_model"]
+    y = oof.loc[inf["id"], "y_true"].to_numpy()
+    p = oof.loc[inf["id"], column].to_numpy()
+    surprising = int(((y == 1) & (p < 0.5)).sum() + ((y == 0) & (p >= 0.5)).sum())
+    max_cooks = float(inf["cooks_distance"].max())
+    return {"n_shown": fmt_int(len(inf)), "max_cooks": fmt_num(max_cooks, 4),
+            "rule": fmt_num(4 / n, 4), "max_cooks_ratio": fmt_num(max_cooks / (4 / n), 1),
+            "driver": ("far below one: no single customer drives the fit" if max_cooks < 0.5
+                       else "large enough to check whether this customer drives the fit"),
+            "surprising": (f"{fmt_int(surprising)} of these {fmt_int(len(inf))} customers had an outcome the business "
+                           "model found unlikely out of fold (a decline predicted below one half, or no decline "
+                           "predicted above it).")}
+
+
+def methods_facts(res: Results) -> dict[str, str]:
+    info = run_info(res)
+    prot = info["protocol"]
+    return {
+        "seed": str(info.get("seed")), "n_splits": fmt_int(prot.get("n_splits", np.nan)),
+        "n_repeats": fmt_int(prot.get("n_repeats", np.nan)), "inner_splits": fmt_int(prot.get("inner_splits", np.nan)),
+        "protocol_name": "the quick protocol meant for tests" if info["quick"] else "the full protocol",
+        "formula": str(info.get("formula")),
+        "formula_terms": "; ".join(term_label(t.strip()) for t in str(info.get("formula")).split(" + ")),
+        "render_date": _dt.date.today().isoformat(), "results_dir": res.directory.name,
+        "total_seconds": fmt_num(res["run_times"].set_index("stage")["seconds"].get("total", np.nan), 1),
+        "conf_level": f"{conf_level(res):.0%}", "alpha": f"{alpha(res):g}",
+        "choice_rule": protocol(res)["choice_rule"], "target": target_sentence(res),
+        "margin": fmt_num(float(protocol(res)["equivalence_margin"]), 3),
+    }

@@ -1,0 +1,135 @@
+"""Tables that summarise a run for the report: the stated protocol, the scenario variables and the headline.
+
+The report computes no statistic at render time: the numbers of its executive summary are the one row of
+:func:`headline_table`, built here from the other result tables at the end of ``python -m analysis run``; the
+rules it quotes (choice rule, calibration target, equivalence margin, α) are rows of :func:`protocol_table`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from analysis import benchmark, model, segments
+from analysis.dictionary import TARGET
+
+#: Confidence level of every interval of the run (the pipeline's default everywhere).
+CONF_LEVEL = 0.95
+
+
+def protocol_table() -> pd.DataFrame:
+    """The rules of the run, stated before it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, value, meaning``; ``value`` is a string (numbers as ``repr``, the calibration target as
+        JSON).
+    """
+    import inspect
+
+    holdout = inspect.signature(benchmark.holdout_auc).parameters["test_size"].default
+    rows = [
+        ("choice_rule", benchmark.CHOICE_RULE, "How the model for inference and for the business figures is chosen"),
+        ("calibration_target", json.dumps(benchmark.CALIBRATION_TARGET), "Calibration target of the chosen model"),
+        ("equivalence_margin", repr(benchmark.EQUIVALENCE_MARGIN),
+         "AUC margin of the equivalence test (TOST) against the best model"),
+        ("alpha", repr(segments.ALPHA), "Significance level (family-wise where Holm-adjusted)"),
+        ("conf_level", repr(CONF_LEVEL), "Confidence level of every interval"),
+        ("vif_threshold", repr(model.VIF_THRESHOLD), "VIF above which a design column is flagged"),
+        ("holdout_share", repr(float(holdout)), "Share of customers in the single hold-out"),
+        ("risk_threshold", repr(segments.RISK_THRESHOLD), "P(decline) at or above which a customer is high risk"),
+        ("profit_quantile", repr(segments.PROFIT_QUANTILE), "Profit quantile splitting high from low profit"),
+        ("horizon", segments.HORIZON, "Horizon of the target and of every count of customers"),
+    ]
+    return pd.DataFrame(rows, columns=["name", "value", "meaning"])
+
+
+def levers_table() -> pd.DataFrame:
+    """The scenario variables: store-controlled actions and engagement outcomes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``action, column, change, description, kind, needs_consent``; ``kind`` is ``action`` or
+        ``engagement`` (engagement outcomes are reported as associations only).
+    """
+    return pd.DataFrame([{"action": lever.name, "column": lever.column, "change": lever.change,
+                          "description": lever.description, "kind": lever.kind,
+                          "needs_consent": lever.needs_consent} for lever in segments.LEVERS],
+                        columns=["action", "column", "change", "description", "kind", "needs_consent"])
+
+
+def headline_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The numbers of the executive summary, from the other result tables (pure: no disk, no model).
+
+    Parameters
+    ----------
+    tables : dict
+        At least ``row_accounting, customer_table, segment_thresholds, offers, segments, model_candidates,
+        model_benchmark, accuracy_gap, run_info``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with the columns of the ``headline`` entry of the results registry. Profit at risk is the
+        upper bound of ``segments.csv`` (a declining customer assumed to lose all monthly profit); ``auc_diff``
+        is the business model's mean AUC minus the best benchmarked model's, with the corrected interval, the
+        t test and the TOST of ``accuracy_gap.csv``.
+    """
+    thresholds = tables["segment_thresholds"].set_index("threshold")["value"]
+    risk = float(thresholds["risk"])
+    offers = tables["offers"]
+    p, profit = offers["p_decline"].to_numpy(float), offers["profit"].to_numpy(float)
+    high = p >= risk
+    at_risk = p * profit
+    grid = tables["segments"][tables["segments"]["kind"] == "grid"]
+    top = grid.sort_values("profit_at_risk_upper", ascending=False, kind="stable").iloc[0]
+    candidates = tables["model_candidates"]
+    business = candidates[candidates["chosen"].astype(str).str.lower() == "true"].iloc[0]
+    inference = candidates[candidates["role"].astype(str).str.contains("inference")]
+    inference_model = str(inference["model"].iloc[0]) if len(inference) else str(business["model"])
+    bench = tables["model_benchmark"].set_index("model")
+    best = str(bench["auc_mean"].idxmax())
+    gap = tables["accuracy_gap"].set_index("model")
+    g = gap.loc[business["model"]] if business["model"] in gap.index else None
+    info = tables["run_info"].iloc[0]
+    row = {
+        "n_exported": int(tables["row_accounting"]["rows_in"].iloc[0]),
+        "n_customers": int(len(offers)),
+        "decline_rate": float(tables["customer_table"][TARGET].mean()),
+        "risk_threshold": risk,
+        "n_high_risk": int(high.sum()),
+        "share_high_risk": float(high.mean()),
+        "profit_at_risk_upper_total": float(at_risk.sum()),
+        "profit_at_risk_upper_high_risk": float(at_risk[high].sum()),
+        "share_profit_at_risk_high_risk": float(at_risk[high].sum() / at_risk.sum()),
+        "top_segment": str(top["segment"]),
+        "top_segment_n": int(top["n_customers"]),
+        "top_segment_share": float(top["share"]),
+        "top_segment_mean_p": float(top["mean_p_decline"]),
+        "top_segment_observed_rate": float(top["observed_decline_rate"]),
+        "top_segment_profit_at_risk_upper": float(top["profit_at_risk_upper"]),
+        "top_segment_share_of_profit_at_risk": float(top["profit_at_risk_upper"] / at_risk.sum()),
+        "inference_model": inference_model,
+        "business_model": str(business["model"]),
+        "business_meets_target": str(business["meets_target"]).lower() == "true",
+        "business_hl_p_value": float(business["hl_p_value"]),
+        "business_calibration_slope": float(business["calibration_slope"]),
+        "business_calibration_intercept": float(business["calibration_intercept"]),
+        "n_models": int(len(bench)),
+        "best_model": best,
+        "best_auc": float(bench.loc[best, "auc_mean"]),
+        "business_auc": float(business["auc_mean"]),
+        "auc_diff": float(g["auc_diff"]) if g is not None else 0.0,
+        "auc_diff_conf_low": float(g["conf_low"]) if g is not None else np.nan,
+        "auc_diff_conf_high": float(g["conf_high"]) if g is not None else np.nan,
+        "auc_diff_p_value": float(g["p_value"]) if g is not None else np.nan,
+        "equivalence_margin": float(g["margin"]) if g is not None else np.nan,
+        "tost_p_value": float(g["tost_p_value"]) if g is not None else np.nan,
+        "equivalent": bool(str(g["equivalent"]).lower() == "true") if g is not None else False,
+        "quick": str(info["quick"]).lower() == "true",
+    }
+    return pd.DataFrame([row])
