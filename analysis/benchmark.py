@@ -47,7 +47,7 @@ MODEL_LABELS = {
     "logit_floor_recalibrated": "Logit with a floor, recalibrated inside each fold (floor and ceiling)",
     "logit_l2": "Penalised logistic regression (L1/L2, tuned)",
     "svc_rbf": "Support vector machine, RBF kernel (tuned)",
-    "random_forest": "Random forest (200 trees, tuned leaf size and features)",
+    "random_forest": "Random forest (200 trees, leaf size and features tuned by out-of-bag AUC)",
     "decision_tree": "Decision tree (tuned depth)",
     "knn": "k nearest neighbours (tuned k)",
 }
@@ -130,6 +130,44 @@ def candidate_models() -> dict[str, tuple[object, dict | None]]:
     }
 
 
+class OOBTunedForest(ClassifierMixin, BaseEstimator):
+    """A random forest whose leaf size and feature share are chosen by the out-of-bag ROC-AUC on the training
+    rows: each setting is fitted once and judged on the rows its trees did not see, instead of refitting it on
+    every inner fold (a quarter of the fits of a 3-fold grid search, tuned on the same rows only)."""
+
+    def __init__(self, grid=None, n_estimators: int = 200, random_state=None):
+        self.grid = grid
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        y = np.asarray(y)
+        best = None
+        for params in (self.grid or [{"min_samples_leaf": 2, "max_features": "sqrt"}]):
+            forest = RandomForestClassifier(n_estimators=self.n_estimators, oob_score=True, n_jobs=1,
+                                            random_state=self.random_state, **params).fit(X, y)
+            score = roc_auc_score(y, forest.oob_decision_function_[:, 1])
+            if best is None or score > best[0]:
+                best = (score, params, forest)
+        self.oob_auc_, self.best_params_, self.forest_ = best
+        self.classes_ = self.forest_.classes_
+        return self
+
+    def cv_info(self):
+        return {"oob_auc": self.oob_auc_, **self.best_params_}
+
+    def predict_proba(self, X):
+        return self.forest_.predict_proba(X)
+
+    def predict(self, X):
+        return self.forest_.predict(X)
+
+
+#: The forest's tuning grid (out-of-bag AUC on the training rows).
+FOREST_GRID = [{"min_samples_leaf": leaf, "max_features": features}
+               for leaf in (2, 10) for features in ("sqrt", 0.5)]
+
+
 class Recalibrated(ClassifierMixin, BaseEstimator):
     """A base classifier followed by a floor-and-ceiling recalibration map fitted on the training rows only.
 
@@ -186,9 +224,8 @@ def benchmark_models(seed: int) -> dict[str, tuple[object, dict | None]]:
         ),
         "random_forest": (
             Pipeline([("prep", _preprocess(scale=False)),
-                      ("model", RandomForestClassifier(n_estimators=200, min_samples_leaf=2, max_features="sqrt",
-                                                       random_state=seed, n_jobs=1))]),
-            {"model__min_samples_leaf": [2, 10], "model__max_features": ["sqrt", 0.5]},
+                      ("model", OOBTunedForest(grid=FOREST_GRID, n_estimators=200, random_state=seed))]),
+            None,
         ),
         "decision_tree": (
             Pipeline([("prep", _preprocess(scale=False)),

@@ -60,9 +60,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     if out.is_dir():
         _print_errors([f"--out {out}: is a directory; give the path of the CSV file to write"])
         return EXIT_INVALID
-    if not out.parent.is_dir():
-        _print_errors([f"--out {out}: the directory {out.parent} does not exist"])
+    if out.parent.exists() and not out.parent.is_dir():
+        _print_errors([f"--out {out}: {out.parent} is not a directory"])
         return EXIT_INVALID
+    out.parent.mkdir(parents=True, exist_ok=True)
     run = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=out)
     for warning in run.warnings:
         print(f"warning: {warning}", file=sys.stderr)

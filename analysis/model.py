@@ -478,6 +478,8 @@ def linear_score_spec(pair: ModelPair, formula: str) -> tuple[str, pd.Series]:
         return linear_formula(), pair.estimator.params
     if pair.inference_code == "gam_engagement":
         return pair.estimator.formula_, pd.Series(pair.estimator.params_, index=pair.estimator.column_names_)
+    if pair.inference_code == "logit_floor":
+        return pair.estimator.formula, pd.Series(pair.estimator.fit_.beta, index=pair.estimator.fit_.names[:-1])
     raise NotImplementedError(f"the model file holds linear scores; {pair.inference_code} is not one")
 
 
@@ -495,10 +497,14 @@ def scoring_spec(pair: ModelPair, formula: str, frame: pd.DataFrame):
     else:
         model_object = smf.logit(f"{TARGET} ~ {score_formula}", frame)
         names = list(model_object.exog_names)
-        cov = pd.DataFrame(pair.estimator.cov_, index=names, columns=names)
+        matrix = (pair.estimator.cov_ if pair.inference_code == "gam_engagement"
+                  else pair.estimator.fit_.cov[:-1, :-1])  # the floor's own variance is not needed to score
+        cov = pd.DataFrame(matrix, index=names, columns=names)
         result = SimpleNamespace(model=model_object, params=pd.Series(np.asarray(params, dtype=float), index=names),
                                  cov_params=lambda: cov)
     probability = {"link": "logit"}
+    if pair.inference_code == "logit_floor":
+        probability = {"link": "floor_logit", "floor": float(pair.estimator.fit_.gamma)}
     if pair.score_map is not None:
         probability["calibrator"] = {"kind": "asymptote", **pair.score_map.params()}
     return result, probability

@@ -240,7 +240,9 @@ def test_results_dir_from_environment(tmp_path, monkeypatch):
     assert R.resolve_results_dir() == tmp_path.resolve()
     monkeypatch.delenv(R.RESULTS_ENV_VAR)
     assert R.resolve_results_dir() == RESULTS_DIR
-    with pytest.raises(FileNotFoundError, match="missing result tables"):
+    from analysis.results_store import ResultsError
+
+    with pytest.raises(ResultsError, match="no manifest.json"):  # an empty directory is refused before reading
         R.load_results(tmp_path)
 
 

@@ -178,7 +178,7 @@ def test_out_is_a_directory(trained, tmp_path):
     write_exports(export, n_customers=30, seed=36, with_target=False)
     code, _, stderr, _ = _score(trained, export, tmp_path)
     assert code == 2 and stderr.strip().splitlines() == [
-        f"error: --out {tmp_path} is a directory: give the file name of the offers CSV"]
+        f"error: --out {tmp_path}: is a directory; give the path of the CSV file to write"]
 
 
 def test_tampered_model_refused_in_one_line(trained, tmp_path):
