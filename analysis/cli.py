@@ -48,9 +48,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from analysis.scoring import score_export
+    if args.engine == "memory" and args.scheduler is None and args.chunk_customers is None:
+        from analysis.scoring import score_export
 
-    out = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=Path(args.out))
+        out = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=Path(args.out))
+    else:
+        from analysis.streaming import DEFAULT_CHUNK_CUSTOMERS, score_streaming
+
+        out = score_streaming(args.data_dir, Path(args.results_dir), Path(args.out), engine=args.engine,
+                              scheduler=args.scheduler, chunk_customers=args.chunk_customers or DEFAULT_CHUNK_CUSTOMERS)
     print(f"wrote {out}")
     return 0
 
@@ -100,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(p)
     p.add_argument("--results-dir", default=str(paths.RESULTS_DIR), help="where `run` saved the fitted model")
     p.add_argument("--out", required=True, help="output CSV of offers")
+    p.add_argument("--engine", choices=("memory", "stream", "dask"), default="memory",
+                   help="memory: the whole export at once; stream: customer by customer range in bounded memory; "
+                        "dask: the same ranges on a Dask cluster (needs --scheduler)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of the Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
+    p.add_argument("--chunk-customers", type=int, default=None, metavar="N",
+                   help="customers scored at a time with --engine stream or dask (default 200000)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("fetch-data", help="download the four public exports into data/raw/")
