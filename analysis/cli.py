@@ -55,8 +55,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         from analysis.streaming import DEFAULT_CHUNK_CUSTOMERS, score_streaming
 
+        chunk = DEFAULT_CHUNK_CUSTOMERS if args.chunk_customers is None else args.chunk_customers
         out = score_streaming(args.data_dir, Path(args.results_dir), Path(args.out), engine=args.engine,
-                              scheduler=args.scheduler, chunk_customers=args.chunk_customers or DEFAULT_CHUNK_CUSTOMERS)
+                              scheduler=args.scheduler, chunk_customers=chunk)
     print(f"wrote {out}")
     return 0
 

@@ -19,7 +19,8 @@ same, bit for bit, as ``score --engine memory`` gives. Four passes:
    the output is sorted by id as the in-memory path's is.
 
 Errors name the original file and line: a bucket's violations are mapped back through its line side file, and
-the violations of all buckets are reported together, ordered by file and line. Peak memory is set by
+the violations of all buckets are merged into what validation of the whole export reports (the first failing
+stage, in its order, the first 50 and the total). Peak memory is set by
 ``chunk_customers`` and the chunk of rows read in pass 1, not by the size of the export.
 
 With ``engine="dask"`` passes 2 and 3 are Dask DataFrames whose partitions are the buckets, computed on the
@@ -430,21 +431,50 @@ def score_bucket(bucket: str | Path, results_dir: str, medians: dict[str, float]
     return batch_scorer(str(results_dir))(model_table, excluded)
 
 
+# Validation checks values (every rule, every file) before structure, and stops after the first stage that fails;
+# the order of its messages within a stage is recreated from the message text.
+_VALUE_CHECKS = ("missing value", "unknown value", "not a number", "customer id is not an integer",
+                 "not a finite number", "below the allowed minimum", "above the allowed maximum")
+_STRUCTURE_CHECKS = ("conflicting duplicate", "customer has no row", "customer is not in", "customer is missing from")
+
+
+def _stage_and_key(violation: Violation) -> tuple[int, tuple]:
+    """Validation stage (1 values, 2 structure) of a violation, and its place in the in-memory order."""
+    files = {name: i for i, name in enumerate(EXPORT_FILES)}
+    file = files.get(violation.file, len(files))
+    line = violation.line or 0
+    for check, prefix in enumerate(_STRUCTURE_CHECKS):
+        if violation.message.startswith(prefix):
+            if check < 2:  # duplicates then periods, file by file
+                return 2, (2 * file + check, line)
+            if check == 2:  # ids missing from market_file, file by file
+                return 2, (2 * len(files) + 2 * file, line)
+            other = files.get(violation.message.rsplit(" ", 1)[-1], len(files))
+            return 2, (2 * len(files) + 2 * other + 1, violation.value)  # in id order
+    rules = [r.column for r in RULES if r.file == violation.file]
+    column = rules.index(violation.column) if violation.column in rules else len(rules)
+    kind = next((i for i, c in enumerate(_VALUE_CHECKS) if violation.message.startswith(c)), len(_VALUE_CHECKS))
+    return 1, (file, column, kind, line)
+
+
 def _raise_violations(partition: Partition) -> None:
-    """All violations of pass 1 and of every bucket, with original lines, ordered by file and line."""
-    found = list(partition.violations)
-    total = partition.n_violations
+    """The violations of pass 1 and of every bucket, with original lines, as validation of the whole export
+    reports them: the first failing stage only, in its order, the first :data:`MAX_REPORTED` and the total."""
+    found = [(1, list(partition.violations), partition.n_violations)] if partition.n_violations else []
     for bucket in partition.buckets:
         path = bucket / "violations.pkl"
         if path.exists():
             with open(path, "rb") as handle:
                 violations, n_total = pickle.load(handle)
-            found.extend(violations)
-            total += n_total
-    if total:
-        order = {name: i for i, name in enumerate(EXPORT_FILES)}
-        found.sort(key=lambda v: (order.get(v.file, len(order)), v.line or 0))
-        raise ExportError(found[:MAX_REPORTED], max(total, len(found[:MAX_REPORTED])))
+            # A bucket stops at its first failing stage, so all its violations share it.
+            found.append((_stage_and_key(violations[0])[0], violations, n_total))
+    if not found:
+        return
+    stage = min(s for s, _, _ in found)
+    kept = [v for s, vs, _ in found if s == stage for v in vs]
+    total = sum(n for s, _, n in found if s == stage)
+    kept.sort(key=lambda v: _stage_and_key(v)[1])
+    raise ExportError(kept[:MAX_REPORTED], max(total, min(len(kept), MAX_REPORTED)))
 
 
 # --- the command -------------------------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ def test_partition_keeps_each_customer_whole_and_its_lines(new_export, tmp_path)
 def _corrupt(directory: Path, name: str, line: int, edit) -> None:
     path = directory / name
     lines = path.read_bytes().decode("utf-8").split("\r\n")
-    lines[line - 1] = edit(lines[line - 1])
+    edited = edit(lines[line - 1])
+    lines[line - 1: line] = [] if edited is None else [edited]
     path.write_bytes("\r\n".join(lines).encode("utf-8"))
 
 
@@ -116,11 +117,10 @@ def test_raises_same_error_as_memory(kind, model_dir, new_export, tmp_path):
         rows = (bad / name).read_bytes().decode("utf-8").split("\r\n")
         first = rows[99]  # line 100: repeated deep in the file with another value
         edit = lambda row: first.rsplit(",", 1)[0] + ",999"  # noqa: E731
-    if kind == "not UTF-8":
-        (bad / name).write_bytes((bad / name).read_bytes().replace(
-            (bad / name).read_bytes().split(b"\r\n")[line - 1],
-            (bad / name).read_bytes().split(b"\r\n")[line - 1].replace("Кухонная".encode(), "Кухонная".encode("cp1251"))
-            .replace("Товары".encode(), "Товары".encode("cp1251"))))
+    if kind == "not UTF-8":  # one row saved in cp1251, deep in the file
+        rows = (bad / name).read_bytes().split(b"\r\n")
+        rows[line - 1] = rows[line - 1].decode("utf-8").encode("cp1251")
+        (bad / name).write_bytes(b"\r\n".join(rows))
     else:
         _corrupt(bad, name, line, edit)
     memory = _score(bad, model_dir, tmp_path / "m.csv")
@@ -150,3 +150,22 @@ def test_dask_local_cluster_equals_single_machine(model_dir, new_export, tmp_pat
                               "--scheduler", cluster.scheduler_address, "--chunk-customers", "400")
     assert code == 0, stderr
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
+
+
+def test_raises_same_errors_when_several_ranges_fail(model_dir, new_export, tmp_path):
+    """Value errors in two ranges and a structural one in a third: validation of the whole export stops at the
+    value errors, in rule order (market_file first although its line is later in the id order), so must streaming."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in EXPORT_FILES:
+        (bad / name).write_bytes((new_export / name).read_bytes())
+    _corrupt(bad, "market_money.csv", 301, lambda row: row.rsplit(",", 1)[0] + ",-5.0")
+    _corrupt(bad, "market_file.csv", 2400, lambda row: "2400.5," + row.split(",", 1)[1])
+    _corrupt(bad, "market_money.csv", 7000, lambda row: row.rsplit(",", 1)[0] + ",")
+    _corrupt(bad, "market_time.csv", 3000, lambda row: None)  # a customer without a period row
+    _corrupt(bad, "money.csv", 900, lambda row: "")  # a blank line inside the file
+    memory = _score(bad, model_dir, tmp_path / "m.csv")
+    stream = _score(bad, model_dir, tmp_path / "s.csv", "--engine", "stream", "--chunk-customers", "300")
+    assert memory[0] == stream[0] == 2
+    assert stream[1] == memory[1]
+    assert len(stream[1].splitlines()) >= 3
