@@ -47,10 +47,15 @@ import pandas as pd
 from analysis.dictionary import EXPORT_FILES, ID_RU, MARKET_FILE
 from analysis.load import BOM, ExportError, RawExport, Violation, read_exports
 from analysis.paths import resolve_data_dir
-from analysis.table import EXCLUDED_COLUMNS, EXTREME_REVENUE_FACTOR, REVENUE_COLUMNS, apply_business_rules, \
-    build_customer_table
+from analysis.table import (
+    EXCLUDED_COLUMNS,
+    EXTREME_REVENUE_FACTOR,
+    REVENUE_COLUMNS,
+    apply_business_rules,
+    build_customer_table,
+)
 from analysis.validate import MAX_REPORTED, RULES, validate_exports
-from stats.counts import add_counts, median_from_counts, value_counts
+from stats.counts import median_from_counts, value_counts
 
 ENGINES = ("memory", "stream", "dask")
 #: Customers per bucket: the in-memory path needs about 1.8 GB for 1 M customers, so 200 k stay well under 1 GB.
