@@ -3,7 +3,9 @@
 Each configuration runs in its own subprocess so that its peak memory (maximum resident set size, read
 with ``getrusage`` after each stage, hence "peak so far") is its own. Targets (from the issues): data stage
 for 1 M customers ≤ 20 s and ≤ 4 GiB, 10× more customers ≤ 12× the time; logit fit on 1 M ≤ 30 s; scoring
-1 M end to end ≤ 30 s and ≤ 4 GiB; ``run`` on the real data ≤ 60 s.
+1 M end to end ≤ 30 s and ≤ 4 GiB; ``run`` on the real data ≤ 60 s; ``score --engine stream`` on 10 M
+customers (about 70 M CSV rows) with peak RSS ≤ 3 GiB, and 10× the customers ≤ 11× the time (rows "score
+stream", sizes ``--stream-sizes``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 SIZES = (10_000, 100_000, 1_000_000)
+STREAM_SIZES = (1_000_000, 10_000_000)
 
 
 def _peak_mib() -> float:
@@ -71,6 +74,17 @@ def worker_score(data_dir: str, results_dir: str, out: str) -> list[dict]:
              "rows": rows}]
 
 
+def worker_stream(data_dir: str, results_dir: str, out: str) -> list[dict]:
+    """Score an export without the target in bounded memory (``score --engine stream``)."""
+    from analysis.streaming import score_streaming
+
+    start = time.perf_counter()
+    score_streaming(data_dir, Path(results_dir), Path(out), engine="stream")
+    seconds = time.perf_counter() - start
+    rows = sum(len(chunk) for chunk in pd.read_csv(out, usecols=["id"], chunksize=1_000_000))
+    return [{"stage": "score stream end to end", "seconds": seconds, "peak_mib": _peak_mib(), "rows": rows}]
+
+
 def _spawn(*args: str) -> list[dict]:
     completed = subprocess.run([sys.executable, "-m", "analysis.bench", "--worker", *args],
                                capture_output=True, text=True, check=False)
@@ -85,11 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--data-dir", default=None, help="the real exports (default: as for `run`)")
     parser.add_argument("--skip-run", action="store_true", help="do not time `run` on the real data")
+    parser.add_argument("--stream-sizes", type=int, nargs="*", default=list(STREAM_SIZES),
+                        help="customers of the exports scored with --engine stream (none: skip)")
     args = parser.parse_args(argv)
 
     if args.worker:
         kind, *rest = args.worker
-        rows = {"data": worker_data, "logit": worker_logit, "score": worker_score}[kind](*rest)
+        rows = {"data": worker_data, "logit": worker_logit, "score": worker_score,
+                "stream": worker_stream}[kind](*rest)
         print(json.dumps(rows))
         return 0
 
@@ -133,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                     table.append({"data": label, **row})
             for path in list(export.glob("*.csv")) + list(tmp.glob(f"score{size}/*.csv")):
                 path.unlink()
+        for size in args.stream_sizes if not args.skip_run else ():
+            export = tmp / f"stream{size}"
+            write_exports(export, n_customers=size, seed=size + 2, with_target=False)
+            for row in _spawn("stream", str(export), str(results), str(tmp / f"stream_offers{size}.csv")):
+                table.append({"data": f"synthetic {size:,}", **row})
+            for path in list(export.glob("*.csv")) + [tmp / f"stream_offers{size}.csv"]:
+                path.unlink()
     frame = pd.DataFrame(table)
     print(frame.to_markdown(index=False, floatfmt=".2f"))
     data_totals = frame[frame["stage"] == "data stage total"].set_index("data")["seconds"]
@@ -141,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         if small in data_totals and large in data_totals:
             print(f"scaling {small} -> {large}: {data_totals[large] / data_totals[small]:.1f}× the time "
                   "(target ≤ 12× for 10× the customers)")
+    stream = frame[frame["stage"] == "score stream end to end"].set_index("data")["seconds"]
+    stream_labels = [f"synthetic {s:,}" for s in args.stream_sizes]
+    for small, large in zip(stream_labels, stream_labels[1:]):
+        if small in stream and large in stream:
+            ratio = int(large.split()[1].replace(",", "")) / int(small.split()[1].replace(",", ""))
+            print(f"score stream {small} -> {large}: {stream[large] / stream[small]:.1f}× the time for "
+                  f"{ratio:g}× the customers (target ≤ 11× for 10×)")
     return 0
 
 
