@@ -512,7 +512,11 @@ def design_matrix(spec: dict, frame: pd.DataFrame) -> np.ndarray:
 
 def linear_predictor(spec: dict, frame: pd.DataFrame) -> np.ndarray:
     """``eta = X(frame) @ beta`` from the model file (no refit, no training data)."""
-    return design_matrix(spec, frame) @ np.asarray(spec["estimates"]["values"], dtype=float)
+    # a row-wise sum rather than a BLAS matrix-vector product: each customer's value then depends only on that
+    # customer's row (BLAS kernels round differently with the batch's size and alignment), so an export scored
+    # in ranges gives the same bits as scored whole
+    X = np.ascontiguousarray(design_matrix(spec, frame))
+    return (X * np.asarray(spec["estimates"]["values"], dtype=float)).sum(axis=1)
 
 
 def probability_from_eta(block: dict, eta: np.ndarray) -> np.ndarray:

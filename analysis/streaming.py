@@ -162,10 +162,10 @@ def _chunks(source: _Source, rows: int = CHUNK_ROWS, nrows: int | None = None) -
             raise ExportError([Violation(source.name, _first_undecodable_line(source), None, None,
                                          "file is not UTF-8 (a cp1251 export?); save it as UTF-8")]) from None
         except pd.errors.ParserError as err:
-            match = re.search(r"line (\d+)", str(err))
-            line = int(match.group(1)) if match else None
-            raise ExportError([Violation(source.name, line, None, None,
-                                         f"cannot parse CSV: {str(err).strip()}")]) from None
+            from analysis.load import _parser_error
+
+            # the same one-line message as the in-memory reader (records counted as lines: no quoted newlines)
+            raise _parser_error(source.name, err, len(source.columns), None) from None
         except pd.errors.EmptyDataError:
             raise ExportError([Violation(source.name, None, None, None, "file has no header")]) from None
 
@@ -226,9 +226,8 @@ def bucket_edges(source: _Source, chunk_customers: int) -> tuple[np.ndarray, int
 
 
 def _blank_line_violations(source: _Source, lines: list[int]) -> list[Violation]:
-    """What validation says of an all-empty row inside a file: every checked column is missing."""
-    checked = [r.column for r in RULES if r.file == source.name and r.column in source.columns]
-    return [Violation(source.name, line, column, "", "missing value") for line in lines for column in checked]
+    """What validation says of an all-empty row inside a file (:func:`analysis.validate.check_values`)."""
+    return [Violation(source.name, line, None, None, "empty line") for line in lines]
 
 
 def partition_export(data_dir: Path, work_dir: Path, chunk_customers: int = DEFAULT_CHUNK_CUSTOMERS,

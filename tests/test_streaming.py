@@ -98,7 +98,8 @@ def _corrupt(directory: Path, name: str, line: int, edit) -> None:
 
 CORRUPTIONS = {
     "not a number": ("market_money.csv", 6001, lambda row: row.rsplit(",", 1)[0] + ",abc"),
-    "unknown category": ("market_file.csv", 2222, lambda row: row.replace("премиум", "vip").replace("стандарт", "vip")),
+    # unknown service types and categories are scored as "not scored"; an unknown consent value is still refused
+    "unknown category": ("market_file.csv", 2222, lambda row: row.replace(",да,", ",может,", 1).replace(",нет,", ",может,", 1)),
     "extra field": ("market_time.csv", 4321, lambda row: row + ",7"),
     "blank line": ("money.csv", 1800, lambda row: ""),
     "conflicting duplicate": ("market_time.csv", 4400, None),
