@@ -55,7 +55,7 @@ mutation: $(STAMP)
 	nice -n 15 $(BIN)/python scripts/mutation.py --jobs $(MUTATE_JOBS) --modules $(MUTATE_MODULES) --tests $(MUTATE_TESTS)
 
 bench: $(STAMP)
-	$(BIN)/python -m analysis.bench
+	$(BIN)/python -m analysis.timings
 
 clean:
 	rm -rf results results.tmp-* results.old-* _render report.html report.pdf .pytest_cache .mutation

@@ -340,9 +340,14 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
     from analysis.model import candidate_metrics, choose_model
     from stats.crossval import nested_cv, pairwise_comparisons, summarise_cv
 
+    import os
+    import sys
+
+    # a progress bar on a terminal, none in CI or in a log file
+    progress = sys.stderr.isatty() and not os.environ.get("CI")
     y_arr = y.to_numpy()
     models = {**candidate_models(), **benchmark_models(seed)}
-    cv = nested_cv(models, X, y, seed=seed, n_jobs=n_jobs, **protocol)
+    cv = nested_cv(models, X, y, seed=seed, n_jobs=n_jobs, progress=progress, **protocol)
     scores, oof = cv.scores, cv.oof
     candidates = candidate_metrics(scores, oof, y_arr, cv.n_train, cv.n_test, INTERPRETABLE, CALIBRATION_TARGET)
     inference = choose_model(candidates, INTERPRETABLE)
@@ -350,7 +355,7 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
     if not bool(candidates.loc[candidates["model"] == inference, "meets_target"].iloc[0]):
         business = f"{inference}_recalibrated"
         extra = nested_cv({business: (Recalibrated(base=models[inference][0], seed=seed), None)}, X, y, seed=seed,
-                          n_jobs=n_jobs, **protocol)
+                          n_jobs=n_jobs, progress=progress, **protocol)
         scores = pd.concat([scores, extra.scores], ignore_index=True)
         oof = pd.concat([oof, extra.oof], axis=1)
         row = candidate_metrics(scores, oof, y_arr, cv.n_train, cv.n_test, [business], CALIBRATION_TARGET)

@@ -130,11 +130,11 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                       ignore_index=True)
     _write(times, results_dir, "run_times")
     run_info = pd.DataFrame([{"seed": seed, "protocol": json.dumps(protocol), "quick": quick,
-                              "data_dir": str(dataset.data_dir), "formula": formula,
+                              "data_dir": dataset.data_dir.name, "formula": formula,
                               "n_customers": int(len(frame)), "decline_rate": float(np.mean(y))}])
     _write(headline_table(read_tables(results_dir, (
         "row_accounting", "customer_table", "segment_thresholds", "offers", "segments", "model_candidates",
         "model_benchmark", "accuracy_gap")) | {"run_info": run_info}), results_dir, "headline")
     _write(run_info, results_dir, "run_info")
-    print(f"analysis written to {results_dir} in {times['seconds'].iloc[-1]:.1f} s", file=sys.stderr)
+    print(f"analysis written in {times['seconds'].iloc[-1]:.1f} s", file=sys.stderr)
     return {"times": times}

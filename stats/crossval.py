@@ -117,6 +117,7 @@ def nested_cv(
     seed: int = 0,
     n_jobs: int = 1,
     scoring: str = "roc_auc",
+    progress: bool = False,
 ) -> NestedCVResult:
     """Nested, repeated, stratified cross-validation of binary classifiers.
 
@@ -146,6 +147,8 @@ def nested_cv(
     scoring : str, default "roc_auc"
         Scorer used to select hyper-parameters in the inner loop. The outer
         score reported is always the ROC AUC.
+    progress : bool, default False
+        Show a tqdm progress bar over the (model, outer fold) tasks on stderr.
 
     Returns
     -------
@@ -196,10 +199,15 @@ def nested_cv(
         for name, (estimator, grid) in models.items():
             tasks.append((name, repeat, fold, train, test, estimator, grid, fold_seed))
 
-    outputs = Parallel(n_jobs=n_jobs)(
+    outputs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_one_fold)(name, est, grid, X, y01, train, test, inner_splits, scoring, fs)
         for (name, _, _, train, test, est, grid, fs) in tasks
     )
+    if progress:
+        from tqdm import tqdm
+
+        outputs = tqdm(outputs, total=len(tasks), desc="cross-validation", unit="fit", leave=False)
+    outputs = list(outputs)
 
     names = list(models)
     sums = {m: np.zeros(len(y01)) for m in names}

@@ -86,15 +86,15 @@ def worker_stream(data_dir: str, results_dir: str, out: str) -> list[dict]:
 
 
 def _spawn(*args: str) -> list[dict]:
-    completed = subprocess.run([sys.executable, "-m", "analysis.bench", "--worker", *args],
+    completed = subprocess.run([sys.executable, "-m", "analysis.timings", "--worker", *args],
                                capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        raise RuntimeError(f"bench worker {args[0]} failed: {completed.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"timings worker {args[0]} failed: {completed.stderr.strip().splitlines()[-1:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.timings", description=__doc__.split("\n")[0])
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--data-dir", default=None, help="the real exports (default: as for `run`)")
