@@ -120,7 +120,8 @@ def fit_chosen_logit(frame: pd.DataFrame, formula: str) -> LogitFit:
 
 
 def calibration_checks(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Calibration of out-of-fold probabilities.
+    """Calibration of out-of-fold probabilities (Hosmer–Lemeshow with G degrees of freedom: no parameter was
+    estimated on these rows).
 
     Returns
     -------
@@ -130,7 +131,7 @@ def calibration_checks(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[
         base rate).
     """
     curve = reliability_curve(y, p, n_bins=n_bins)
-    hl = hosmer_lemeshow(y, p, n_groups=n_bins)
+    hl = hosmer_lemeshow(y, p, n_groups=n_bins, out_of_sample=True)  # out-of-fold rows: G degrees of freedom
     base = float(np.mean(y))
     tests = pd.DataFrame([{
         "brier": brier_score(y, p),

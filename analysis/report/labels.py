@@ -168,6 +168,13 @@ ACTION_LABELS = {
     "none": "None (standard communication)",
     "personal_contact": "Personal contact (no action has room)",
 }
+#: Compact action labels for wide tables (consent is stated in the table caption).
+ACTION_SHORT = {
+    "more_marketing": "+1 contact/month",
+    "marketing_this_month": "+1 contact now",
+    "less_promotion": "−10 pp promo share",
+    "cart_reminder": "cart reminder",
+}
 ENGAGEMENT_LABELS = {
     "more_categories": "one more category viewed per visit",
     "more_pages": "two more pages per visit",

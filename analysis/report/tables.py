@@ -13,6 +13,7 @@ import pandas as pd
 from analysis.dictionary import CATEGORY_LABELS, DICTIONARY, EXPORT_FILES, FEATURE_GROUPS, KNOWN_TYPOS, dictionary_frame
 from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_pct
 from analysis.report.labels import (
+    ACTION_SHORT,
     ALL_HIGH_RISK,
     CI,
     ENGAGEMENT_LABELS,
@@ -478,7 +479,7 @@ def scenarios_table(res: Results) -> pd.DataFrame:
     and upper-bound profit retained over the next three months."""
     s = res["scenarios"]
     return pd.DataFrame({
-        "Group": s["group"].map(segment_label), "Action": s["action"].map(lever_label),
+        "Group": s["group"].map(segment_label), "Action": s["action"].map(lambda a: ACTION_SHORT.get(a, lever_label(a))),
         "With room": [f"{fmt_int(r)} of {fmt_int(n)}" for r, n in zip(s["n_with_room"], s["n_customers"])],
         f"Δ P(decline), pp ({CI})": [fmt_est_ci(100 * e, 100 * lo, 100 * hi, 1)
                                     for e, lo, hi in zip(s["effect"], s["conf_low"], s["conf_high"])],
@@ -497,7 +498,7 @@ def engagement_table(res: Results) -> pd.DataFrame:
     return pd.DataFrame({
         "Group": e["group"].map(segment_label),
         "Customers who view": e["outcome"].map(lambda o: ENGAGEMENT_LABELS.get(o, o)),
-        "Decline rate, as observed (model)": e["decline_rate_baseline"].map(fmt_pct),
+        "Predicted decline rate": e["decline_rate_baseline"].map(fmt_pct),
         "With more engagement (model)": e["decline_rate_scenario"].map(fmt_pct),
         f"Difference, pp ({CI})": [fmt_est_ci(100 * x, 100 * lo, 100 * hi, 1)
                                   for x, lo, hi in zip(e["effect"], e["conf_low"], e["conf_high"])],
