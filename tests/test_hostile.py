@@ -304,9 +304,11 @@ def test_score_out_naming_a_directory(tmp_path, tiny_dir):
     code, out, err = run_cli("score", "--data-dir", str(tiny_dir), "--results-dir", str(tmp_path / "none"),
                              "--out", str(tmp_path))
     assert code == 2 and err == f"error: --out {tmp_path}: is a directory; give the path of the CSV file to write\n"
+    # a file where the output's directory should be is refused in one line; a missing directory is created
+    (tmp_path / "afile").write_text("x")
     code, out, err = run_cli("score", "--data-dir", str(tiny_dir), "--results-dir", str(tmp_path / "none"),
-                             "--out", str(tmp_path / "no" / "such" / "offers.csv"))
-    assert code == 2 and err.startswith(f"error: --out {tmp_path / 'no' / 'such' / 'offers.csv'}: the directory")
+                             "--out", str(tmp_path / "afile" / "offers.csv"))
+    assert code == 2 and err == f"error: --out {tmp_path / 'afile' / 'offers.csv'}: {tmp_path / 'afile'} is not a directory\n"
 
 
 # --- 8. refusals stay fast ----------------------------------------------------------------------------------------
