@@ -58,15 +58,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Presentation modules that only read the results (labels, formats, tables, figures, prose helpers): editing them
+#: must not invalidate the analysis. The registry (analysis/report/results.py), through which `run` writes, counts.
+PRESENTATION_ONLY = ("analysis/report/labels.py", "analysis/report/formats.py", "analysis/report/tables.py",
+                     "analysis/report/figures.py", "analysis/report/text.py", "analysis/report/__init__.py",
+                     "analysis/experiment.py", "analysis/timings.py", "analysis/render.py")
+
+
 def _source_files(root: Path = paths.ROOT) -> list[Path]:
     files = []
     for name in CODE_DIRS:
-        files += [p for p in (root / name).rglob("*.py") if "__pycache__" not in p.parts]
+        files += [p for p in (root / name).rglob("*.py") if "__pycache__" not in p.parts
+                  and p.relative_to(root).as_posix() not in PRESENTATION_ONLY]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
 def code_version(root: Path = paths.ROOT) -> dict:
-    """SHA-256 over the source files of ``analysis/`` and ``stats/`` (relative path and bytes of each).
+    """SHA-256 over the source files of ``analysis/`` and ``stats/`` (relative path and bytes of each), except
+    :data:`PRESENTATION_ONLY` (modules that read results and never write them).
 
     Returns a dict with ``sha256``, ``files`` (their number) and ``git_commit`` (HEAD, or None when git or the
     repository is unavailable; informative only: uncommitted edits are caught by the hash, not by the commit).
