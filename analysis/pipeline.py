@@ -125,6 +125,13 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                                  probability=probability, extra={"seed": seed, "model": bench.business})
         model_file.save_model(results_dir / MODEL_PATH_NAME, spec)
 
+    with timer.stage("experiment plan"):
+        from analysis.experiment import experiment_plan, read_inputs
+
+        inputs = read_inputs(results_dir)
+        _write(experiment_plan(inputs["action_effects"], inputs["customer_groups"], inputs["oof_predictions"],
+                               inputs["customer_table"]), results_dir, "experiment_plan")
+
     times = timer.frame()
     times = pd.concat([times, pd.DataFrame([{"stage": "total", "seconds": times["seconds"].sum()}])],
                       ignore_index=True)

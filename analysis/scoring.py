@@ -258,8 +258,13 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def load_scoring_model(results_dir: Path) -> dict:
-    """The model file of ``results_dir``, checked (:func:`analysis.model_file.load_model`)."""
+    """The model file of ``results_dir``, checked (:func:`analysis.model_file.load_model`); when the directory
+    is a results bundle written by ``run`` (it has ``manifest.json``), every file must match the manifest first."""
+    from analysis.results_store import MANIFEST_NAME, verify
+
     path = Path(results_dir) / MODEL_PATH_NAME
+    if (Path(results_dir) / MANIFEST_NAME).exists():
+        verify(Path(results_dir))  # one-line ResultsError (a ValueError) on a mixed or tampered bundle
     spec = model_file.load_model(path)
     medians = spec["rules"].get("revenue_medians") if isinstance(spec["rules"], dict) else None
     if not medians or "extreme_revenue_factor" not in spec["rules"]:

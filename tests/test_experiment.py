@@ -210,3 +210,10 @@ def test_raises_on_malformed_assignments(tmp_path):
     code, _, err = run_cli("experiment", "analyze", "--assignments", str(a), "--outcomes", str(o))
     assert code == 2
     assert "assignments.csv:3: column 'arm': value 'placebo': must be one of treatment, control" in err
+
+
+def test_registry_documents_the_plan_columns():
+    from analysis.experiment import PLAN_COLUMNS
+    from analysis.report.results import REGISTRY
+
+    assert list(REGISTRY["experiment_plan"].columns) == PLAN_COLUMNS

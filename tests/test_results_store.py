@@ -230,3 +230,19 @@ def test_cli_refuses_a_bad_export_in_one_line_and_keeps_results(first_run, tmp_p
     assert code == 2 and err.startswith("error: ")
     assert _snapshot(results) == files
     assert sorted(p.name for p in results.parent.iterdir()) == ["export", "results"]
+
+
+def test_score_refuses_a_results_bundle_that_does_not_match_its_manifest(first_run, export, tmp_path):
+    import shutil
+
+    results, _, _ = first_run
+    copy = tmp_path / "bundle"
+    shutil.copytree(results, copy)
+    out = tmp_path / "offers.csv"
+    code, _, err = run_cli("score", "--data-dir", str(export), "--results-dir", str(copy), "--out", str(out))
+    assert code == 0, err  # the bundle as `run` wrote it is accepted
+    with open(copy / "segment_thresholds.csv", "a", encoding="utf-8") as handle:
+        handle.write("tampered,0,x\n")
+    code, _, err = run_cli("score", "--data-dir", str(export), "--results-dir", str(copy), "--out", str(out))
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "segment_thresholds.csv" in err

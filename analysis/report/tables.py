@@ -534,3 +534,20 @@ def data_files_table(res: Results) -> pd.DataFrame:
     f = res["data_files"]
     return pd.DataFrame({"File": f["file"], "Bytes": f["bytes"].map(fmt_int),
                          "SHA-256": f["sha256"].map(lambda h: f"`{h}`")})
+
+
+def experiment_plan_table(res: Results) -> pd.DataFrame:
+    """The A/B test plan: predicted effect, customers reachable and needed per arm, detectable effect."""
+    p = res["experiment_plan"]
+    return pd.DataFrame({
+        "Group": p["group"].map(segment_label),
+        "Action": p["action"].map(lambda a: ACTION_SHORT.get(a, lever_label(a))),
+        f"Predicted Δ, pp ({CI})": [fmt_est_ci(100 * e, 100 * lo, 100 * hi, 1) for e, lo, hi in
+                                    zip(p["predicted_effect"], p["predicted_conf_low"], p["predicted_conf_high"])],
+        "Baseline": p["baseline_rate"].map(fmt_pct),
+        "Per arm available": p["n_per_arm_available"].map(fmt_int),
+        "Per arm needed (80 %)": p["n_per_arm_80"].map(fmt_int),
+        "Per arm needed (90 %)": p["n_per_arm_90"].map(fmt_int),
+        "Detectable Δ at 80 %, pp": (100 * p["mde_80"]).map(lambda x: fmt_num(x, 1)),
+        "Feasible": p["feasible"].map(lambda f: "yes" if str(f).lower() == "true" else "no"),
+    })

@@ -628,3 +628,20 @@ def methods_facts(res: Results) -> dict[str, str]:
         "choice_rule": protocol(res)["choice_rule"], "target": target_sentence(res),
         "margin": fmt_num(float(protocol(res)["equivalence_margin"]), 3),
     }
+
+
+def experiment_summary(res: Results) -> dict[str, str]:
+    """Facts of the A/B test plan for the report's prose (all from ``experiment_plan.csv``)."""
+    p = res["experiment_plan"]
+    if len(p) == 0:
+        return {"n_rows": "0", "n_feasible": "0", "first_group": "", "first_action": "", "first_needed": "",
+                "first_available": "", "first_mde": "", "ratio": ""}
+    feasible = p["feasible"].astype(str).str.lower() == "true"
+    first = p.sort_values("n_per_arm_80", kind="stable").iloc[0]
+    return {
+        "n_rows": fmt_int(len(p)), "n_feasible": fmt_int(int(feasible.sum())),
+        "first_group": segment_label(first["group"]).lower(), "first_action": lever_label(first["action"]),
+        "first_needed": fmt_int(first["n_per_arm_80"]), "first_available": fmt_int(first["n_per_arm_available"]),
+        "first_mde": fmt_num(100 * abs(first["mde_80"]), 1),
+        "ratio": fmt_num(first["n_per_arm_80"] / max(first["n_per_arm_available"], 1), 0),
+    }
