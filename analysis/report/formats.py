@@ -121,7 +121,12 @@ def fmt_big(x) -> str:
     return fmt_num(x, 3)
 
 
-_NUMERIC_CELL = re.compile(r"^[<>≤≥−+\-]?\s?[\d,.]+(%| \(.*\)|e[−\-+]?\d+)?$|^—$|^[−\-]?[\d.,]+ to [−\-]?[\d.,]+$|^[\d,]+ of [\d,]+$")
+#: A number of either language: digits with ``,`` ``.`` or a non-breaking space inside (``1,296``, ``1 296,5``).
+_NUM = r"[−+\-]?\d[\d,.\u00a0]*"
+_UNIT = r"(?:\u00a0?%|\u00a0п\.\u00a0п\.|e[−\-+]?\d+)?"
+_NUMERIC_CELL = re.compile(
+    rf"^[<>≤≥]?\s?{_NUM}{_UNIT}(?: \(.*\))?$|^—$|^{_NUM} to {_NUM}$|^[\d,]+ of [\d,]+$"
+    rf"|^{_NUM} из {_NUM}$|^от {_NUM} до {_NUM}$")
 
 
 #: Text width of the PDF (A4, 2 cm margins) in points, and the approximate width of one character of table text.

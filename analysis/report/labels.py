@@ -50,7 +50,7 @@ LABELS = {
     "source_file": "Export file", "meaning": "Meaning", "risk_threshold": "Risk threshold",
     "n_high_risk": "High-risk customers", "action": "Action", "who": "Customers targeted",
     "export_value": "Export value", "table_value": "Table value", "english": "English",
-    "effect": "Change in P(decline)", "p_decline": "P(decline)", "profit": "Monthly profit",
+    "effect": "Change in P(decline) over three months", "p_decline": "P(decline)", "profit": "Monthly profit",
     "risk_drop": "Risk reduction", "share_profit_at_risk": "Share of profit at risk",
 }
 
@@ -188,11 +188,11 @@ STEP_KIND_LABELS = {"spline": "spline", "interaction": "product", "linear": "lin
 
 #: Column names of the brief's tables.
 LABELS_RU = {
-    "segment": "Сегмент", "n_customers": "Клиентов", "share": "Доля клиентов",
-    "mean_p_decline": "Средняя вероятность снижения", "profit_at_risk": "Прибыль под риском, не более",
-    "share_profit_at_risk": "Доля прибыли под риском", "action": "Действие", "who": "Кому (можно применить)",
-    "effect": "Изменение вероятности снижения", "customers_kept": "Удержано клиентов",
-    "id": "Клиент", "p_decline": "Вероятность снижения", "profit": "Прибыль в месяц", "offer": "Предложение",
+    "segment": "Сегмент", "n_customers": "Клиентов", "share": "Доля",
+    "mean_p_decline": "Средний риск", "profit_at_risk": "Прибыль под риском",
+    "share_profit_at_risk": "Её доля", "action": "Действие", "who": "Применимо",
+    "effect": "Изменение риска за три месяца", "customers_kept": "Удержано клиентов",
+    "id": "Клиент", "p_decline": "Риск", "profit": "Прибыль в месяц", "offer": "Предложение",
     "risk_drop": "Снижение риска",
 }
 VARIABLE_LABELS_RU = {
