@@ -190,8 +190,8 @@ STEP_KIND_LABELS = {"spline": "spline", "interaction": "product", "linear": "lin
 LABELS_RU = {
     "segment": "Сегмент", "n_customers": "Клиентов", "share": "Доля",
     "mean_p_decline": "Средний риск", "profit_at_risk": "Прибыль под риском",
-    "share_profit_at_risk": "Её доля", "action": "Действие", "who": "Применимо",
-    "effect": "Изменение риска за три месяца", "customers_kept": "Удержано клиентов",
+    "share_profit_at_risk": "Её доля", "action": "Действие", "who": "Охват",
+    "effect": "Изменение риска", "customers_kept": "Удержано клиентов",
     "id": "Клиент", "p_decline": "Риск", "profit": "Прибыль в месяц", "offer": "Предложение",
     "risk_drop": "Снижение риска",
 }
