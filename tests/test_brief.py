@@ -82,6 +82,13 @@ def test_russian_plural(n, expected):
     assert B.plural_ru(n, "клиент", "клиента", "клиентов") == expected
 
 
+def test_russian_cases_after_prepositions():
+    assert B.customers_genitive_ru(1296) == f"1{NBSP}296{NBSP}клиентов"
+    assert B.customers_genitive_ru(21) == f"21{NBSP}клиента" and B.customers_genitive_ru(11) == f"11{NBSP}клиентов"
+    assert B.customers_dative_ru(297) == f"297{NBSP}клиентам" and B.customers_dative_ru(101) == f"101{NBSP}клиенту"
+    assert B.customers_ru(1242) == f"1{NBSP}242{NBSP}клиента"
+
+
 def test_markdown_aligns_russian_numbers_right():
     text = R.md(pd.DataFrame({"Сегмент": ["Высокий риск"], "Клиентов": [fmt_int(1296, lang="ru")],
                               "Доля": [fmt_pct(0.31, 0, lang="ru")],

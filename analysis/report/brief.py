@@ -54,6 +54,13 @@ def customers_ru(n: int) -> str:
     return with_unit(fmt_int(n, LANG), plural_ru(n, "клиент", "клиента", "клиентов"))
 
 
+def customers_genitive_ru(n: int) -> str:
+    """``из 1 296 клиентов`` / ``из 21 клиента``: the genitive after «из»."""
+    n = int(n)
+    noun = "клиента" if n % 10 == 1 and n % 100 != 11 else "клиентов"
+    return with_unit(fmt_int(n, LANG), noun)
+
+
 def customers_dative_ru(n: int) -> str:
     """``к 297 клиентам`` / ``к 21 клиенту``: the dative after «к»."""
     n = int(n)
@@ -75,7 +82,7 @@ def facts(res: Results) -> dict[str, str]:
     top = segments.loc[CONTACT_SEGMENT]
     return {
         "date": run_date(res),
-        "n_customers": customers_ru(h["n_customers"]),
+        "n_customers": customers_genitive_ru(h["n_customers"]),
         "n_high_risk": fmt_int(h["n_high_risk"], LANG),
         "share_high_risk": fmt_pct(h["share_high_risk"], 0, LANG),
         "risk_threshold": fmt_num(h["risk_threshold"], 2, LANG),
