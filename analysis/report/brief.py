@@ -54,13 +54,6 @@ def customers_ru(n: int) -> str:
     return with_unit(fmt_int(n, LANG), plural_ru(n, "клиент", "клиента", "клиентов"))
 
 
-def customers_genitive_ru(n: int) -> str:
-    """``из 1 296 клиентов`` / ``из 21 клиента``: the genitive after «из»."""
-    n = int(n)
-    noun = "клиента" if n % 10 == 1 and n % 100 != 11 else "клиентов"
-    return with_unit(fmt_int(n, LANG), noun)
-
-
 def customers_dative_ru(n: int) -> str:
     """``к 297 клиентам`` / ``к 21 клиенту``: the dative after «к»."""
     n = int(n)
@@ -82,7 +75,7 @@ def facts(res: Results) -> dict[str, str]:
     top = segments.loc[CONTACT_SEGMENT]
     return {
         "date": run_date(res),
-        "n_customers": customers_genitive_ru(h["n_customers"]),
+        "n_customers": fmt_int(h["n_customers"], LANG),
         "n_high_risk": fmt_int(h["n_high_risk"], LANG),
         "share_high_risk": fmt_pct(h["share_high_risk"], 0, LANG),
         "risk_threshold": fmt_num(h["risk_threshold"], 2, LANG),
@@ -99,8 +92,8 @@ def facts(res: Results) -> dict[str, str]:
 
 
 def segments_table(res: Results) -> pd.DataFrame:
-    """The four risk × profit segments and their total: customers, share, mean probability of decline, profit at
-    risk per month (an upper bound) and its share."""
+    """The four risk × profit segments: customers, share, mean probability of decline, profit at risk per month
+    (an upper bound) and its share of the total."""
     s = res["segments"].set_index("segment")
     total = float(s.loc[list(GRID_SEGMENTS), "profit_at_risk_upper"].sum())
     rows = []
@@ -136,9 +129,9 @@ def actions_table(res: Results, group: str = ALL_HIGH_RISK) -> pd.DataFrame:
         rows.append({
             label("action", LANG): lever_label(r.action, LANG),
             label("who", LANG): f"{fmt_int(r.n_with_room, LANG)} из {fmt_int(r.n_customers, LANG)}",
-            f"{label('effect', LANG)} (ДИ)":
+            label("effect", LANG):
                 f"{fmt_pp(r.effect, 1, LANG)} ({fmt_ci(r.conf_low, r.conf_high, 1, 100, LANG)})",
-            f"{label('customers_kept', LANG)} (ДИ)":
+            label("customers_kept", LANG):
                 f"{fmt_num(r.customers_kept, 1, LANG)} ({fmt_ci(r.customers_kept_low, r.customers_kept_high, 1, lang=LANG)})",
         })
     return pd.DataFrame(rows)
