@@ -13,7 +13,7 @@ DATA_DIR_ENV := $(if $(DATA_DIR),ONECLICK_DATA_DIR=$(abspath $(DATA_DIR)),)
 .PHONY: all report test test-fast bench run validate score clean help mutation
 
 help:
-	@echo "make report   - run the analysis (reused when unchanged) and render report.html + report.pdf"
+	@echo "make report   - run the analysis (reused when unchanged) and render report.html/.pdf and brief.html/.pdf"
 	@echo "make test     - run the test suite"
 	@echo "make bench    - time every stage on real and synthetic data"
 	@echo "make mutation - mutation score of MUTATE_MODULES (slow, not part of make test)"
@@ -28,8 +28,10 @@ $(STAMP): pyproject.toml
 
 # The analysis runs as _quarto.yml's pre-render command (reused at once when nothing changed), then the render;
 # the venv first on PATH so that Quarto, when installed, runs the pre-render and the chunks with its python.
+# The brief renders second: its pre-render finds the analysis just run and reuses it at once.
 report: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(DATA_DIR_ENV) $(BIN)/python -m qmdrender report.qmd
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DATA_DIR_ENV) $(BIN)/python -m qmdrender brief.qmd
 
 run: $(STAMP)
 	$(BIN)/python -m analysis run $(DATA_DIR_ARG)
@@ -58,4 +60,4 @@ bench: $(STAMP)
 	$(BIN)/python -m analysis.timings
 
 clean:
-	rm -rf results results.tmp-* results.old-* _render report.html report.pdf .pytest_cache .mutation
+	rm -rf results results.tmp-* results.old-* _render report.html report.pdf brief.html brief.pdf .pytest_cache .mutation

@@ -522,11 +522,28 @@ def analyze_experiment(assignments: pd.DataFrame, outcomes: pd.DataFrame,
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _cmd_plan(args: argparse.Namespace) -> int:
-    inputs = read_inputs(Path(args.results_dir))
-    plan = experiment_plan(inputs["action_effects"], inputs["customer_groups"], inputs["oof_predictions"],
+def plan_from_results(results_dir: Path) -> pd.DataFrame:
+    """:func:`experiment_plan` of the tables in ``results_dir`` (columns :data:`PLAN_COLUMNS`)."""
+    inputs = read_inputs(Path(results_dir))
+    return experiment_plan(inputs["action_effects"], inputs["customer_groups"], inputs["oof_predictions"],
                            inputs["customer_table"])
+
+
+def write_plan(results_dir: Path) -> Path:
+    """Write ``experiment_plan.csv`` into ``results_dir`` through the results registry.
+
+    ``python -m analysis run`` calls this before it writes the manifest, so that the plan is part of the
+    verified bundle (a file added to ``results/`` afterwards would make the bundle fail verification).
+    """
+    from analysis.report.results import write_table
+
+    return write_table(plan_from_results(results_dir), Path(results_dir), "experiment_plan")
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    plan = plan_from_results(Path(args.results_dir))
     out = Path(args.out or Path(args.results_dir) / "experiment_plan.csv")
+    # the run already wrote this file into results/; rewriting it gives the same bytes (the bundle stays valid)
     plan.to_csv(out, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(plan.drop(columns="note").to_string(index=False))

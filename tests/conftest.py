@@ -115,3 +115,16 @@ def synthetic_model_frame(tmp_path_factory):
     directory = tmp_path_factory.mktemp("synthetic_frame")
     write_exports(directory, n_customers=600, seed=21)
     return model_frame(load_dataset(directory).model_table)
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory) -> Path:
+    """Quick pipeline on a small synthetic export (one per session, shared by the report's and the brief's
+    tests); returns the results directory."""
+    from analysis import results_store
+    from analysis.synthetic import write_exports
+
+    base = tmp_path_factory.mktemp("report_run")
+    write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
+    results_store.run(data_dir=base / "exports", results_dir=base / "results", quick=True)
+    return base / "results"

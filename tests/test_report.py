@@ -33,16 +33,7 @@ REPORT = ROOT / "report.qmd"
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def synthetic_run(tmp_path_factory) -> Path:
-    """Quick pipeline on a small synthetic export; returns the results directory."""
-    from analysis import results_store
-    from analysis.synthetic import write_exports
-
-    base = tmp_path_factory.mktemp("report_run")
-    write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
-    results_store.run(data_dir=base / "exports", results_dir=base / "results", quick=True)
-    return base / "results"
+# ``synthetic_run`` (quick pipeline on a small synthetic export) is in conftest.py: the brief's tests share it.
 
 
 def _finished_run_snapshot(source: Path, target: Path) -> Path | None:

@@ -1,11 +1,14 @@
 """Number formats of the report and the Markdown display of a formatted table.
 
 Every function takes a raw value and returns a display string; ``—`` stands for a missing value. Minus signs
-are typographic (``−``); p-values below 0.001 are shown as ``< 0.001``.
+are typographic (``−``); p-values below 0.001 are shown as ``< 0.001``. ``lang="en"`` (the default: the
+report) or ``lang="ru"`` (the brief: decimal comma, non-breaking space between thousands and before ``%`` and
+units, «ёлочки», dates in Russian).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 
 import numpy as np
@@ -15,33 +18,97 @@ def _missing(x) -> bool:
     return x is None or (isinstance(x, float) and np.isnan(x)) or pd.isna(x)
 
 
-def fmt_int(x) -> str:
-    return "—" if _missing(x) else f"{int(round(float(x))):,}"
+#: Languages of the formats: ``en`` (the report) and ``ru`` (the brief).
+LANGS = ("en", "ru")
+#: Non-breaking space: between the thousands of a Russian number, before a unit or ``%``, inside ``п. п.``.
+NBSP = "\u00a0"
+MINUS = "\u2212"
+MONTHS_RU = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
+             "ноября", "декабря")
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")
+#: Percentage points and the confidence interval, by language.
+PP = {"en": "pp", "ru": f"п.{NBSP}п."}
 
 
-def fmt_num(x, digits: int = 2) -> str:
-    return "—" if _missing(x) else f"{float(x):,.{digits}f}".replace("-", "−")
+def _check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    return lang
 
 
-def fmt_pct(x, digits: int = 1) -> str:
-    return "—" if _missing(x) else f"{100 * float(x):.{digits}f}%".replace("-", "−")
+def _localise(text: str, lang: str) -> str:
+    """An English-formatted number (``-1,984.50``) in the conventions of ``lang``: in Russian a decimal comma,
+    a non-breaking space between thousands and a typographic minus (``−1 984,50``)."""
+    if _check_lang(lang) == "ru":
+        text = text.replace(",", NBSP).replace(".", ",")
+    return text.replace("-", MINUS)
 
 
-def fmt_p(p) -> str:
+def fmt_int(x, lang: str = "en") -> str:
+    return "—" if _missing(x) else _localise(f"{int(round(float(x))):,}", lang)
+
+
+def fmt_num(x, digits: int = 2, lang: str = "en") -> str:
+    return "—" if _missing(x) else _localise(f"{float(x):,.{digits}f}", lang)
+
+
+def fmt_pct(x, digits: int = 1, lang: str = "en") -> str:
+    """``0.3248`` -> ``32.5%`` (en) or ``32,5 %`` with a non-breaking space (ru, as Russian typesetting does)."""
+    if _missing(x):
+        return "—"
+    number = _localise(f"{100 * float(x):.{digits}f}", lang)
+    return f"{number}{NBSP}%" if lang == "ru" else f"{number}%"
+
+
+def fmt_pp(x, digits: int = 1, lang: str = "en", sign: bool = True) -> str:
+    """A difference of probabilities in percentage points: ``-0.0333`` -> ``−3.3 pp`` / ``−3,3 п. п.``
+    (non-breaking spaces)."""
+    if _missing(x):
+        return "—"
+    number = _localise(f"{100 * float(x):{'+' if sign else ''}.{digits}f}", lang)
+    return f"{number}{NBSP}{PP[lang]}"
+
+
+def with_unit(value: str, unit: str) -> str:
+    """A formatted number and its unit joined by a non-breaking space (``1 984 ед.`` never breaks)."""
+    return f"{value}{NBSP}{unit}"
+
+
+def fmt_p(p, lang: str = "en") -> str:
     if _missing(p):
         return "—"
     p = float(p)
-    return "<\u00a00.001" if p < 0.001 else f"{p:.3f}"
+    return f"<{NBSP}{_localise('0.001', lang)}" if p < 0.001 else _localise(f"{p:.3f}", lang)
 
 
-def fmt_ci(low, high, digits: int = 2, scale: float = 1.0) -> str:
+def fmt_ci(low, high, digits: int = 2, scale: float = 1.0, lang: str = "en") -> str:
+    """``0.10 to 0.25`` (en) or ``от 0,10 до 0,25`` (ru)."""
     if _missing(low) or _missing(high):
         return "—"
-    return f"{fmt_num(low * scale, digits)} to {fmt_num(high * scale, digits)}"
+    a, b = fmt_num(low * scale, digits, lang), fmt_num(high * scale, digits, lang)
+    return f"от {a} до {b}" if lang == "ru" else f"{a} to {b}"
 
 
-def fmt_est_ci(est, low, high, digits: int = 1) -> str:
-    return f"{fmt_num(est, digits)} ({fmt_ci(low, high, digits)})"
+def fmt_est_ci(est, low, high, digits: int = 1, lang: str = "en") -> str:
+    return f"{fmt_num(est, digits, lang)} ({fmt_ci(low, high, digits, lang=lang)})"
+
+
+def quote(text: str, lang: str = "en") -> str:
+    """Quotation marks of the language: «ёлочки» in Russian, “curly” in English."""
+    return f"«{text}»" if _check_lang(lang) == "ru" else f"\u201c{text}\u201d"
+
+
+def fmt_date(d, lang: str = "en") -> str:
+    """A date in words: ``23 ноября 2026 г.`` (ru, non-breaking spaces) or ``November 23, 2026`` (en).
+
+    Accepts a ``datetime.date``/``datetime`` or an ISO string (``2026-11-23``, ``2026-11-23T19:34:32+00:00``).
+    """
+    if isinstance(d, str):
+        d = _dt.date.fromisoformat(d[:10])
+    if _check_lang(lang) == "ru":
+        return f"{d.day}{NBSP}{MONTHS_RU[d.month - 1]} {d.year}{NBSP}г."
+    return f"{MONTHS_EN[d.month - 1]} {d.day}, {d.year}"
 
 
 def fmt_big(x) -> str:
@@ -54,7 +121,12 @@ def fmt_big(x) -> str:
     return fmt_num(x, 3)
 
 
-_NUMERIC_CELL = re.compile(r"^[<>≤≥−+\-]?\s?[\d,.]+(%| \(.*\)|e[−\-+]?\d+)?$|^—$|^[−\-]?[\d.,]+ to [−\-]?[\d.,]+$|^[\d,]+ of [\d,]+$")
+#: A number of either language: digits with ``,`` ``.`` or a non-breaking space inside (``1,296``, ``1 296,5``).
+_NUM = r"[−+\-]?\d[\d,.\u00a0]*"
+_UNIT = r"(?:\u00a0?%|\u00a0п\.\u00a0п\.|e[−\-+]?\d+)?"
+_NUMERIC_CELL = re.compile(
+    rf"^[<>≤≥]?\s?{_NUM}{_UNIT}(?: \(.*\))?$|^—$|^{_NUM} to {_NUM}$|^[\d,]+ of [\d,]+$"
+    rf"|^{_NUM} из {_NUM}$|^от {_NUM} до {_NUM}$")
 
 
 #: Text width of the PDF (A4, 2 cm margins) in points, and the approximate width of one character of table text.

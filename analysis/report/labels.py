@@ -1,7 +1,8 @@
-"""Every display label of the report in one place.
+"""Every display label of the report and the brief in one place.
 
 Results carry snake_case codes (models, segments, actions, engagement outcomes, offers) and patsy term names;
-this module turns them into English at the edge. Nothing else in :mod:`analysis.report` types a display string
+this module turns them into English (the report) or Russian (the brief, ``lang="ru"``) at the edge, from tables
+keyed by the same codes (:data:`LABEL_TABLES`). Nothing else in :mod:`analysis.report` types a display string
 for a code.
 """
 
@@ -11,7 +12,7 @@ import re
 
 import pandas as pd
 
-from analysis.dictionary import CATEGORY_DISPLAY, DICTIONARY, TARGET
+from analysis.dictionary import CATEGORY_DISPLAY, CATEGORY_LABELS, DICTIONARY, TARGET
 
 #: Confidence level of every interval in the results (the pipeline's default everywhere; the run also writes
 #: it to ``protocol.csv``).
@@ -49,6 +50,8 @@ LABELS = {
     "source_file": "Export file", "meaning": "Meaning", "risk_threshold": "Risk threshold",
     "n_high_risk": "High-risk customers", "action": "Action", "who": "Customers targeted",
     "export_value": "Export value", "table_value": "Table value", "english": "English",
+    "effect": "Change in P(decline) over three months", "p_decline": "P(decline)", "profit": "Monthly profit",
+    "risk_drop": "Risk reduction", "share_profit_at_risk": "Share of profit at risk",
 }
 
 #: Short English names of the customer-table and model columns.
@@ -185,26 +188,139 @@ ENGAGEMENT_CODES = frozenset(ENGAGEMENT_LABELS)
 STEP_KIND_LABELS = {"spline": "spline", "interaction": "product", "linear": "linear"}
 
 
-def label(column: str) -> str:
+# ---------------------------------------------------------------------------------------------------------
+# Russian: the same codes, for the brief (brief.qmd). A test checks that every code labelled in English is
+# labelled in Russian and the other way round.
+# ---------------------------------------------------------------------------------------------------------
+
+#: Column names of the brief's tables.
+LABELS_RU = {
+    "segment": "Сегмент", "n_customers": "Клиентов", "share": "Доля",
+    "mean_p_decline": "Средний риск", "profit_at_risk": "Прибыль под риском",
+    "share_profit_at_risk": "Её доля", "action": "Действие", "who": "Охват",
+    "effect": "Изменение риска", "customers_kept": "Удержано клиентов",
+    "id": "Клиент", "p_decline": "Риск", "profit": "Прибыль в месяц", "offer": "Предложение",
+    "risk_drop": "Снижение риска",
+}
+VARIABLE_LABELS_RU = {
+    "id": "Номер клиента",
+    TARGET: "Снижение активности",
+    "service_type": "Тип сервиса",
+    "contact_allowed": "Согласие на предложения",
+    "marketing_6m": "Маркетинг, среднее за полгода",
+    "marketing_current": "Маркетинг, текущий месяц",
+    "tenure_days": "Срок с регистрации",
+    "tenure_100d": "Срок с регистрации",
+    "promo_share": "Доля покупок по акции",
+    "promo_share_10pp": "Доля покупок по акции",
+    "popular_category": "Популярная категория",
+    "categories_per_visit": "Категорий за визит",
+    "unpaid_items": "Неоплаченные товары в корзине",
+    "service_errors": "Сбои сервиса",
+    "pages_per_visit": "Страниц за визит",
+    "revenue_prev2": "Выручка, позапрошлый месяц",
+    "revenue_prev": "Выручка, прошлый месяц",
+    "revenue_current": "Выручка, текущий месяц",
+    "revenue_prev2_k": "Выручка, позапрошлый месяц",
+    "revenue_prev_k": "Выручка, прошлый месяц",
+    "revenue_current_k": "Выручка, текущий месяц",
+    "minutes_prev": "Минут на сайте, прошлый месяц",
+    "minutes_current": "Минут на сайте, текущий месяц",
+    "profit": "Прибыль",
+}
+#: Category levels in Russian: the store's own names (the export's spelling, its typo corrected).
+LEVEL_LABELS_RU = {code: ru for mapping in CATEGORY_LABELS.values() for ru, code in mapping.items()
+                   if code not in ("0", "1")}
+MODEL_LABELS_RU = {
+    "logit_selected": "логистическая регрессия, спецификация выбрана внутри каждого блока",
+    "logit_selected_recalibrated": "логистическая регрессия, выбранная внутри блока, с перекалибровкой",
+    "logit_linear": "логистическая регрессия, все признаки линейно",
+    "logit_linear_recalibrated": "логистическая регрессия, все признаки линейно, с перекалибровкой",
+    "logit_floor": "логистическая регрессия с нижним порогом, все признаки линейно",
+    "logit_floor_recalibrated": "логистическая регрессия с нижним порогом, с перекалибровкой",
+    "gam_engagement": "логистическая модель со сглаживающими сплайнами вовлечённости",
+    "gam_engagement_recalibrated": "логистическая модель со сглаживающими сплайнами, с перекалибровкой",
+    "logit_l2": "логистическая регрессия со штрафом (настроенная)",
+    "svc_rbf": "метод опорных векторов (настроенный)",
+    "random_forest": "случайный лес (настроенный)",
+    "decision_tree": "дерево решений (настроенная глубина)",
+    "knn": "метод ближайших соседей (настроенный)",
+    "logit_chosen": "выбранная логистическая регрессия (все клиенты)",
+    "logit_spec": "логистическая регрессия, спецификация выбрана на всех клиентах",
+}
+MODEL_SHORT_RU = {
+    "logit_selected": "логит, выбранный", "logit_selected_recalibrated": "логит, выбранный, перекалибр.",
+    "logit_linear": "логит, линейный", "logit_linear_recalibrated": "логит, линейный, перекалибр.",
+    "logit_floor": "логит с порогом", "logit_floor_recalibrated": "логит с порогом, перекалибр.",
+    "gam_engagement": "сплайновая модель", "gam_engagement_recalibrated": "сплайновая модель, перекалибр.",
+    "logit_l2": "логит со штрафом", "svc_rbf": "опорные векторы", "random_forest": "случайный лес",
+    "decision_tree": "дерево решений", "knn": "ближайшие соседи", "logit_spec": "логит, спецификация на всех",
+}
+SEGMENT_LABELS_RU = {
+    "high_risk_high_profit": "высокий риск, высокая прибыль", "high_risk_low_profit": "высокий риск, низкая прибыль",
+    "low_risk_high_profit": "низкий риск, высокая прибыль", "low_risk_low_profit": "низкий риск, низкая прибыль",
+    "high_risk_all": "все клиенты с высоким риском", "high_risk_promo": "высокий риск, покупают в основном по акциям",
+    "not_scored": "без оценки",
+}
+ACTION_LABELS_RU = {
+    "more_marketing": "+1 маркетинговый контакт в месяц (с согласия клиента)",
+    "marketing_this_month": "+1 маркетинговый контакт в этом месяце (с согласия клиента)",
+    "less_promotion": "−10\u00a0п.\u00a0п. доли покупок по акции",
+    "cart_reminder": "−1 неоплаченный товар в корзине (напоминание о корзине)",
+    "none": "нет (обычная рассылка)",
+    "personal_contact": "личный звонок менеджера (ни одно действие не применимо)",
+}
+ENGAGEMENT_LABELS_RU = {
+    "more_categories": "на одну категорию больше за визит",
+    "more_pages": "на две страницы больше за визит",
+}
+
+#: Every bilingual label table: kind -> language -> code -> label (the same codes in every language).
+LABEL_TABLES = {
+    "column": {"en": LABELS, "ru": LABELS_RU},
+    "variable": {"en": VARIABLE_LABELS, "ru": VARIABLE_LABELS_RU},
+    "level": {"en": CATEGORY_DISPLAY, "ru": LEVEL_LABELS_RU},
+    "model": {"en": MODEL_LABELS, "ru": MODEL_LABELS_RU},
+    "model_short": {"en": MODEL_SHORT, "ru": MODEL_SHORT_RU},
+    "segment": {"en": SEGMENT_LABELS, "ru": SEGMENT_LABELS_RU},
+    "action": {"en": ACTION_LABELS, "ru": ACTION_LABELS_RU},
+    "engagement": {"en": ENGAGEMENT_LABELS, "ru": ENGAGEMENT_LABELS_RU},
+}
+#: Kinds whose Russian table covers only what the brief shows (the English report has far more columns):
+#: there every Russian code has an English label, not the other way round.
+PARTIAL_KINDS = frozenset({"column"})
+
+
+def _table(kind: str, lang: str) -> dict[str, str]:
+    tables = LABEL_TABLES[kind]
+    if lang not in tables:
+        raise ValueError(f"lang must be one of {', '.join(tables)}, got {lang!r}")
+    return tables[lang]
+
+
+def label(column: str, lang: str = "en") -> str:
     """Display name of a table column."""
-    return LABELS.get(column, column.replace("_", " ").capitalize())
+    return _table("column", lang).get(column, column.replace("_", " ").capitalize())
 
 
-def relabel(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rename the columns that have a display name in :data:`LABELS`; others are kept as they are."""
-    return frame.rename(columns={c: LABELS[c] for c in frame.columns if c in LABELS})
+def relabel(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Rename the columns that have a display name in :data:`LABELS` (or :data:`LABELS_RU`); others are kept."""
+    names = _table("column", lang)
+    return frame.rename(columns={c: names[c] for c in frame.columns if c in names})
 
 
-def variable_label(name: str) -> str:
-    return VARIABLE_LABELS.get(name, name.replace("_", " ").capitalize())
+def variable_label(name: str, lang: str = "en") -> str:
+    return _table("variable", lang).get(name, name.replace("_", " ").capitalize())
 
 
-def level_label(variable: str, level) -> str:
-    """English display of a category level (``home_textiles`` -> ``Home textiles``, consent 1 -> ``yes``)."""
+def level_label(variable: str, level, lang: str = "en") -> str:
+    """Display of a category level (``home_textiles`` -> ``Home textiles`` / ``Домашний текстиль``, consent 1 ->
+    ``yes`` / ``да``)."""
     text = str(level).strip().strip("'\"")
     if variable == "contact_allowed":
-        return {"1": "yes", "0": "no", "1.0": "yes", "0.0": "no"}.get(text, text)
-    return CATEGORY_DISPLAY.get(text, text.replace("_", " "))
+        yes, no = ("да", "нет") if lang == "ru" else ("yes", "no")
+        return {"1": yes, "0": no, "1.0": yes, "0.0": no}.get(text, text)
+    return _table("level", lang).get(text, text.replace("_", " "))
 
 
 _CATEGORICAL = re.compile(r"^C\((?P<var>\w+),\s*Treatment\((?P<ref>[^)]*)\)\)(?:\[T\.(?P<level>.+)\])?$")
@@ -298,25 +414,31 @@ def capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def segment_label(code: str) -> str:
-    """``high_risk_high_profit`` -> ``High risk, high profit``; ``high_risk_home_textiles`` -> ``High risk,
-    popular category Home textiles``."""
+def segment_label(code: str, lang: str = "en") -> str:
+    """``high_risk_high_profit`` -> ``High risk, high profit`` / ``Высокий риск, высокая прибыль``;
+    ``high_risk_home_textiles`` -> ``High risk, popular category home textiles`` / ``Высокий риск, популярная
+    категория «Домашний текстиль»``."""
     code = str(code)
-    if code in SEGMENT_LABELS:
-        return capitalise(SEGMENT_LABELS[code])
+    labels = _table("segment", lang)
+    if code in labels:
+        return capitalise(labels[code])
     if code.startswith("high_risk_"):
-        return f"High risk, popular category {level_label('popular_category', code[len('high_risk_'):]).lower()}"
+        level = level_label("popular_category", code[len("high_risk_"):], lang)
+        if lang == "ru":
+            return f"Высокий риск, популярная категория «{level}»"
+        return f"High risk, popular category {level.lower()}"
     return capitalise(code.replace("_", " "))
 
 
-def model_label(code: str, short: bool = False) -> str:
-    return (MODEL_SHORT if short else MODEL_LABELS).get(str(code), str(code))
+def model_label(code: str, short: bool = False, lang: str = "en") -> str:
+    return _table("model_short" if short else "model", lang).get(str(code), str(code))
 
 
-def lever_label(code: str) -> str:
+def lever_label(code: str, lang: str = "en") -> str:
     """Short label of an action, an engagement outcome or an offer code."""
     code = str(code)
-    return ACTION_LABELS.get(code) or capitalise(ENGAGEMENT_LABELS.get(code, code.replace("_", " ")))
+    return (_table("action", lang).get(code)
+            or capitalise(_table("engagement", lang).get(code, code.replace("_", " "))))
 
 
 def short_unit(unit: str) -> str:

@@ -83,6 +83,9 @@ REGISTRY: dict[str, ResultTable] = {
     "excluded_variables": ResultTable(
         ("variable", "reason",),
         "Variables left out of the risk model as exported, with the reason."),
+    "experiment_plan": ResultTable(
+        ("group", "action", "n_customers", "n_with_room", "baseline_rate", "predicted_effect", "predicted_conf_low", "predicted_conf_high", "p_value_holm", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90", "n_per_arm_80_ci_bound", "feasible", "note",),
+        "A/B-test plan of every recommended store action in its group (analysis.experiment): baseline = mean out-of-fold risk of the customers with room, predicted effect with CI, customers per arm for 80 % and 90 % power (α = 0.05, two-sided), minimum detectable effect of the customers available (mde_80), feasible, a plain-words note."),
     "floor_logit_coefficients": ResultTable(
         ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",),
         "All-linear logit with a floor p = γ + (1 − γ)·expit(η), ML; row floor_gamma is γ."),
