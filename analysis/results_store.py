@@ -268,10 +268,6 @@ def run(data_dir=None, results_dir=None, seed: int = 20261123, quick: bool = Fal
     fresh.mkdir()
     try:
         pipeline.run_analysis(data_dir=data_dir, results_dir=fresh, seed=seed, quick=quick, n_jobs=n_jobs)
-        # the A/B-test plan of the recommended actions (issue 15) belongs to the bundle the manifest seals
-        from analysis.experiment import write_plan
-
-        write_plan(fresh)
         manifest = write_manifest(
             fresh, run_id=run_id, created=now.isoformat(timespec="seconds"), seed=seed, protocol=protocol,
             protocol_settings=dict(pipeline.QUICK_PROTOCOL if quick else pipeline.PROTOCOL),

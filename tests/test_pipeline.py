@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from analysis import segments
-from analysis.experiment import write_plan
 from analysis.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
 from analysis.pipeline import run_analysis
@@ -31,7 +30,6 @@ def synthetic_run(tmp_path_factory):
     write_exports(data_dir, n_customers=500, seed=11, zero_revenue_customers=2, extreme_revenue_customers=1)
     results = base / "results"
     run_analysis(data_dir=data_dir, results_dir=results, seed=3, quick=True, n_jobs=1)
-    write_plan(results)  # as results_store.run does before sealing the bundle: the plan is a registered table
     tables = {p.stem: pd.read_csv(p) for p in results.glob("*.csv")}
     return data_dir, results, tables
 

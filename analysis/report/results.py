@@ -38,12 +38,6 @@ REGISTRY: dict[str, ResultTable] = {
     "accuracy_gap": ResultTable(
         ("model", "reference", "auc_diff", "std_error", "conf_low", "conf_high", "statistic", "p_value", "margin", "tost_p_value", "equivalent",),
         "Each interpretable candidate against the best benchmarked model (reference): AUC difference with its Nadeau–Bengio corrected CI and t test, and a TOST equivalence test against `margin` (`equivalent` only when tost_p_value < 0.05; a non-significant difference is not equivalence)."),
-    "experiment_plan": ResultTable(
-        ("group", "action", "n_customers", "n_with_room", "baseline_rate", "predicted_effect", "predicted_conf_low",
-         "predicted_conf_high", "p_value_holm", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90",
-         "n_per_arm_80_ci_bound", "feasible", "note"),
-        "A/B test plan per recommended action and group: predicted effect with CI, baseline (out-of-fold risk), "
-        "customers per arm for 80 % and 90 % power at alpha 0.05, detectable effect, feasibility and a note."),
     "action_effects": ResultTable(
         ("group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "recommended",),
         "Same rows as `scenarios`: store-controlled actions per group; effect = change in P(decline over the next three months) among customers with room."),
