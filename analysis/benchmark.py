@@ -288,7 +288,8 @@ def _selection_stability(scores: pd.DataFrame) -> pd.DataFrame:
     for terms in chosen:
         for term in terms or []:
             counts[term] = counts.get(term, 0) + 1
-    sets = chosen.map(lambda t: " + ".join(t or []) or "(all linear)").value_counts()
+    # the same set of terms, whatever the order the search added them in
+    sets = chosen.map(lambda t: " + ".join(sorted(t or [])) or "(all linear)").value_counts()
     table = pd.DataFrame({"term": list(counts), "n_folds": list(counts.values())})
     table["share_of_folds"] = table["n_folds"] / n
     table = table.sort_values(["share_of_folds", "term"], ascending=[False, True], kind="stable")
