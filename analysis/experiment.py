@@ -554,7 +554,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_assign(args: argparse.Namespace) -> int:
     inputs = read_inputs(Path(args.results_dir))
     assigned, balance = assign_customers(args.action, args.seed, inputs, group=args.group)
-    out = Path(args.out or Path(args.results_dir) / "assignments.csv")
+    # not inside results/: the bundle is sealed by its manifest, and an extra file there would make it fail to verify
+    out = Path(args.out or Path("experiments") / "assignments.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
     balance_path = out.with_name("balance.csv" if out.name == "assignments.csv" else f"{out.stem}_balance.csv")
     assigned.to_csv(out, index=False)
     balance.to_csv(balance_path, index=False)
