@@ -217,3 +217,58 @@ def test_in_fold_selection_is_blind_to_poisoned_test_rows(synthetic_model_frame)
     assert poisoned_choice == clean_choice
     full_poisoned, _ = select_specification(poisoned)
     assert "service_errors" in full_poisoned.split("I(")[-1] or "service_errors - " in full_poisoned
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/calibration.py (see docs/mutation.md)
+
+
+def test_calibration_slope_and_intercept_against_hand_likelihood_equations():
+    from scipy.optimize import brentq
+    from scipy.special import logit
+
+    rng = np.random.default_rng(12)
+    lp_true = rng.normal(-1.0, 1.2, 3000)
+    y = (rng.uniform(size=lp_true.size) < expit(0.7 * lp_true + 0.2)).astype(int)
+    p = expit(lp_true)
+    p[:40], p[40:80] = 0.0, 1.0  # certain predictions: clipped to [1e-6, 1 - 1e-6] as documented
+    out = calibration_slope_intercept(y, p)
+    assert list(out.columns) == ["calibration_slope", "slope_std_error", "calibration_intercept",
+                                 "intercept_std_error"]
+    lp = logit(np.clip(p, 1e-6, 1 - 1e-6))
+    ref = sm.Logit(y, sm.add_constant(lp)).fit(disp=0, tol=1e-12)
+    assert out["calibration_slope"].iloc[0] == pytest.approx(ref.params[1], rel=1e-7)
+    # statsmodels' GLM stops its IRLS at a deviance tolerance of 1e-8: its SE agrees to ~1e-5
+    assert out["slope_std_error"].iloc[0] == pytest.approx(ref.bse[1], rel=1e-4)
+    # calibration-in-the-large: a solves sum(y - expit(a + lp)) = 0; its SE is 1 / sqrt(sum q (1 - q))
+    a = brentq(lambda a: np.sum(y - expit(a + lp)), -5, 5, xtol=1e-14)
+    q = expit(a + lp)
+    assert out["calibration_intercept"].iloc[0] == pytest.approx(a, abs=1e-7)
+    assert out["intercept_std_error"].iloc[0] == pytest.approx(1 / np.sqrt(np.sum(q * (1 - q))), rel=1e-4)
+    # the mean of lp is far from 0, so an intercept fitted without the offset (logit of the mean of y) differs
+    assert abs(a - logit(y.mean())) > 0.3
+
+
+def test_asymptote_calibrator_shift_convergence_and_edges():
+    from scipy.special import logit
+
+    rng = np.random.default_rng(13)
+    s = rng.normal(0, 2, 20000)
+    y = (rng.uniform(size=s.size) < 0.1 + 0.8 * expit(1.2 * s - 0.7)).astype(int)
+    cal = AsymptoteCalibrator().fit(expit(s), y)
+    # BFGS may end with a "precision loss" warning at the optimum, so only the type of the flag is fixed
+    assert isinstance(cal.converged_, bool)
+    assert cal.shift_ == pytest.approx(-0.7, abs=0.15)
+    assert cal.params() == {"floor": cal.floor_, "ceiling": cal.ceiling_, "slope": cal.slope_, "shift": cal.shift_}
+    p = np.array([0.02, 0.3, 0.5, 0.97])
+    np.testing.assert_array_equal(cal.transform(p), cal.transform_score(logit(p)))
+    # certain raw probabilities: logit(p) with p clipped to [1e-12, 1 - 1e-12]
+    edge = cal.transform(np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(edge, cal.transform_score(logit(np.array([1e-12, 1 - 1e-12]))))
+    assert cal.floor_ < edge[0] and edge[1] < cal.ceiling_
+    # inverse of the asymptotes and beyond: q is clipped 1e-9 of the span inside them (finite scores)
+    span = cal.ceiling_ - cal.floor_
+    u = np.array([1e-9, 1e-9, 1 - 1e-9, 1 - 1e-9])
+    expected = (np.log(u) - np.log1p(-u) - cal.shift_) / cal.slope_
+    inv = cal.inverse([0.0, cal.floor_, cal.ceiling_, 1.0])
+    np.testing.assert_allclose(inv, expected, rtol=1e-6)
+    assert span > 0 and np.all(np.isfinite(inv))
