@@ -272,3 +272,39 @@ def test_asymptote_calibrator_shift_convergence_and_edges():
     inv = cal.inverse([0.0, cal.floor_, cal.ceiling_, 1.0])
     np.testing.assert_allclose(inv, expected, rtol=1e-6)
     assert span > 0 and np.all(np.isfinite(inv))
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/crossval.py::equivalence_test
+
+
+def test_equivalence_test_every_output_by_hand_and_its_errors():
+    d = np.array([0.01, -0.004, 0.006, 0.002, -0.001, 0.008, 0.003, 0.0, 0.005, -0.002])
+    out = equivalence_test(d, n_train=800, n_test=200, margin=0.01)
+    se = np.sqrt((1 / 10 + 200 / 800) * d.var(ddof=1))
+    half = sps.t.ppf(0.95, 9) * se  # default 90 % interval
+    expected = {"mean_diff": d.mean(), "std_error": se, "df": 9, "margin": 0.01,
+                "t_lower": (d.mean() + 0.01) / se, "t_upper": (d.mean() - 0.01) / se,
+                "p_value": max(sps.t.sf((d.mean() + 0.01) / se, 9), sps.t.cdf((d.mean() - 0.01) / se, 9)),
+                "conf_low": d.mean() - half, "conf_high": d.mean() + half}
+    assert set(out) == set(expected)
+    for key, value in expected.items():
+        assert out[key] == pytest.approx(value, rel=1e-12), key
+    # the lower one-sided test decides when the mean is negative (both p-values use J - 1 = 9 df)
+    neg = equivalence_test(-d - 0.006, 800, 200, margin=0.01)
+    t_lo = (-d.mean() - 0.006 + 0.01) / se
+    assert neg["p_value"] == pytest.approx(sps.t.sf(t_lo, 9), rel=1e-12)
+    assert neg["p_value"] > sps.t.cdf((-d.mean() - 0.006 - 0.01) / se, 9)
+    # two values are enough; identical values: se is the smallest positive float, the interval collapses
+    two = equivalence_test([0.01, 0.03], 40, 10, margin=0.05, conf_level=0.8)
+    assert two["conf_high"] == pytest.approx(0.02 + sps.t.ppf(0.9, 1) * np.sqrt(0.75 * 2e-4), rel=1e-12)
+    flat = equivalence_test([0.002, 0.002, 0.002], 40, 10, margin=0.01)
+    assert flat["std_error"] == np.finfo(float).tiny and flat["p_value"] == 0.0
+    for bad, message in [(dict(diff=[0.1]), r"^diff needs at least 2 finite values$"),
+                         (dict(diff=[0.1, np.inf]), r"^diff needs at least 2 finite values$"),
+                         (dict(margin=0.0), r"^margin must be a positive number, got 0.0$"),
+                         (dict(margin=np.inf), r"^margin must be a positive number, got inf$"),
+                         (dict(n_train=0), r"^n_train must be an integer >= 1"),
+                         (dict(n_test=0), r"^n_test must be an integer >= 1")]:
+        kwargs = dict(diff=d, n_train=800, n_test=200, margin=0.01) | bad
+        with pytest.raises(ValueError, match=message):
+            equivalence_test(**kwargs)
