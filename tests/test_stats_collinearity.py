@@ -125,3 +125,18 @@ def test_gvif_terms_ordered_by_first_column_and_adjusted_by_hand():
     r = np.corrcoef(design["a"], design["c"])[0, 1]
     np.testing.assert_allclose(single["gvif"], 1 / (1 - r**2), rtol=1e-10)
     np.testing.assert_allclose(single["gvif_adjusted"], (1 / (1 - r**2)) ** 0.5, rtol=1e-10)
+
+
+def test_gvif_order_is_the_design_order_not_the_label_order_and_duplicate_columns():
+    design = make_design()
+    # labels sort the other way round than the design: "z_ab" (columns a, b) comes first
+    out = generalized_variance_inflation(design, {"a_cd": ["c", "d"], "z_ab": ["a", "b"]})
+    assert out["term"].tolist() == ["z_ab", "a_cd"]
+    assert str(out["term"].dtype) == "str"
+    # an exact copy of a column: det(R) is exactly 0 and the GVIF of the pair is infinite (not 0/0 = NaN)
+    rng = np.random.default_rng(0)
+    a, c = rng.normal(size=50), rng.normal(size=50)
+    dup = pd.DataFrame({"Intercept": 1.0, "a": a, "a2": a, "c": c})
+    assert np.linalg.det(np.corrcoef(dup[["a", "a2", "c"]].to_numpy(), rowvar=False)) == 0.0
+    gv = generalized_variance_inflation(dup, {"aa": ["a", "a2"]}).set_index("term")["gvif"]
+    assert np.isposinf(gv["aa"]) and np.isposinf(gv["c"])

@@ -266,3 +266,37 @@ def test_summarise_and_pairwise_errors_single_fold_and_dtypes():
     dup = pd.concat([scores, scores.iloc[[0]].assign(auc=0.0)], ignore_index=True)
     first = pairwise_comparisons(dup, 10, 5)
     assert first["auc_diff"].iloc[0] == pytest.approx(pair["auc_diff"].iloc[0], rel=1e-12)
+
+
+class _ColumnProba(BaseEstimator):
+    """Predicts the probability stored in column ``p`` (so every fold's predictions are known in advance)."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        p = X["p"].to_numpy()
+        return np.column_stack([1 - p, p])
+
+
+def test_nested_cv_fold_log_loss_and_brier_by_hand_with_certain_predictions():
+    rng = np.random.default_rng(14)
+    n = 40
+    y = np.tile([0, 1], n // 2)
+    p = rng.uniform(0.05, 0.95, n)
+    p[:4] = [1.0, 0.0, 0.0, 1.0]  # certain and wrong (rows 0, 3) or right (rows 1, 2)
+    X = pd.DataFrame({"p": p})
+    res = nested_cv({"col": (_ColumnProba(), None)}, X, y, n_splits=4, n_repeats=1, seed=3)
+    assert list(res.scores.columns) == ["model", "repeat", "fold", "auc", "log_loss", "brier", "best_params",
+                                        "fit_info"]
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    splits = RepeatedStratifiedKFold(n_splits=4, n_repeats=1, random_state=3).split(np.zeros(n), y)
+    for (_, test), (_, row) in zip(splits, res.scores.iterrows()):
+        pt, yt = np.clip(p[test], 1e-15, 1 - 1e-15), y[test]
+        by_hand = -np.mean([np.log(q) if t == 1 else np.log1p(-q) for q, t in zip(pt, yt)])
+        assert row["log_loss"] == pytest.approx(by_hand, rel=1e-12)
+        assert row["brier"] == pytest.approx(np.mean((p[test] - yt) ** 2), rel=1e-12)
+        assert np.isfinite(row["log_loss"])
+    np.testing.assert_allclose(res.oof["col"], p, rtol=0, atol=0)
