@@ -308,3 +308,105 @@ def test_equivalence_test_every_output_by_hand_and_its_errors():
         kwargs = dict(diff=d, n_train=800, n_test=200, margin=0.01) | bad
         with pytest.raises(ValueError, match=message):
             equivalence_test(**kwargs)
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/link_margins.py (see docs/mutation.md)
+
+
+def _hand_link_setup():
+    rng = np.random.default_rng(15)
+    frame = pd.DataFrame({"x": rng.normal(1.0, 2.0, 60), "g": rng.choice(["a", "b", "c"], 60)})
+
+    def design(f):
+        return np.column_stack([np.ones(len(f)), f["x"].to_numpy(dtype=float),
+                                (f["g"] == "b").to_numpy(dtype=float), (f["g"] == "c").to_numpy(dtype=float)])
+
+    params = np.array([-0.4, 0.7, 0.5, -0.9])
+    A = rng.normal(size=(4, 4))
+    cov = 0.01 * (A @ A.T + np.eye(4))
+    return frame, design, params, cov
+
+
+def _num_grad(f, params, h=1e-6):
+    return np.array([(f(params + h * e) - f(params - h * e)) / (2 * h) for e in np.eye(len(params))])
+
+
+def test_link_margins_categorical_weights_and_score_map_against_numerical_gradients():
+    from stats.link_margins import LinkModel
+
+    frame, design, params, cov = _hand_link_setup()
+    link = logit_link_model(design, list(params), cov.tolist())
+    X = design(frame)
+    np.testing.assert_allclose(link.predict(frame), expit(X @ params), rtol=1e-15)
+    z = sps.norm.ppf(0.95)
+
+    # categorical contrasts against the reference "a", levels in text order, 90 % intervals
+    out = average_marginal_effects(link, frame, categorical={"g": "a"}, conf_level=0.9)
+    assert list(out.columns) == ["variable", "contrast", "estimate", "std_error", "statistic", "p_value",
+                                 "conf_low", "conf_high"]
+    assert out["contrast"].tolist() == ["b - a", "c - a"]
+    for row, col in zip(out.itertuples(), (2, 3)):
+        def effect(b, col=col):
+            X1, X0 = X.copy(), X.copy()
+            X1[:, 2:], X0[:, 2:] = 0.0, 0.0
+            X1[:, col] = 1.0
+            return np.mean(expit(X1 @ b) - expit(X0 @ b))
+        g = _num_grad(effect, params)
+        se = np.sqrt(g @ cov @ g)
+        assert row.estimate == pytest.approx(effect(params), rel=1e-12)
+        assert row.std_error == pytest.approx(se, rel=1e-6)
+        assert row.statistic == pytest.approx(row.estimate / se, rel=1e-6)
+        assert row.p_value == pytest.approx(2 * sps.norm.sf(abs(row.estimate / se)), rel=1e-5)
+        assert row.conf_low == pytest.approx(row.estimate - z * se, rel=1e-6)
+        assert row.conf_high == pytest.approx(row.estimate + z * se, rel=1e-6)
+
+    # numeric AME: mean of b_x p (1 - p); a constant column uses the step rel_step x 1
+    def ame(b, Xm=X):
+        p = expit(Xm @ b)
+        return np.mean(b[1] * p * (1 - p))
+    num = average_marginal_effects(link, frame, numeric=["x"]).iloc[0]
+    assert (num["variable"], num["contrast"]) == ("x", "dy/dx")
+    assert num["estimate"] == pytest.approx(ame(params), rel=1e-7)
+    g = _num_grad(ame, params)
+    assert num["std_error"] == pytest.approx(np.sqrt(g @ cov @ g), rel=1e-5)
+    flat = frame.assign(x=2.0)
+    Xf = design(flat)
+    assert average_marginal_effects(link, flat, numeric=["x"])["estimate"].iloc[0] == pytest.approx(
+        ame(params, Xf), rel=1e-7)
+
+    # weighted difference (normalised: mean; not normalised: total) and its delta-method SE
+    w = np.linspace(0.5, 2.0, len(frame))
+    shifted = frame.assign(x=frame["x"] + 1.0)
+    X1 = design(shifted)
+    for normalize, ww in ((True, w / w.sum()), (False, w)):
+        res = prediction_difference(link, frame, shifted, weights=w, normalize=normalize).iloc[0]
+        def diff(b, ww=ww):
+            return ww @ (expit(X1 @ b) - expit(X @ b))
+        g = _num_grad(diff, params)
+        assert res["estimate_baseline"] == pytest.approx(ww @ expit(X @ params), rel=1e-12)
+        assert res["estimate_counterfactual"] == pytest.approx(ww @ expit(X1 @ params), rel=1e-12)
+        assert res["difference"] == pytest.approx(diff(params), rel=1e-12)
+        assert res["std_error"] == pytest.approx(np.sqrt(g @ cov @ g), rel=1e-6)
+    unweighted = prediction_difference(link, frame, shifted, normalize=False).iloc[0]
+    assert unweighted["difference"] == pytest.approx(np.sum(expit(X1 @ params) - expit(X @ params)), rel=1e-12)
+
+    # a recalibrated logit: p = g(X b) through the calibrator's own map and derivative
+    cal = AsymptoteCalibrator()
+    cal.floor_, cal.ceiling_, cal.slope_, cal.shift_ = 0.1, 0.85, 1.3, -0.2
+    recal = logit_link_model(design, params, cov, score_map=cal)
+    assert isinstance(recal, LinkModel)
+
+    def gmap(s):
+        return 0.1 + 0.75 * expit(1.3 * s - 0.2)
+    res = prediction_difference(recal, frame, shifted).iloc[0]
+    g = _num_grad(lambda b: np.mean(gmap(X1 @ b) - gmap(X @ b)), params)
+    assert res["difference"] == pytest.approx(np.mean(gmap(X1 @ params) - gmap(X @ params)), rel=1e-12)
+    assert res["std_error"] == pytest.approx(np.sqrt(g @ cov @ g), rel=1e-6)
+
+    for kwargs, message in [(dict(weights=w[:-1]), r"^weights must be 60 finite numbers$"),
+                            (dict(weights=np.where(w > 1.9, np.nan, w)), r"^weights must be 60 finite numbers$")]:
+        with pytest.raises(ValueError, match=message):
+            prediction_difference(link, frame, shifted, **kwargs)
+    for f0, f1 in ((frame, shifted.iloc[:-1]), (frame.iloc[:0], shifted.iloc[:0])):
+        with pytest.raises(ValueError, match=r"^frame0 and frame1 must have the same, non-zero number of rows$"):
+            prediction_difference(link, f0, f1)
