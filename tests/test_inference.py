@@ -410,3 +410,98 @@ def test_link_margins_categorical_weights_and_score_map_against_numerical_gradie
     for f0, f1 in ((frame, shifted.iloc[:-1]), (frame.iloc[:0], shifted.iloc[:0])):
         with pytest.raises(ValueError, match=r"^frame0 and frame1 must have the same, non-zero number of rows$"):
             prediction_difference(link, f0, f1)
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/floor_logit.py (see docs/mutation.md)
+
+
+def test_floor_logit_fit_table_classifier_and_link_against_independent_computations():
+    from scipy.optimize import minimize
+
+    from stats.floor_logit import FloorLogitClassifier, floor_link_pieces, floor_probability
+
+    X, y, _ = _floor_data(n=3000, gamma=0.15, seed=16)
+
+    def nll(t):
+        p = expit(t[-1]) + (1 - expit(t[-1])) * expit(X @ t[:-1])
+        return -np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+    # reference MLE: Nelder-Mead (no derivatives) from the data-generating values
+    ref = minimize(nll, np.array([-1.0, 1.5, -0.8, np.log(0.15 / 0.85)]), method="Nelder-Mead",
+                   options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000, "maxfev": 40000})
+    fit = fit_floor_logit(X, y)
+    assert fit.converged is True and fit.n == 3000
+    np.testing.assert_allclose(fit.params, ref.x, atol=2e-4)
+    assert fit.llf == pytest.approx(-ref.fun, abs=1e-6)
+    # covariance: inverse of the negative Hessian of the log-likelihood by second differences (not the score)
+    h = 1e-4
+    H = np.empty((4, 4))
+    for i, ei in enumerate(np.eye(4) * h):
+        for j, ej in enumerate(np.eye(4) * h):
+            H[i, j] = -(nll(fit.params + ei + ej) - nll(fit.params + ei - ej) - nll(fit.params - ei + ej)
+                        + nll(fit.params - ei - ej)) / (4 * h * h)
+    cov = np.linalg.inv(-H)
+    np.testing.assert_allclose(fit.cov, cov, rtol=2e-3, atol=1e-7)
+    gamma = expit(fit.params[-1])
+    assert fit.gamma == pytest.approx(gamma, rel=1e-12)
+    assert fit.gamma_std_error == pytest.approx(gamma * (1 - gamma) * np.sqrt(cov[-1, -1]), rel=2e-3)
+    assert fit.names == ["x0", "x1", "x2", "floor_logit"]
+    np.testing.assert_allclose(fit.predict(X[:5]), gamma + (1 - gamma) * expit(X[:5] @ fit.params[:-1]),
+                               rtol=1e-14)
+    np.testing.assert_allclose(floor_probability([0.0, 2.0], 0.2), [0.2 + 0.8 * 0.5, 0.2 + 0.8 * expit(2.0)])
+
+    tab = fit.table(conf_level=0.9)
+    assert tab.columns.tolist() == ["term", "estimate", "std_error", "statistic", "p_value", "conf_low",
+                                    "conf_high"]
+    assert tab["term"].tolist() == ["x0", "x1", "x2", "floor_gamma"]
+    se = np.append(np.sqrt(np.diag(fit.cov))[:-1], fit.gamma_std_error)
+    est = np.append(fit.params[:-1], fit.gamma)
+    z = sps.norm.ppf(0.95)
+    np.testing.assert_allclose(tab["estimate"], est, rtol=1e-14)
+    np.testing.assert_allclose(tab["std_error"], se, rtol=1e-14)
+    np.testing.assert_allclose(tab["conf_low"], est - z * se, rtol=1e-12)
+    np.testing.assert_allclose(tab["conf_high"], est + z * se, rtol=1e-12)
+    np.testing.assert_allclose(tab["statistic"].iloc[:3], est[:3] / se[:3], rtol=1e-12)
+    np.testing.assert_allclose(tab["p_value"].iloc[:3], 2 * sps.norm.sf(np.abs(est[:3] / se[:3])), rtol=1e-10)
+    assert tab[["statistic", "p_value"]].iloc[-1].isna().all()
+
+    # the classifier on a formula: same fit as on the hand-built design, predictions and cv_info
+    frame = pd.DataFrame({"a": X[:, 1], "b": X[:, 2]})
+    clf = FloorLogitClassifier(formula="a + b").fit(frame, y)
+    assert clf.formula == "a + b" and clf.classes_.tolist() == [0, 1]
+    assert clf.fit_.names == ["Intercept", "a", "b", "floor_logit"]
+    np.testing.assert_allclose(clf.fit_.params, fit.params, rtol=1e-10)
+    np.testing.assert_allclose(clf.design(frame.iloc[:4]), X[:4], rtol=1e-15)
+    proba = clf.predict_proba(frame.iloc[:50])
+    np.testing.assert_allclose(proba[:, 1], fit.predict(X[:50]), rtol=1e-10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-15)
+    np.testing.assert_array_equal(clf.predict(frame.iloc[:50]), (proba[:, 1] >= 0.5).astype(int))
+    assert clf.cv_info() == {"floor_gamma": clf.fit_.gamma, "converged": clf.fit_.converged}
+
+    # link pieces for the delta method: probability and its Jacobian against central differences
+    prob, jac = floor_link_pieces()
+    p_hand = fit.predict(X[:20])
+    np.testing.assert_allclose(prob(fit.params, X[:20]), p_hand, rtol=1e-14)
+    numeric = np.column_stack([(prob(fit.params + 1e-6 * e, X[:20]) - prob(fit.params - 1e-6 * e, X[:20])) / 2e-6
+                               for e in np.eye(4)])
+    np.testing.assert_allclose(jac(fit.params, X[:20]), numeric, rtol=1e-6, atol=1e-10)
+
+    with pytest.raises(ValueError, match=r"^X must be 2-D with 3000 rows, got shape \(2999, 3\)$"):
+        fit_floor_logit(X[:-1], y)
+    with pytest.raises(ValueError, match=r"^X must be 2-D with 3000 rows, got shape \(3000,\)$"):
+        fit_floor_logit(X[:, 1], y)
+    lr = floor_lr_test(-100.0, -99.0).iloc[0]
+    assert lr["lr_chi2"] == 0.0 and lr["p_value"] == 1.0 and lr["df"] == 1
+    assert lr["null_distribution"] == "0.5*chi2(0) + 0.5*chi2(1)"
+
+
+def test_floor_logit_model_names_and_degrees_of_freedom():
+    X, y, _ = _floor_data(n=200, seed=17)
+    frame = pd.DataFrame(X, columns=["const", "u", "v"])
+    model = FloorLogit(y, frame)
+    assert model.exog_names == ["const", "u", "v", "floor_logit"]
+    assert (model.nparams, model.k_extra, model.df_model, model.df_resid) == (4, 1, 2, 196)
+    params = np.array([-0.5, 1.0, -0.3, -1.5])
+    p = expit(-1.5) + (1 - expit(-1.5)) * expit(X @ params[:-1])
+    np.testing.assert_allclose(model.loglikeobs(params), y * np.log(p) + (1 - y) * np.log(1 - p), rtol=1e-12)
+    assert model.score_obs(params).shape == (200, 4)
