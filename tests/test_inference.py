@@ -505,3 +505,47 @@ def test_floor_logit_model_names_and_degrees_of_freedom():
     p = expit(-1.5) + (1 - expit(-1.5)) * expit(X @ params[:-1])
     np.testing.assert_allclose(model.loglikeobs(params), y * np.log(p) + (1 - y) * np.log(1 - p), rtol=1e-12)
     assert model.score_obs(params).shape == (200, 4)
+
+
+def test_link_margins_wald_columns_categorical_dtype_index_and_level_order():
+    frame, _, params, cov = _hand_link_setup()
+    frame = frame.set_index(pd.RangeIndex(100, 160))  # not 0..n-1: counterfactual columns must keep the index
+    frame["g"] = pd.Categorical(frame["g"], categories=["a", "b", "c"])
+
+    def design(f):
+        # reads the category codes: the counterfactual column must stay categorical with the same categories
+        codes = f["g"].cat.codes.to_numpy()
+        if np.any(codes < 0):
+            raise ValueError("unknown level")
+        return np.column_stack([np.ones(len(f)), f["x"].to_numpy(dtype=float), codes == 1, codes == 2]).astype(float)
+
+    link = logit_link_model(design, params, cov)
+    X = design(frame)
+    out = average_marginal_effects(link, frame, categorical={"g": "a"})
+    X1 = X.copy()
+    X1[:, 2:] = 0.0
+    X1[:, 2] = 1.0
+    X0 = X.copy()
+    X0[:, 2:] = 0.0
+    assert out["variable"].tolist() == ["g", "g"]
+    assert out["estimate"].iloc[0] == pytest.approx(np.mean(expit(X1 @ params) - expit(X0 @ params)), rel=1e-12)
+
+    res = prediction_difference(link, frame, frame.assign(x=frame["x"] + 0.5), conf_level=0.8)
+    assert res.columns.tolist() == ["estimate_baseline", "estimate_counterfactual", "difference", "std_error",
+                                    "statistic", "p_value", "conf_low", "conf_high"]
+    row = res.iloc[0]
+    z = sps.norm.ppf(0.9)
+    assert row["statistic"] == pytest.approx(row["difference"] / row["std_error"], rel=1e-12)
+    assert row["p_value"] == pytest.approx(2 * sps.norm.sf(abs(row["statistic"])), rel=1e-12)
+    assert row["conf_low"] == pytest.approx(row["difference"] - z * row["std_error"], rel=1e-12)
+    assert row["conf_high"] == pytest.approx(row["difference"] + z * row["std_error"], rel=1e-12)
+
+    # integer levels are ordered as text (as mixed-type levels must be): 10 before 2
+    ints = frame.assign(k=np.tile([1, 2, 10], 20))
+    def design_k(f):
+        return np.column_stack([np.ones(len(f)), f["k"] == 2, f["k"] == 10]).astype(float)
+    link_k = logit_link_model(design_k, [0.1, 0.4, -0.3], np.eye(3) * 0.01)
+    assert average_marginal_effects(link_k, ints, categorical={"k": 1})["contrast"].tolist() == ["10 - 1", "2 - 1"]
+    # nothing asked: an empty table with the documented columns
+    empty = average_marginal_effects(link, frame)
+    assert len(empty) == 0 and empty.columns.tolist() == out.columns.tolist()
