@@ -16,7 +16,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from stats.calibration import AsymptoteCalibrator, calibration_slope_intercept, hosmer_lemeshow
 from stats.crossval import equivalence_test, nested_cv
 from stats.floor_logit import FloorLogit, fit_floor_logit, floor_lr_test
-from stats.gam import PenalizedSplineLogitClassifier, fit_penalized_logit
+from stats.gam import PenalizedSplineLogitClassifier, fit_penalized_logit, second_derivative_penalty
 from stats.link_margins import average_marginal_effects, logit_link_model, prediction_difference
 
 
@@ -549,3 +549,85 @@ def test_link_margins_wald_columns_categorical_dtype_index_and_level_order():
     # nothing asked: an empty table with the documented columns
     empty = average_marginal_effects(link, frame)
     assert len(empty) == 0 and empty.columns.tolist() == out.columns.tolist()
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/gam.py (see docs/mutation.md)
+
+
+def test_penalised_logit_against_a_direct_optimisation_and_hand_edf():
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(18)
+    X = np.column_stack([np.ones(300), rng.normal(size=(300, 2))])
+    y = (rng.uniform(size=300) < expit(X @ [0.3, 1.2, -0.8])).astype(int)
+    P = np.diag([0.0, 3.0, 5.0])
+
+    def objective(b):
+        eta = X @ b
+        return -(np.sum(y * eta - np.logaddexp(0, eta)) - b @ P @ b)
+
+    def gradient(b):
+        return -(X.T @ (y - expit(X @ b)) - 2 * P @ b)
+
+    ref = minimize(objective, np.zeros(3), jac=gradient, method="BFGS", options={"gtol": 1e-10}).x
+    fit = fit_penalized_logit(X, y, P)
+    assert fit["converged"] is True
+    np.testing.assert_allclose(fit["params"], ref, atol=1e-7)
+    p = expit(X @ ref)
+    H = X.T @ (X * (p * (1 - p))[:, None])
+    cov = np.linalg.inv(H + 2 * P)
+    llf = np.sum(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(fit["cov"], cov, rtol=1e-6)
+    assert fit["edf"] == pytest.approx(np.trace(cov @ H), rel=1e-6)
+    assert 1.0 < fit["edf"] < 3.0  # the penalty shrinks two of three degrees of freedom
+    assert fit["llf"] == pytest.approx(llf, rel=1e-9)
+    assert fit["aic"] == pytest.approx(-2 * llf + 2 * np.trace(cov @ H), rel=1e-8)
+    assert fit_penalized_logit(X, y, P, maxiter=1)["converged"] is False
+
+
+def test_second_derivative_penalty_of_a_cubic_is_the_trapezoid_integral():
+    import patsy
+
+    frame = pd.DataFrame({"x": np.linspace(0.0, 2.0, 30)})
+    info = patsy.dmatrix("I(x**2) + I(x**3)", frame).design_info
+    term = next(t for t in info.terms if t.name() == "I(x ** 3)")
+    S = second_derivative_penalty(info, term, "x", 0.0, 2.0)
+    # (x^3)'' = 6x, and the central second difference of a cubic is exact: S = trapezoid of 36 x^2 on 401 points
+    grid = np.linspace(0.0, 2.0, 401)
+    assert S.shape == (1, 1)
+    assert S[0, 0] == pytest.approx(np.trapezoid(36 * grid**2, grid), rel=1e-9)
+    assert S[0, 0] == pytest.approx(36 * 8 / 3, rel=1e-4)
+
+
+def test_spline_classifier_selects_the_smallest_aic_and_predicts_by_hand():
+    rng = np.random.default_rng(19)
+    n = 400
+    frame = pd.DataFrame({"x": rng.uniform(0, 10, n), "z": rng.normal(size=n)})
+    frame["y"] = (rng.uniform(size=n) < expit(np.sin(frame["x"]) + 0.5 * frame["z"])).astype(int)
+    default = PenalizedSplineLogitClassifier()
+    assert (default.linear_formula, default.smooth, default.df) == ("1", (), 6)
+    alphas = (0.001, 1.0, 1e6)
+    clf = PenalizedSplineLogitClassifier(linear_formula="z", smooth=("x",), df=5, alphas=alphas).fit(frame, frame["y"])
+    assert clf.formula_ == "z + cr(x, df=5, constraints='center')"
+    assert clf.classes_.tolist() == [0, 1]
+    assert clf.column_names_ == ["Intercept", "z"] + [f"cr(x, df=5, constraints='center')[{i}]" for i in range(5)]
+    # the penalty sits on the spline block only and equals that term's roughness matrix
+    term = next(t for t in clf.design_info_.terms if t.name().startswith("cr("))
+    S = second_derivative_penalty(clf.design_info_, term, "x", frame["x"].min(), frame["x"].max())
+    np.testing.assert_allclose(clf.penalty_[2:, 2:], S, rtol=1e-12)
+    assert np.all(clf.penalty_[:2, :] == 0) and np.all(clf.penalty_[:, :2] == 0)
+    design = clf.design(frame)
+    aics = [fit_penalized_logit(design, frame["y"].to_numpy(), a * S_full)["aic"]
+            for a, S_full in zip(alphas, [clf.penalty_] * 3)]
+    best = int(np.argmin(aics))
+    assert clf.alpha_ == alphas[best]
+    chosen = fit_penalized_logit(design, frame["y"].to_numpy(), alphas[best] * clf.penalty_)
+    np.testing.assert_allclose(clf.params_, chosen["params"], rtol=1e-12)
+    np.testing.assert_allclose(clf.cov_, chosen["cov"], rtol=1e-12)
+    assert clf.edf_ == pytest.approx(chosen["edf"], rel=1e-12)
+    eta = design @ chosen["params"]
+    np.testing.assert_allclose(clf.decision_function(frame), eta, rtol=1e-12)
+    proba = clf.predict_proba(frame)
+    np.testing.assert_allclose(proba[:, 1], expit(eta), rtol=1e-12)
+    np.testing.assert_allclose(proba[:, 0], 1 - expit(eta), rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(frame), (expit(eta) >= 0.5).astype(int))
