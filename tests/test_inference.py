@@ -631,3 +631,46 @@ def test_spline_classifier_selects_the_smallest_aic_and_predicts_by_hand():
     np.testing.assert_allclose(proba[:, 1], expit(eta), rtol=1e-12)
     np.testing.assert_allclose(proba[:, 0], 1 - expit(eta), rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(frame), (expit(eta) >= 0.5).astype(int))
+
+
+def test_floor_logit_edges_far_start_defaults_and_boundary_lr():
+    import patsy
+
+    from stats.floor_logit import FloorLogitClassifier, FloorLogitFit
+
+    X, y, _ = _floor_data(n=1500, gamma=0.15, seed=20)
+    model = FloorLogit(y, X)
+    # extreme parameters: p is kept inside [1e-12, 1 - 1e-12], so every log-likelihood term is finite
+    for params in ([50.0, 0.0, 0.0, -800.0], [-800.0, 0.0, 0.0, -800.0], [800.0, 0.0, 0.0, 5.0]):
+        assert np.all(np.isfinite(model.loglikeobs(np.array(params))))
+    # missing rows dropped through the keyword arguments of the statsmodels base class
+    Xm = X.copy()
+    Xm[0, 1] = np.nan
+    assert FloorLogit(y, Xm, missing="drop").exog.shape == (1499, 3)
+
+    good = fit_floor_logit(X, y)
+    # a start far from the optimum (floor near 1, wrong signs) reaches the same maximum
+    far = fit_floor_logit(X, y, start=[3.0, -3.0, 3.0, 4.0])
+    assert far.converged is True
+    np.testing.assert_allclose(far.params, good.params, atol=1e-5)
+    # not converged within one iteration: the flag says so
+    assert fit_floor_logit(X, y, maxiter=1).converged is False
+
+    pd.testing.assert_frame_equal(good.table(), good.table(conf_level=0.95))
+    # a (numerically) negative variance is reported as a zero standard error, not NaN
+    odd = FloorLogitFit(params=good.params, cov=np.diag([0.01, -1e-12, 0.02, 0.03]), names=good.names,
+                        llf=good.llf, gamma=good.gamma, gamma_std_error=0.01, converged=True, n=1500)
+    assert odd.table()["std_error"].iloc[1] == 0.0
+
+    out = floor_lr_test(-100.0, -100.25).iloc[0]  # LR = 0.5 < 1: still half the chi2(1) tail
+    assert out["lr_chi2"] == pytest.approx(0.5) and out["p_value"] == pytest.approx(0.5 * sps.chi2.sf(0.5, 1))
+
+    assert FloorLogitClassifier().formula == "1"
+    # a probability of exactly 0.5 is classified as 1, and classes are integers
+    clf = FloorLogitClassifier()
+    frame = pd.DataFrame({"a": [0.0, 1.0]})
+    clf.design_info_ = patsy.dmatrix("1", frame).design_info
+    clf.fit_ = FloorLogitFit(params=np.array([0.0, -800.0]), cov=np.eye(2), names=["Intercept", "floor_logit"],
+                             llf=0.0, gamma=0.0, gamma_std_error=0.0, converged=True, n=2)
+    labels = clf.predict(frame)
+    assert labels.tolist() == [1, 1] and labels.dtype.kind == "i"
