@@ -300,3 +300,25 @@ def test_nested_cv_fold_log_loss_and_brier_by_hand_with_certain_predictions():
         assert row["brier"] == pytest.approx(np.mean((p[test] - yt) ** 2), rel=1e-12)
         assert np.isfinite(row["log_loss"])
     np.testing.assert_allclose(res.oof["col"], p, rtol=0, atol=0)
+
+
+def test_nested_cv_defaults_summary_columns_and_failing_grid_points_raise():
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    rng = np.random.default_rng(21)
+    n = 50
+    y = np.tile([0, 1], n // 2)
+    p = np.clip(0.5 * y + rng.uniform(0, 0.6, n), 0, 1)
+    X = pd.DataFrame({"p": p})
+    res = nested_cv({"col": (_ColumnProba(), None)}, X, y)  # documented defaults: 5 x 5 folds, seed 0
+    splits = list(RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=0).split(np.zeros(n), y))
+    assert len(res.scores) == 25
+    np.testing.assert_allclose(res.scores["auc"], [roc_auc_score(y[te], p[te]) for _, te in splits], rtol=1e-12)
+    summ = summarise_cv(res.scores, res.n_train, res.n_test)
+    assert summ.columns.tolist() == ["model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds"]
+    # a grid point whose fit fails stops the run (error_score="raise") instead of being scored NaN
+    Xd, yd = make_data(60)
+    bad = {"m": (LogisticRegression(), {"C": [1.0, -1.0]})}
+    with pytest.raises(ValueError, match="'C' parameter"):
+        nested_cv(bad, Xd[["x1", "x2"]], yd, n_splits=2, n_repeats=1, inner_splits=2)
