@@ -588,15 +588,15 @@ def test_penalised_logit_against_a_direct_optimisation_and_hand_edf():
 def test_second_derivative_penalty_of_a_cubic_is_the_trapezoid_integral():
     import patsy
 
-    frame = pd.DataFrame({"x": np.linspace(0.0, 2.0, 30)})
+    frame = pd.DataFrame({"x": np.linspace(1.0, 3.0, 30)})
     info = patsy.dmatrix("I(x**2) + I(x**3)", frame).design_info
     term = next(t for t in info.terms if t.name() == "I(x ** 3)")
-    S = second_derivative_penalty(info, term, "x", 0.0, 2.0)
+    S = second_derivative_penalty(info, term, "x", 1.0, 3.0)
     # (x^3)'' = 6x, and the central second difference of a cubic is exact: S = trapezoid of 36 x^2 on 401 points
-    grid = np.linspace(0.0, 2.0, 401)
+    grid = np.linspace(1.0, 3.0, 401)
     assert S.shape == (1, 1)
     assert S[0, 0] == pytest.approx(np.trapezoid(36 * grid**2, grid), rel=1e-9)
-    assert S[0, 0] == pytest.approx(36 * 8 / 3, rel=1e-4)
+    assert S[0, 0] == pytest.approx(12 * (27 - 1), rel=1e-4)
 
 
 def test_spline_classifier_selects_the_smallest_aic_and_predicts_by_hand():
@@ -631,6 +631,10 @@ def test_spline_classifier_selects_the_smallest_aic_and_predicts_by_hand():
     np.testing.assert_allclose(proba[:, 1], expit(eta), rtol=1e-12)
     np.testing.assert_allclose(proba[:, 0], 1 - expit(eta), rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(frame), (expit(eta) >= 0.5).astype(int))
+    # a probability of exactly 0.5 is classified as 1, and labels are integers
+    clf.params_ = np.zeros_like(clf.params_)
+    labels = clf.predict(frame.iloc[:3])
+    assert labels.tolist() == [1, 1, 1] and labels.dtype.kind == "i"
 
 
 def test_floor_logit_edges_far_start_defaults_and_boundary_lr():
