@@ -59,11 +59,14 @@ def variance_inflation(design: pd.DataFrame, intercept_column: str | None = "Int
     Notes
     -----
     ``VIF_j = 1 / (1 - R_j^2)`` with ``R_j^2`` from the OLS regression of
-    column ``j`` on all other columns (including the intercept). Computed as
-    ``statsmodels.stats.outliers_influence.variance_inflation_factor``.
+    column ``j`` on all other columns (including the intercept; without one,
+    the uncentred ``R_j^2``). The auxiliary regressions are fitted here rather
+    than by ``statsmodels``' ``variance_inflation_factor``, which standardises
+    the columns since statsmodels 0.15 (a centred VIF even without intercept,
+    and a different answer on 0.14).
     For multi-column terms prefer :func:`generalized_variance_inflation`.
     """
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
+    from statsmodels.regression.linear_model import OLS
 
     frame = _numeric_design(design, intercept_column)
     values = frame.to_numpy()
@@ -73,7 +76,9 @@ def variance_inflation(design: pd.DataFrame, intercept_column: str | None = "Int
             if intercept_column is not None and name == str(intercept_column):
                 continue
             terms.append(name)
-            vifs.append(float(variance_inflation_factor(values, j)))
+            others = np.arange(values.shape[1]) != j
+            r_sq = OLS(values[:, j], values[:, others]).fit().rsquared
+            vifs.append(float(np.float64(1.0) / (1.0 - r_sq)))
     return pd.DataFrame({"term": pd.array(terms, dtype="str"), "vif": vifs})
 
 

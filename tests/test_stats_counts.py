@@ -39,3 +39,20 @@ def test_edge_case_even_count_halfway_and_empty():
 def test_raises_on_negative_counts():
     with pytest.raises(ValueError, match="non-negative, got -1"):
         median_from_counts(pd.Series([2, -1], index=[1.0, 2.0]))
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/counts.py (see docs/mutation.md)
+
+
+def test_dtypes_order_of_added_parts_and_zero_counts():
+    # integer input is counted on float values, so parts from integer and float columns add up
+    ints = value_counts([3, 1, 3])
+    assert ints.index.dtype == np.float64 and ints.dtype == np.int64
+    assert ints.to_dict() == {1.0: 1, 3.0: 2}
+    assert add_counts().dtype == np.int64
+    # a later part with smaller values: the sum is sorted by value, not by first appearance
+    total = add_counts(value_counts([5.0]), value_counts([1.0, 1.0, 7.0]))
+    assert total.index.tolist() == [1.0, 5.0, 7.0] and total.tolist() == [2, 1, 1]
+    # zero counts (a value seen in the reference but not in this part) are allowed and ignored
+    counts = pd.Series([0, 2, 0, 1, 0], index=[0.5, 1.0, 2.0, 4.0, 9.0])
+    assert median_from_counts(counts) == np.median([1.0, 1.0, 4.0])

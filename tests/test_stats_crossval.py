@@ -176,3 +176,149 @@ def test_nested_cv_validation():
         nested_cv(make_models(), X, np.arange(60) % 3)
     with pytest.raises(ValueError, match="tuple"):
         nested_cv({"m": LogisticRegression()}, X, y)
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/crossval.py (see docs/mutation.md)
+
+
+def test_nested_cv_rejects_bad_arguments_with_named_messages():
+    X, y = make_data(30)
+    logit = (LogisticRegression(), None)
+    cases = [
+        (dict(models={}), r"^models must be a non-empty dict name -> \(estimator, grid or None\)$"),
+        (dict(models=[("m", logit)]), r"^models must be a non-empty dict"),
+        (dict(X=X.to_numpy()), r"^X must be a pandas DataFrame, got ndarray$"),
+        (dict(n_splits=1), r"^n_splits must be an integer >= 2, got 1$"),
+        (dict(n_repeats=0), r"^n_repeats must be an integer >= 1, got 0$"),
+        (dict(inner_splits=1), r"^inner_splits must be an integer >= 2, got 1$"),
+        (dict(seed=True), r"^seed must be an integer, got True$"),
+        (dict(seed=1.5), r"^seed must be an integer, got 1.5$"),
+        (dict(y=y[:-1]), r"^y must be 1-D with 30 values, got shape \(29,\)$"),
+        (dict(y=np.column_stack([y, y])), r"^y must be 1-D with 30 values, got shape \(30, 2\)$"),
+    ]
+    for change, message in cases:
+        kwargs = dict(models={"m": logit}, X=X, y=y) | change
+        with pytest.raises(ValueError, match=message):
+            nested_cv(**kwargs)
+
+
+def test_nested_cv_smallest_allowed_sizes_run():
+    """n_splits = inner_splits = 2 and n_repeats = 1 are valid (the minimums of the checks)."""
+    X, y = make_data(60)
+    res = nested_cv({"m": (make_pipeline(StandardScaler(with_mean=False), LogisticRegression()),
+                           {"logisticregression__C": [0.1, 1.0]})},
+                    X[["x1", "x2"]], y, n_splits=2, n_repeats=1, inner_splits=2, seed=1)
+    assert len(res.scores) == 2 and res.n_train == 30 and res.n_test == 30
+
+
+def test_corrected_ttest_edges_and_errors():
+    # two values are enough: mean 0.02, s^2 = 2e-4, var_corr = (1/2 + 1/4) s^2
+    out = corrected_resampled_ttest([0.01, 0.03], n_train=40, n_test=10)
+    t = 0.02 / np.sqrt(0.75 * 2e-4)
+    assert out["t_stat"] == pytest.approx(t, rel=1e-12) and out["df"] == 1
+    assert out["p_value"] == pytest.approx(2 * sps.t.sf(t, 1), rel=1e-12)
+    # constant non-zero differences: s = 0, t = +/-inf, p = 0
+    pos = corrected_resampled_ttest([0.02, 0.02, 0.02], 10, 5)
+    neg = corrected_resampled_ttest(np.array([-0.02, -0.02]), 10, 5)
+    assert pos["t_stat"] == np.inf and pos["p_value"] == 0.0
+    assert neg["t_stat"] == -np.inf and neg["p_value"] == 0.0
+    with pytest.raises(ValueError, match=r"^diff needs at least 2 values, got 1$"):
+        corrected_resampled_ttest([0.1], 10, 5)
+    with pytest.raises(ValueError, match=r"^diff contains non-finite values$"):
+        corrected_resampled_ttest([0.1, np.nan], 10, 5)
+    with pytest.raises(ValueError, match=r"^n_train must be an integer >= 1"):
+        corrected_resampled_ttest([0.1, 0.2], 0, 5)
+    with pytest.raises(ValueError, match=r"^n_test must be an integer >= 1"):
+        corrected_resampled_ttest([0.1, 0.2], 10, 0)
+
+
+def _two_model_scores():
+    return pd.DataFrame({"model": ["a"] * 3 + ["b"] * 3, "repeat": [0] * 6, "fold": [0, 1, 2] * 2,
+                         "auc": [0.70, 0.74, 0.72, 0.68, 0.70, 0.71]})
+
+
+def test_summarise_and_pairwise_errors_single_fold_and_dtypes():
+    scores = _two_model_scores()
+    for func in (summarise_cv, pairwise_comparisons):
+        with pytest.raises(ValueError, match=r"^scores must be a pandas DataFrame, got dict$"):
+            func(scores.to_dict(), 10, 5)
+        with pytest.raises(ValueError, match=r"^scores lacks columns \['auc'\]$"):
+            func(scores.drop(columns="auc"), 10, 5)
+    with pytest.raises(ValueError, match=r"^n_train must be an integer >= 1"):
+        summarise_cv(scores, 0, 5)
+    with pytest.raises(ValueError, match=r"^n_test must be an integer >= 1"):
+        summarise_cv(scores, 10, 0)
+    # integer AUC-like scores (e.g. 0/1 accuracies) are averaged as floats
+    summ = summarise_cv(scores.assign(auc=[1, 0, 0, 1, 1, 1]), 10, 5).set_index("model")
+    assert summ.loc["a", "auc_mean"] == pytest.approx(1 / 3, rel=1e-12)
+    assert summ.loc["a", "auc_sd"] == pytest.approx(np.std([1, 0, 0], ddof=1), rel=1e-12)
+    assert str(summ.reset_index()["model"].dtype) == "str"
+    # two folds: a finite interval; one fold: no spread, no interval
+    two = summarise_cv(scores[scores["fold"] < 2], 10, 5).set_index("model")
+    half = sps.t.ppf(0.975, 1) * np.sqrt((1 / 2 + 5 / 10) * np.var([0.70, 0.74], ddof=1))
+    assert two.loc["a", "auc_conf_high"] == pytest.approx(0.72 + half, rel=1e-12)
+    one = summarise_cv(scores[scores["fold"] == 0], 10, 5)
+    assert one["auc_sd"].isna().all() and one["auc_conf_low"].isna().all() and one["auc_conf_high"].isna().all()
+    pair = pairwise_comparisons(scores, 10, 5)
+    assert pair[["model_a", "model_b"]].values.tolist() == [["a", "b"]]
+    assert str(pair["model_a"].dtype) == "str" and str(pair["model_b"].dtype) == "str"
+    # duplicated (repeat, fold) rows: the first AUC is used for the pair, not their mean
+    dup = pd.concat([scores, scores.iloc[[0]].assign(auc=0.0)], ignore_index=True)
+    first = pairwise_comparisons(dup, 10, 5)
+    assert first["auc_diff"].iloc[0] == pytest.approx(pair["auc_diff"].iloc[0], rel=1e-12)
+
+
+class _ColumnProba(BaseEstimator):
+    """Predicts the probability stored in column ``p`` (so every fold's predictions are known in advance)."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        p = X["p"].to_numpy()
+        return np.column_stack([1 - p, p])
+
+
+def test_nested_cv_fold_log_loss_and_brier_by_hand_with_certain_predictions():
+    rng = np.random.default_rng(14)
+    n = 40
+    y = np.tile([0, 1], n // 2)
+    p = rng.uniform(0.05, 0.95, n)
+    p[:4] = [1.0, 0.0, 0.0, 1.0]  # certain and wrong (rows 0, 3) or right (rows 1, 2)
+    X = pd.DataFrame({"p": p})
+    res = nested_cv({"col": (_ColumnProba(), None)}, X, y, n_splits=4, n_repeats=1, seed=3)
+    assert list(res.scores.columns) == ["model", "repeat", "fold", "auc", "log_loss", "brier", "best_params",
+                                        "fit_info"]
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    splits = RepeatedStratifiedKFold(n_splits=4, n_repeats=1, random_state=3).split(np.zeros(n), y)
+    for (_, test), (_, row) in zip(splits, res.scores.iterrows()):
+        pt, yt = np.clip(p[test], 1e-15, 1 - 1e-15), y[test]
+        by_hand = -np.mean([np.log(q) if t == 1 else np.log1p(-q) for q, t in zip(pt, yt)])
+        assert row["log_loss"] == pytest.approx(by_hand, rel=1e-12)
+        assert row["brier"] == pytest.approx(np.mean((p[test] - yt) ** 2), rel=1e-12)
+        assert np.isfinite(row["log_loss"])
+    np.testing.assert_allclose(res.oof["col"], p, rtol=0, atol=0)
+
+
+def test_nested_cv_defaults_summary_columns_and_failing_grid_points_raise():
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    rng = np.random.default_rng(21)
+    n = 50
+    y = np.tile([0, 1], n // 2)
+    p = np.clip(0.5 * y + rng.uniform(0, 0.6, n), 0, 1)
+    X = pd.DataFrame({"p": p})
+    res = nested_cv({"col": (_ColumnProba(), None)}, X, y)  # documented defaults: 5 x 5 folds, seed 0
+    splits = list(RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=0).split(np.zeros(n), y))
+    assert len(res.scores) == 25
+    np.testing.assert_allclose(res.scores["auc"], [roc_auc_score(y[te], p[te]) for _, te in splits], rtol=1e-12)
+    summ = summarise_cv(res.scores, res.n_train, res.n_test)
+    assert summ.columns.tolist() == ["model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds"]
+    # a grid point whose fit fails stops the run (error_score="raise") instead of being scored NaN
+    Xd, yd = make_data(60)
+    bad = {"m": (LogisticRegression(), {"C": [1.0, -1.0]})}
+    with pytest.raises(ValueError, match="'C' parameter"):
+        nested_cv(bad, Xd[["x1", "x2"]], yd, n_splits=2, n_repeats=1, inner_splits=2)
