@@ -381,3 +381,25 @@ def test_logit_effect_table_columns_counts_and_errors():
     assert logit_treatment_effect(y1, t, strata)["n_strata_constant"].iloc[0] == 1
     with pytest.raises(ValueError, match=r"^no stratum with a varying outcome holds both arms"):
         logit_treatment_effect(np.zeros(8), np.tile([1, 0], 4), np.repeat(["a", "b"], 4))
+
+
+def test_matched_pairs_split_every_consecutive_pair_by_a_fair_coin():
+    rng = np.random.default_rng(23)
+    n = 40
+    ids = np.arange(n)
+    strata = np.repeat(["a", "b"], n // 2)
+    score = rng.uniform(size=n)
+    first_treated = []
+    for seed in range(12):
+        out = stratified_assignment(ids, strata, seed=seed, match_on=score).set_index("id")
+        for s in ("a", "b"):
+            members = ids[strata == s]
+            ranked = members[np.argsort(score[members], kind="stable")]
+            arms = out.loc[ranked, "arm"].to_numpy()
+            # each pair of neighbours in score order: one treatment, one control
+            assert all({arms[i], arms[i + 1]} == {"treatment", "control"} for i in range(0, len(arms), 2))
+            first_treated.extend(arms[0::2] == "treatment")
+    # the first unit of a pair is treated about half of the time (240 pairs): a coin, not a fixed rule
+    assert 0.4 < np.mean(first_treated) < 0.6
+    with pytest.raises(ValueError, match=r"^p1 must be a proportion in \(0, 1\), got 'abc'$"):
+        sample_size_two_proportions("abc", 0.3)
