@@ -403,3 +403,24 @@ def test_matched_pairs_split_every_consecutive_pair_by_a_fair_coin():
     assert 0.4 < np.mean(first_treated) < 0.6
     with pytest.raises(ValueError, match=r"^p1 must be a proportion in \(0, 1\), got 'abc'$"):
         sample_size_two_proportions("abc", 0.3)
+
+
+def test_remaining_messages_and_unequal_arms():
+    from stats.experiments import minimum_detectable_effect
+
+    with pytest.raises(ValueError, match=r"^y and treated have different lengths \(3 and 2\)$"):
+        difference_in_proportions([1, 0, 1], [1, 0])
+    with pytest.raises(ValueError, match=r"^strata has 2 values for 4 outcomes$"):
+        logit_treatment_effect([1, 0, 1, 0], [1, 0, 1, 0], ["a", "b"])
+    with pytest.raises(ValueError, match=r"^direction must be -1 or 1, got 0$"):
+        minimum_detectable_effect(0.3, 100, direction=0)
+    # informative strata holding only one arm: not estimable
+    y = np.array([1, 0, 1, 0, 0, 0])
+    t = np.array([1, 1, 1, 1, 0, 0])
+    with pytest.raises(ValueError, match=r"^no stratum with a varying outcome holds both arms"):
+        logit_treatment_effect(y, t, ["a", "a", "a", "a", "b", "b"])
+    rng = np.random.default_rng(24)
+    t = (np.arange(300) % 3 == 0).astype(int)  # 100 treated, 200 controls
+    y = (rng.uniform(size=300) < 0.4).astype(int)
+    row = logit_treatment_effect(y, t, np.repeat(["a", "b"], 150)).iloc[0]
+    assert (row["n_treatment"], row["n_control"]) == (100, 200)
