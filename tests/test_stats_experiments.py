@@ -254,3 +254,173 @@ def test_coverage_logit_stratum_ame():
         estimates.append(row["estimate"])
     assert 0.93 <= hits / reps <= 0.97, hits / reps  # MC s.e. 0.007
     assert np.mean(estimates) == pytest.approx(truth, abs=0.005)  # recovers the known effect
+
+
+# ---- issue 10, item 6: tests that kill the surviving mutants of stats/experiments.py (see docs/mutation.md)
+
+
+def test_argument_errors_name_the_argument_and_boundaries():
+    from stats.experiments import minimum_detectable_effect
+
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"^p1 must be a proportion in \(0, 1\), got {bad}$"):
+            sample_size_two_proportions(bad, 0.3)
+        with pytest.raises(ValueError, match=rf"^p2 must be a proportion in \(0, 1\), got {bad}$"):
+            sample_size_two_proportions(0.3, bad)
+        with pytest.raises(ValueError, match=rf"^p1 must be a proportion in \(0, 1\), got {bad}$"):
+            minimum_detectable_effect(bad, 100)
+        with pytest.raises(ValueError, match=rf"^alpha must be in \(0, 1\), got {bad}$"):
+            sample_size_two_proportions(0.2, 0.3, alpha=bad)
+        with pytest.raises(ValueError, match=rf"^power must be in \(0, 1\), got {bad}$"):
+            sample_size_two_proportions(0.2, 0.3, power=bad)
+    with pytest.raises(ValueError, match=r"^n_per_arm must be an integer >= 2, got 1$"):
+        minimum_detectable_effect(0.3, 1)
+    assert np.isfinite(minimum_detectable_effect(0.3, 2000))
+    # the smallest allowed arm: h from NormalIndPower for 2 units, p2 = sin^2(asin(sqrt p1) - h/2) if in range
+    from statsmodels.stats.power import NormalIndPower
+
+    h = NormalIndPower().solve_power(nobs1=2, alpha=0.05, power=0.8, ratio=1.0, alternative="two-sided")
+    angle = np.arcsin(np.sqrt(0.95)) - h / 2
+    expected = np.sin(angle) ** 2 - 0.95 if 0 <= angle <= np.pi / 2 else np.nan
+    got = minimum_detectable_effect(0.95, 2)
+    assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, rel=1e-10)
+    # an upward effect whose angle lands exactly ... beyond pi/2 is not detectable: NaN
+    assert np.isnan(minimum_detectable_effect(0.999, 20, direction=1))
+    # sizes are rounded up, not up by one
+    n = NormalIndPower().solve_power(effect_size=2 * np.arcsin(np.sqrt(0.3)) - 2 * np.arcsin(np.sqrt(0.2)),
+                                     alpha=0.05, power=0.8, ratio=1.0, alternative="two-sided")
+    assert sample_size_two_proportions(0.2, 0.3) == int(np.ceil(abs(n)))
+
+    with pytest.raises(ValueError, match=r"^values must be a non-empty one-dimensional array, got shape \(0,\)$"):
+        quantile_bins([], 3)
+    with pytest.raises(ValueError, match=r"^values must be a non-empty one-dimensional array, got shape \(2, 2\)$"):
+        quantile_bins(np.ones((2, 2)), 3)
+    with pytest.raises(ValueError, match=r"^values must not contain missing values$"):
+        quantile_bins([1.0, np.nan], 2)
+    with pytest.raises(ValueError, match=r"^n_bins must be an integer >= 1"):
+        quantile_bins([1.0, 2.0], 0)
+    assert quantile_bins([5.0], 3).tolist() == [1]
+    # ties keep their input order (stable sort): equal values split across bins by position
+    assert quantile_bins([1.0, 1.0, 1.0, 1.0], 2).tolist() == [1, 1, 2, 2]
+    with pytest.raises(ValueError, match=r"^seed must be an integer >= 0, got -1$"):
+        stratified_assignment([1, 2], ["a", "a"], seed=-1)
+
+
+def test_balance_and_effect_tables_every_column_by_hand():
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    frame = pd.DataFrame({"x": [1.0, 1.0, 2.0, 2.0], "z": [5.0, 5.0, 5.0, 5.0]})
+    arm = ["treatment", "treatment", "control", "control"]
+    out = standardized_mean_differences(frame, arm, numeric=["x", "z"])
+    assert out.columns.tolist() == ["variable", "mean_treatment", "mean_control", "smd"]
+    # both variances 0: -inf when the means differ, 0 when they agree
+    assert out["smd"].tolist() == [-np.inf, 0.0]
+    assert out["mean_treatment"].tolist() == [1.0, 5.0] and out["mean_control"].tolist() == [2.0, 5.0]
+    with pytest.raises(ValueError, match=r"^arm must be 'treatment' or 'control', found (np\.str_\()?'x'\)?$"):
+        standardized_mean_differences(frame, ["treatment", "x", "y", "control"], numeric=["x"])
+    for arms in (["treatment", "control", "control", "control"], ["treatment", "treatment", "treatment", "control"]):
+        with pytest.raises(ValueError, match=r"^each arm needs at least two units for a balance table$"):
+            standardized_mean_differences(frame, arms, numeric=["x"])
+
+    y = np.r_[np.ones(12), np.zeros(28), np.ones(20), np.zeros(20)]
+    t = np.r_[np.ones(40), np.zeros(40)]
+    dip = difference_in_proportions(y, t, conf_level=0.9)
+    assert dip.columns.tolist() == ["method", "estimate", "std_error", "statistic", "p_value", "conf_low",
+                                    "conf_high", "conf_level", "n_treatment", "n_control", "rate_treatment",
+                                    "rate_control"]
+    se = np.sqrt(0.3 * 0.7 / 40 + 0.5 * 0.5 / 40)
+    assert dip["std_error"].tolist() == pytest.approx([se, se], rel=1e-12)
+    assert dip["conf_level"].tolist() == [0.9, 0.9]
+    assert dip[["rate_treatment", "rate_control"]].values.tolist() == [[0.3, 0.5], [0.3, 0.5]]
+    assert dip["statistic"].iloc[0] == pytest.approx(-0.2 / se, rel=1e-12) and np.isnan(dip["statistic"].iloc[1])
+    assert dip["p_value"].iloc[0] == pytest.approx(2 * sps.norm.sf(0.2 / se), rel=1e-10)
+    # the score test of the difference: pooled z with the Miettinen-Nurminen factor N / (N - 1)
+    pooled = 32 / 80
+    z = 0.2 / np.sqrt(pooled * (1 - pooled) * (2 / 40) * 80 / 79)
+    assert dip["p_value"].iloc[1] == pytest.approx(2 * sps.norm.sf(z), rel=1e-8)
+    low, high = confint_proportions_2indep(12, 40, 20, 40, method="newcomb", compare="diff", alpha=0.1)
+    assert (dip["conf_low"].iloc[1], dip["conf_high"].iloc[1]) == pytest.approx((low, high), rel=1e-12)
+    # no outcome at all: se = 0 and the Wald p-value is undefined
+    assert np.isnan(difference_in_proportions(np.zeros(6), [1, 1, 1, 0, 0, 0])["p_value"].iloc[0])
+    # one unit per arm is enough; an empty arm or a bad label is not
+    assert difference_in_proportions([1, 0], [1, 0])["n_treatment"].tolist() == [1, 1]
+    with pytest.raises(ValueError, match=r"^both arms need at least one unit$"):
+        difference_in_proportions([1, 0, 1], [1, 1, 1])
+    with pytest.raises(ValueError, match=r"^both arms need at least one unit$"):
+        difference_in_proportions([1, 0, 1], [0, 0, 0])
+    with pytest.raises(ValueError, match=r"^y must contain only 0/1"):
+        difference_in_proportions([2, 0], [1, 0])
+    with pytest.raises(ValueError, match=r"^treated must contain only 0/1"):
+        difference_in_proportions([1, 0], [2, 0])
+
+
+def test_logit_effect_table_columns_counts_and_errors():
+    rng = np.random.default_rng(22)
+    n = 400
+    strata = np.repeat(["a", "b", "c", "d"], n // 4)
+    t = np.tile([1, 0], n // 2)
+    y = (rng.uniform(size=n) < np.where(t == 1, 0.3, 0.45)).astype(int)
+    y[strata == "d"] = 0  # a constant stratum: left out of the fit
+    out = logit_treatment_effect(y, t, strata, conf_level=0.9)
+    assert out.columns.tolist() == ["method", "estimate", "std_error", "statistic", "p_value", "conf_low",
+                                    "conf_high", "conf_level", "n_treatment", "n_control", "rate_treatment",
+                                    "rate_control", "n_strata", "n_strata_constant"]
+    row = out.iloc[0]
+    assert (row["n_treatment"], row["n_control"], row["n_strata"], row["n_strata_constant"]) == (200, 200, 4, 1)
+    assert row["rate_treatment"] == pytest.approx(y[t == 1].mean()) and row["rate_control"] == pytest.approx(
+        y[t == 0].mean())
+    z = sps.norm.ppf(0.95)
+    assert row["conf_level"] == 0.9
+    assert row["statistic"] == pytest.approx(row["estimate"] / row["std_error"], rel=1e-12)
+    assert row["p_value"] == pytest.approx(2 * sps.norm.sf(abs(row["statistic"])), rel=1e-10)
+    assert row["conf_low"] == pytest.approx(row["estimate"] - z * row["std_error"], rel=1e-12)
+    assert row["conf_high"] == pytest.approx(row["estimate"] + z * row["std_error"], rel=1e-12)
+    # all outcomes 1 in a stratum is constant too
+    y1 = y.copy()
+    y1[strata == "d"] = 1
+    assert logit_treatment_effect(y1, t, strata)["n_strata_constant"].iloc[0] == 1
+    with pytest.raises(ValueError, match=r"^no stratum with a varying outcome holds both arms"):
+        logit_treatment_effect(np.zeros(8), np.tile([1, 0], 4), np.repeat(["a", "b"], 4))
+
+
+def test_matched_pairs_split_every_consecutive_pair_by_a_fair_coin():
+    rng = np.random.default_rng(23)
+    n = 40
+    ids = np.arange(n)
+    strata = np.repeat(["a", "b"], n // 2)
+    score = rng.uniform(size=n)
+    first_treated = []
+    for seed in range(12):
+        out = stratified_assignment(ids, strata, seed=seed, match_on=score).set_index("id")
+        for s in ("a", "b"):
+            members = ids[strata == s]
+            ranked = members[np.argsort(score[members], kind="stable")]
+            arms = out.loc[ranked, "arm"].to_numpy()
+            # each pair of neighbours in score order: one treatment, one control
+            assert all({arms[i], arms[i + 1]} == {"treatment", "control"} for i in range(0, len(arms), 2))
+            first_treated.extend(arms[0::2] == "treatment")
+    # the first unit of a pair is treated about half of the time (240 pairs): a coin, not a fixed rule
+    assert 0.4 < np.mean(first_treated) < 0.6
+    with pytest.raises(ValueError, match=r"^p1 must be a proportion in \(0, 1\), got 'abc'$"):
+        sample_size_two_proportions("abc", 0.3)
+
+
+def test_remaining_messages_and_unequal_arms():
+    from stats.experiments import minimum_detectable_effect
+
+    with pytest.raises(ValueError, match=r"^y and treated have different lengths \(3 and 2\)$"):
+        difference_in_proportions([1, 0, 1], [1, 0])
+    with pytest.raises(ValueError, match=r"^strata has 2 values for 4 outcomes$"):
+        logit_treatment_effect([1, 0, 1, 0], [1, 0, 1, 0], ["a", "b"])
+    with pytest.raises(ValueError, match=r"^direction must be -1 or 1, got 0$"):
+        minimum_detectable_effect(0.3, 100, direction=0)
+    # informative strata holding only one arm: not estimable
+    y = np.array([1, 0, 1, 0, 0, 0])
+    t = np.array([1, 1, 1, 1, 0, 0])
+    with pytest.raises(ValueError, match=r"^no stratum with a varying outcome holds both arms"):
+        logit_treatment_effect(y, t, ["a", "a", "a", "a", "b", "b"])
+    rng = np.random.default_rng(24)
+    t = (np.arange(300) % 3 == 0).astype(int)  # 100 treated, 200 controls
+    y = (rng.uniform(size=300) < 0.4).astype(int)
+    row = logit_treatment_effect(y, t, np.repeat(["a", "b"], 150)).iloc[0]
+    assert (row["n_treatment"], row["n_control"]) == (100, 200)

@@ -270,3 +270,64 @@ def test_weighted_standard_errors_against_numerical_gradient(data):
     mean_weight_se = float(np.sqrt(mean_weight_jac @ np.asarray(res.cov_params()) @ mean_weight_jac))
     right = delta_se(res, lambda b: weighted_mean(b, X))
     assert abs(mean_weight_se - right) / right > 0.05
+
+
+# ---- issue 10, item 6: tests aimed at surviving mutants of stats/margins.py (see docs/mutation.md)
+
+
+def test_prediction_tables_every_column_and_input_errors(data):
+    from scipy import stats as sps
+    from scipy.special import expit
+
+    res = fit_logit("y ~ x1 + C(g)", data)
+    sub = data.iloc[:200]
+    out = average_prediction(res, sub, conf_level=0.9)
+    assert out.columns.tolist() == ["estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "n"]
+    row = out.iloc[0]
+
+    assert list(res.params.index) == ["Intercept", "C(g)[T.b]", "C(g)[T.c]", "x1"]
+
+    def mean_p(beta, shift=0.0):
+        eta = beta[0] + beta[1] * (sub["g"] == "b") + beta[2] * (sub["g"] == "c") + beta[3] * (sub["x1"] + shift)
+        return float(np.mean(expit(eta)))
+
+    se = delta_se(res, mean_p)
+    z = sps.norm.ppf(0.95)
+    assert row["estimate"] == pytest.approx(mean_p(np.asarray(res.params)), rel=1e-12)
+    assert row["std_error"] == pytest.approx(se, rel=1e-6)
+    assert row["statistic"] == pytest.approx(row["estimate"] / se, rel=1e-6)
+    assert row["p_value"] == pytest.approx(2 * sps.norm.sf(abs(row["estimate"] / se)), rel=1e-4)
+    assert row["conf_low"] == pytest.approx(row["estimate"] - z * se, rel=1e-6)
+    assert row["conf_high"] == pytest.approx(row["estimate"] + z * se, rel=1e-6)
+    assert row["n"] == 200
+    # the training frame by default
+    assert average_prediction(res)["n"].iloc[0] == len(data)
+
+    shifted = sub.assign(x1=sub["x1"] + 1)
+    cmp = compare_predictions(res, sub, shifted, conf_level=0.9).iloc[0]
+    se_d = delta_se(res, lambda b: mean_p(b, 1.0) - mean_p(b))
+    assert cmp["std_error"] == pytest.approx(se_d, rel=1e-6)
+    assert cmp["statistic"] == pytest.approx(cmp["difference"] / se_d, rel=1e-6)
+    assert cmp["p_value"] == pytest.approx(2 * sps.norm.sf(abs(cmp["difference"] / se_d)), rel=1e-4)
+    assert cmp["conf_low"] == pytest.approx(cmp["difference"] - z * se_d, rel=1e-6)
+    assert cmp["conf_high"] == pytest.approx(cmp["difference"] + z * se_d, rel=1e-6)
+    # without weights the two scenarios may differ in size; weights are not normalised unless asked
+    assert np.isfinite(compare_predictions(res, sub, shifted.iloc[:150])["difference"].iloc[0])
+    w = np.linspace(1, 2, 200)
+    total = average_prediction(res, sub, weights=w, normalize_weights=False)["estimate"].iloc[0]
+    assert total == pytest.approx(float(w @ res.predict(sub)), rel=1e-10)
+
+    for kwargs, message in [
+        (dict(weights=np.ones(199)), r"^weights must be 1-D with 200 values, got shape \(199,\)$"),
+        (dict(weights=np.r_[np.nan, np.ones(199)]), r"^weights must be finite$"),
+        (dict(weights=np.r_[1.0, -1.0, np.zeros(198)]), r"^weights sum to zero and cannot be normalised$"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            average_prediction(res, sub, **kwargs)
+    with pytest.raises(ValueError, match=r"^data_baseline must be a non-empty pandas DataFrame$"):
+        compare_predictions(res, sub.iloc[:0], shifted)
+    with pytest.raises(ValueError, match=r"^data_counterfactual must be a non-empty pandas DataFrame$"):
+        compare_predictions(res, sub, shifted.to_numpy())
+    with pytest.raises(ValueError, match=r"^weights require equal row counts: 200 baseline vs 150 counterfactual$"):
+        compare_predictions(res, sub, shifted.iloc[:150], weights=w)
+    assert compare_predictions(res, sub.iloc[:1], shifted.iloc[:1])["difference"].notna().all()
