@@ -24,8 +24,7 @@ from stats.calibration import brier_score, hosmer_lemeshow, reliability_curve
 from stats.collinearity import generalized_variance_inflation, variance_inflation
 from stats.correlation import phik_matrix, phik_with_target
 from stats.diagnostics import influence_table, separation_check
-from stats.logit import coefficient_table, fit_logit, fit_statistics, likelihood_ratio_test
-from stats.margins import average_marginal_effects
+from stats.logit import coefficient_table, fit_logit, fit_statistics
 
 #: VIF above this flags a predictor (a common rule of thumb: 5 is "worth a look", 10 "serious").
 VIF_THRESHOLD = 5.0
@@ -83,42 +82,6 @@ def gvif_table(frame: pd.DataFrame) -> pd.DataFrame:
     return generalized_variance_inflation(design, terms)
 
 
-@dataclass
-class LogitFit:
-    """The chosen logit and the tables that describe it."""
-
-    formula: str
-    result: object
-    coefficients: pd.DataFrame
-    coefficients_robust: pd.DataFrame
-    fit: pd.DataFrame
-    marginal_effects: pd.DataFrame
-    lr_vs_linear: pd.DataFrame
-
-
-def ame_variables() -> dict[str, str]:
-    """Every predictor with its kind for the AMEs: numeric as derivatives, categoricals as discrete changes."""
-    kinds = {p: "numeric" for p in NUMERIC_PREDICTORS}
-    kinds.update({p: "categorical" for p in CATEGORICAL_PREDICTORS})
-    return kinds
-
-
-def fit_chosen_logit(frame: pd.DataFrame, formula: str) -> LogitFit:
-    """Fit the chosen specification; coefficients (model-based and HC3), fit statistics, AMEs, LR vs linear."""
-    result = fit_logit(f"{TARGET} ~ {formula}", frame)
-    robust = fit_logit(f"{TARGET} ~ {formula}", frame, cov_type="HC3")
-    linear = fit_logit(f"{TARGET} ~ {linear_formula()}", frame)
-    fit = pd.concat([fit_statistics(result).assign(model="logit_spec"),
-                     fit_statistics(linear).assign(model="logit_linear")], ignore_index=True)
-    fit = fit[["model"] + [c for c in fit.columns if c != "model"]]
-    ame = average_marginal_effects(result, frame, variables=ame_variables(), reference=REFERENCE_LEVELS)
-    lr = (likelihood_ratio_test(linear, result) if formula != linear_formula()
-          else pd.DataFrame(columns=["lr_chi2", "df", "p_value"]))
-    return LogitFit(formula=formula, result=result, coefficients=coefficient_table(result),
-                    coefficients_robust=coefficient_table(robust), fit=fit, marginal_effects=ame,
-                    lr_vs_linear=lr)
-
-
 def calibration_checks(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Calibration of out-of-fold probabilities (Hosmer–Lemeshow with G degrees of freedom: no parameter was
     estimated on these rows).
@@ -149,8 +112,8 @@ def model_diagnostics(result, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 __all__ = [
-    "PREDICTORS", "VIF_THRESHOLD", "correlation_checks", "vif_table", "gvif_table", "fit_chosen_logit",
-    "calibration_checks", "model_diagnostics", "LogitFit",
+    "PREDICTORS", "VIF_THRESHOLD", "correlation_checks", "vif_table", "gvif_table",
+    "calibration_checks", "model_diagnostics",
 ]
 
 
