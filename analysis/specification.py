@@ -25,7 +25,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import patsy
 import statsmodels.api as sm
 from scipy import stats as sps
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -33,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from analysis.dictionary import TARGET
 from analysis.features import NUMERIC_PREDICTORS, linear_formula
 from stats._common import binary_array
+from stats.design import design_dataframe
 from stats.logit import fit_logit
 
 STEP_COLUMNS = ["step", "candidate", "kind", "score_chi2", "df", "p_value", "threshold", "selected"]
@@ -114,12 +114,12 @@ def select_specification(frame: pd.DataFrame, alpha: float = 0.05, max_steps: in
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     centres = centres or centring_values(frame)
     y = frame[TARGET].to_numpy(dtype=float)
-    base = patsy.dmatrix(linear_formula(), frame, return_type="dataframe")
+    base = design_dataframe(linear_formula(), frame, name="frame")
     blocks = {}
     for name, (kind, term) in candidate_terms(frame, centres).items():
         if kind == "spline":
-            block = patsy.dmatrix(f"cr({term}, df=4, constraints='center') - 1", frame).view(np.ndarray)
-            blocks[name] = (kind, term, np.asarray(block, dtype=float), term)  # replaces the linear column
+            block = design_dataframe(f"cr({term}, df=4, constraints='center') - 1", frame[[term]], name="frame")
+            blocks[name] = (kind, term, block.to_numpy(dtype=float), term)  # replaces the linear column
         else:
             a, b = name.split(":")
             product = (frame[a].to_numpy(dtype=float) - centres[a]) * (frame[b].to_numpy(dtype=float) - centres[b])

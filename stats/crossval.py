@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats as sps
-from sklearn.base import clone
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn import config_context
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import get_scorer, roc_auc_score  # noqa: F401 (roc_auc_score: tests patch a leaky task with it)
+from sklearn.model_selection import ParameterGrid, RepeatedStratifiedKFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from ._common import check_conf_level, check_positive_int
@@ -33,6 +34,8 @@ from ._common import check_conf_level, check_positive_int
 __all__ = [
     "NestedCVResult",
     "nested_cv",
+    "grid_search",
+    "roc_auc",
     "corrected_resampled_ttest",
     "summarise_cv",
     "pairwise_comparisons",
@@ -80,10 +83,76 @@ def _seed_random_states(estimator, seed: int):
     return estimator
 
 
+def roc_auc(y01: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of 0/1 labels from the Mann-Whitney rank sum (ties count one half).
+
+    ``AUC = (R₁ − n₁(n₁ + 1)/2) / (n₁ n₀)``, ``R₁`` the sum of the average ranks of the positives: the area under
+    the empirical ROC curve that ``sklearn.metrics.roc_auc_score`` computes by the trapezoid rule (a test checks
+    the two agree), without its input checks, which the thousands of inner-loop scorings do not need.
+    """
+    y01 = np.asarray(y01)
+    n1 = int(np.count_nonzero(y01))
+    n0 = len(y01) - n1
+    if n1 == 0 or n0 == 0:
+        raise ValueError("ROC AUC needs both classes in y")
+    ranks = sps.rankdata(np.asarray(score, dtype=float))
+    return float((ranks[y01 == 1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def _inner_score(model, X, y01, scoring) -> float:
+    if scoring != "roc_auc":
+        return float(get_scorer(scoring)(model, X, y01))
+    # as scikit-learn's "roc_auc" scorer: the decision function when there is one, else P(class 1)
+    if hasattr(model, "decision_function"):
+        score = np.asarray(model.decision_function(X), dtype=float)
+    else:
+        score = np.asarray(model.predict_proba(X))[:, list(model.classes_).index(1)]
+    return roc_auc(y01, score)
+
+
+def grid_search(estimator, grid, X: pd.DataFrame, y01: np.ndarray, cv, scoring: str = "roc_auc"):
+    """Exhaustive search over ``grid`` with ``cv`` on ``(X, y01)``, then a refit of the best on all rows.
+
+    The same procedure as ``GridSearchCV(estimator, grid, cv=cv, scoring=scoring, refit=True,
+    error_score="raise")`` (a test checks that both choose the same parameters): the candidates of
+    ``ParameterGrid(grid)`` in order, each fitted on every training split of ``cv`` and scored on its test
+    split; the best mean score wins, the first candidate on ties. Without scikit-learn's generic plumbing
+    (scorer objects, joblib, result dictionaries), which cost more than the small models themselves.
+
+    Returns
+    -------
+    (fitted estimator, best parameters as a dict)
+    """
+    candidates = list(ParameterGrid(grid))
+    splits = list(cv.split(np.zeros(len(y01)), y01))
+    means = np.empty(len(candidates))
+    for k, params in enumerate(candidates):
+        scores = [_inner_score(clone(estimator).set_params(**params).fit(X.iloc[tr], y01[tr]),
+                               X.iloc[te], y01[te], scoring) for tr, te in splits]
+        means[k] = np.mean(scores)
+    if np.all(np.isnan(means)):
+        raise ValueError("every grid point scored NaN in the inner cross-validation")
+    best = int(np.flatnonzero(means == np.nanmax(means))[0])
+    return clone(estimator).set_params(**candidates[best]).fit(X, y01), dict(candidates[best])
+
+
+def _validate_parameters(name: str, estimator, grid) -> None:
+    """scikit-learn's own parameter checks, once per grid point, for the estimator and every estimator nested
+    in it (raises ``ValueError`` naming the parameter, as a fit would)."""
+    for params in (ParameterGrid(grid) if grid is not None else [{}]):
+        est = clone(estimator).set_params(**params)
+        nested = [v for v in est.get_params(deep=True).values() if isinstance(v, BaseEstimator)]
+        for obj in [est, *nested]:
+            if hasattr(obj, "_parameter_constraints"):
+                obj._validate_params()
+
+
 def _one_fold(name, estimator, grid, X, y01, train, test, inner_splits, scoring, seed):
-    # parallelism is over folds: one BLAS thread per task (faster on small data,
-    # no oversubscription with n_jobs > 1, bitwise-reproducible reductions)
-    with threadpool_limits(limits=1):
+    # parallelism is over folds: one BLAS thread per task (faster on small data, no oversubscription with
+    # n_jobs > 1, bitwise-reproducible reductions); scikit-learn's parameter validation (signature inspection
+    # at every fit, a large share of the cost of small models) is skipped inside the task: every grid point was
+    # validated once by _validate_parameters before the tasks started
+    with threadpool_limits(limits=1), config_context(skip_parameter_validation=True):
         return _one_fold_inner(name, estimator, grid, X, y01, train, test, inner_splits, scoring, seed)
 
 
@@ -96,15 +165,12 @@ def _one_fold_inner(name, estimator, grid, X, y01, train, test, inner_splits, sc
         best = {}
     else:
         inner = StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
-        search = GridSearchCV(est, grid, cv=inner, scoring=scoring, n_jobs=1, refit=True, error_score="raise")
-        search.fit(X_train, y_train)
-        fitted = search.best_estimator_
-        best = dict(search.best_params_)
+        fitted, best = grid_search(est, grid, X_train, y_train, inner, scoring)
     classes = list(fitted.classes_)
     proba = np.asarray(fitted.predict_proba(X_test))[:, classes.index(1)]
     # an estimator may describe what it learned in this fold (e.g. a chosen specification)
     info = fitted.cv_info() if hasattr(fitted, "cv_info") else None
-    return name, proba, float(roc_auc_score(y_test, proba)), best, info
+    return name, proba, roc_auc(y_test, proba), best, info
 
 
 def nested_cv(
@@ -127,7 +193,8 @@ def nested_cv(
         ``name -> (estimator, param_grid or None)``. Estimators should be full
         scikit-learn Pipelines (encoding, scaling inside) so that every learned
         transformation is fitted on training folds only. ``param_grid`` is a
-        ``GridSearchCV`` grid (dict or list of dicts) or ``None`` (just fit).
+        ``GridSearchCV`` grid (dict or list of dicts) or ``None`` (just fit);
+        it is searched by :func:`grid_search` (the procedure of ``GridSearchCV``).
     X : pandas.DataFrame
         Features.
     y : array-like
@@ -135,7 +202,7 @@ def nested_cv(
     n_splits, n_repeats : int, default 5, 5
         Outer ``RepeatedStratifiedKFold(n_splits, n_repeats, random_state=seed)``.
     inner_splits : int, default 3
-        Inner ``StratifiedKFold(shuffle=True)`` used by ``GridSearchCV`` on the
+        Inner ``StratifiedKFold(shuffle=True)`` used by the grid search on the
         outer-training part only.
     seed : int, default 0
         Master seed. The inner split and any ``random_state=None`` parameter
@@ -189,6 +256,9 @@ def nested_cv(
     if len(labels) != 2:
         raise ValueError(f"y must be binary, found labels {labels.tolist()!r}")
     y01 = (y_arr == labels[1]).astype(int)
+
+    for name, (estimator, grid) in models.items():
+        _validate_parameters(name, estimator, grid)
 
     outer = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=int(seed))
     splits = list(outer.split(np.zeros(len(y01)), y01))

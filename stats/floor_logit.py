@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import patsy
 import statsmodels.api as sm
 from scipy import stats as sps
 from scipy.special import expit, logit
@@ -31,6 +30,7 @@ from statsmodels.base.model import GenericLikelihoodModel
 from statsmodels.tools.numdiff import approx_fprime
 
 from ._common import binary_array, check_conf_level, wald_columns
+from .design import build_design, design_dataframe
 
 __all__ = ["FloorLogit", "FloorLogitFit", "fit_floor_logit", "floor_lr_test", "FloorLogitClassifier",
            "floor_probability"]
@@ -214,7 +214,7 @@ class FloorLogitClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y):
         y01 = binary_array(np.asarray(y))
         self.classes_ = np.array([0, 1])
-        design = patsy.dmatrix(self.formula, X, return_type="dataframe")
+        design = design_dataframe(self.formula, X)
         self.design_info_ = design.design_info
         self.fit_ = fit_floor_logit(design.to_numpy(), y01, names=list(design.columns))
         return self
@@ -224,7 +224,7 @@ class FloorLogitClassifier(ClassifierMixin, BaseEstimator):
         return {"floor_gamma": self.fit_.gamma, "converged": self.fit_.converged}
 
     def _design(self, X):
-        return np.asarray(patsy.build_design_matrices([self.design_info_], X)[0], dtype=float)
+        return build_design(self.design_info_, X)
 
     def design(self, X: pd.DataFrame) -> np.ndarray:
         """The design of new rows (the training rows' levels and knots)."""

@@ -21,11 +21,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import patsy
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._common import binary_array
+from .design import build_design, design_dataframe
 
 __all__ = ["fit_penalized_logit", "second_derivative_penalty", "PenalizedSplineLogitClassifier"]
 
@@ -76,10 +76,10 @@ def second_derivative_penalty(design_info, term, column: str, low: float, high: 
     h = (high - low) / (n_grid - 1)
     grid = np.linspace(low, high, n_grid)
 
-    def basis(x):
-        return np.asarray(patsy.build_design_matrices([sub], pd.DataFrame({column: x}))[0], dtype=float)
-
-    second = (basis(grid + h) - 2 * basis(grid) + basis(grid - h)) / h ** 2
+    # the basis at the grid and at both neighbours in one evaluation (a patsy call costs more than the rows)
+    shifted = build_design(sub, pd.DataFrame({column: np.concatenate([grid + h, grid, grid - h])}))
+    above, at, below = shifted[:n_grid], shifted[n_grid:2 * n_grid], shifted[2 * n_grid:]
+    second = (above - 2 * at + below) / h ** 2
     weights = np.full(n_grid, h)
     weights[[0, -1]] = h / 2
     return second.T @ (second * weights[:, None])
@@ -117,7 +117,7 @@ class PenalizedSplineLogitClassifier(ClassifierMixin, BaseEstimator):
         y01 = binary_array(np.asarray(y))
         terms = [f"cr({c}, df={self.df}, constraints='center')" for c in self.smooth]
         self.formula_ = " + ".join([self.linear_formula, *terms])
-        design = patsy.dmatrix(self.formula_, X, return_type="dataframe")
+        design = design_dataframe(self.formula_, X)
         self.design_info_ = design.design_info
         S = np.zeros((design.shape[1], design.shape[1]))
         for column, term_text in zip(self.smooth, terms):
@@ -143,7 +143,7 @@ class PenalizedSplineLogitClassifier(ClassifierMixin, BaseEstimator):
 
     def design(self, X: pd.DataFrame) -> np.ndarray:
         """The design of new rows (the training rows' knots and constraints)."""
-        return np.asarray(patsy.build_design_matrices([self.design_info_], X)[0], dtype=float)
+        return build_design(self.design_info_, X)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         return self.design(X) @ self.params_
