@@ -15,7 +15,7 @@ DATA_DIR_ENV := $(if $(DATA_DIR),ONECLICK_DATA_DIR=$(abspath $(DATA_DIR)),)
 help:
 	@echo "make report   - run the analysis (reused when unchanged) and render report.html/.pdf and brief.html/.pdf"
 	@echo "make test     - run the test suite"
-	@echo "make bench    - time every stage on real and synthetic data"
+	@echo "make bench    - time make report (cold, unchanged, prose edit), run at 5k/20k customers and every stage (BENCH_ARGS=\"--only report scaling\")"
 	@echo "make mutation - mutation score of MUTATE_MODULES (slow, not part of make test)"
 	@echo "make validate - validate the four exports and print the row accounting"
 	@echo "Optional: DATA_DIR=/path/to/exports"
@@ -57,7 +57,7 @@ mutation: $(STAMP)
 	nice -n 15 $(BIN)/python scripts/mutation.py --jobs $(MUTATE_JOBS) --modules $(MUTATE_MODULES) --tests $(MUTATE_TESTS)
 
 bench: $(STAMP)
-	$(BIN)/python -m analysis.timings
+	$(BIN)/python -m analysis.timings $(BENCH_ARGS)
 
 clean:
 	rm -rf results results.tmp-* results.old-* _render report.html report.pdf brief.html brief.pdf .pytest_cache .mutation

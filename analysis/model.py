@@ -290,15 +290,22 @@ def _link_model(code: str, frame: pd.DataFrame, formula: str):
     from stats.floor_logit import floor_link_pieces
     from stats.link_margins import LinkModel, logit_link_model
     from stats.logit import fit_logit
-    from stats.margins import _design
+    import patsy
+
+    from stats.design import build_design
+    from stats.margins import _design, _model_spec
 
     X, y = frame[list(PREDICTORS)], frame[TARGET]
     if code in ("logit_selected", "logit_linear"):
         rhs = formula if code == "logit_selected" else linear_formula()
         result = fit_logit(f"{TARGET} ~ {rhs}", frame)
 
-        def design(f, result=result):
-            return _design(result, f)
+        spec = _model_spec(result)
+
+        def design(f, result=result, spec=spec):
+            # complete frames: patsy's design without its per-value missing check (stats.design); any other
+            # model specification through statsmodels
+            return build_design(spec, f, name="frame") if isinstance(spec, patsy.DesignInfo) else _design(result, f)
 
         link = logit_link_model(design, result.params, result.cov_params())
         return link, (lambda f: design(f) @ link.params), result

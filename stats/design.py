@@ -36,13 +36,21 @@ def check_complete(data: pd.DataFrame, name: str = "X") -> None:
                          "drop or impute them first")
 
 
+def _python_strings(data: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects: patsy reads categorical values one by one, and pandas' arrow-backed
+    strings are several times slower to iterate than an object array (the levels are the same)."""
+    text = [c for c in data.columns if pd.api.types.is_string_dtype(data[c].dtype) and data[c].dtype != object]
+    return data.astype({c: object for c in text}) if text else data
+
+
 def design_dataframe(formula: str, data: pd.DataFrame, name: str = "X") -> pd.DataFrame:
     """The design of a right-hand side ``formula`` on complete ``data`` (a DataFrame with ``design_info``)."""
     check_complete(data, name)
-    return patsy.dmatrix(formula, data, return_type="dataframe", NA_action=_NO_NA)
+    return patsy.dmatrix(formula, _python_strings(data), return_type="dataframe", NA_action=_NO_NA)
 
 
 def build_design(design_info, data: pd.DataFrame, name: str = "X") -> np.ndarray:
     """The design of new complete rows ``data`` with a learned ``design_info`` (levels, knots), as floats."""
     check_complete(data, name)
-    return np.asarray(patsy.build_design_matrices([design_info], data, NA_action=_NO_NA)[0], dtype=float)
+    return np.asarray(patsy.build_design_matrices([design_info], _python_strings(data), NA_action=_NO_NA)[0],
+                      dtype=float)

@@ -627,6 +627,9 @@ def methods_facts(res: Results) -> dict[str, str]:
         "conf_level": f"{conf_level(res):.0%}", "alpha": f"{alpha(res):g}",
         "choice_rule": protocol(res)["choice_rule"], "target": target_sentence(res),
         "margin": fmt_num(float(protocol(res)["equivalence_margin"]), 3),
+        "svc_max_rows": fmt_int(float(protocol(res)["svc_max_rows"])),
+        "forest_trees": fmt_int(float(protocol(res)["forest_trees"])),
+        "forest_tuning_trees": fmt_int(float(protocol(res)["forest_tuning_trees"])),
     }
 
 
