@@ -144,3 +144,21 @@ def test_complete_designs_equal_patsy_bit_for_bit():
         build_design(ours.design_info, gap, name="new")
     with pytest.raises(ValueError, match="must be a pandas DataFrame"):
         check_complete(frame.to_numpy())
+
+
+def test_sigmoid_svc_above_max_rows_fits_a_stratified_subsample():
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 0.8).astype(int)
+    model = SigmoidSVC(C=1.0, max_rows=120, random_state=3).fit(X, y)
+    keep, _ = train_test_split(np.arange(300), train_size=120, stratify=y, random_state=3)
+    keep = np.sort(keep)
+    reference = SVC(kernel="rbf", C=1.0).fit(X[keep], y[keep])
+    np.testing.assert_allclose(model.decision_function(X), reference.decision_function(X), rtol=0, atol=1e-10)
+    assert abs(y[keep].mean() - y.mean()) < 0.01  # stratified: the decline share is kept
+    # at or below the bound every row is used
+    full = SigmoidSVC(C=1.0, max_rows=300).fit(X, y)
+    np.testing.assert_allclose(full.decision_function(X), SVC(kernel="rbf", C=1.0).fit(X, y).decision_function(X),
+                               rtol=0, atol=1e-10)
