@@ -31,10 +31,19 @@ WORK = ROOT / ".mutation"  # --workdir changes it
 KILLED = {1, 3}
 SURVIVED = {0}
 TIMEOUT = {36, -24, 24, 152, 255}
+# Read by tests from the repository root (ROOT of analysis.paths is the scratch copy's mutants/ directory).
+EXTRA_FILES = ("data/README.md", "environment.yml", "README.md")
 
 
 def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def _also_copy() -> list[str]:
+    """EXTRA_FILES for mutmut's ``also_copy``: top-level files as they are, others as their directory (mutmut
+    does not create a missing parent directory)."""
+    present = [Path(i) for i in EXTRA_FILES if (ROOT / i).is_file()]
+    return sorted({str(p) if p.parent == Path(".") else str(p.parent) + "/" for p in present})
 
 
 def prepare(modules: list[str], tests: list[str], fresh: bool) -> None:
@@ -48,12 +57,17 @@ def prepare(modules: list[str], tests: list[str], fresh: bool) -> None:
     for package in ("stats", "analysis", "tests"):
         shutil.copytree(ROOT / package, WORK / package, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # files that tests of the business modules read beside the code (generated docs kept in step, the conda file)
+    for item in EXTRA_FILES:
+        if (ROOT / item).is_file():
+            (WORK / item).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / item, WORK / item)
     source_dirs = sorted({str(Path(m).parent) + "/" for m in modules})
     config = (ROOT / "pyproject.toml").read_text(encoding="utf-8") + (
         "\n[tool.mutmut]\n"
         f"source_paths = {_toml_list(source_dirs)}\n"
         f"only_mutate = {_toml_list(modules)}\n"
-        f'also_copy = ["stats/", "analysis/"]\n'
+        f"also_copy = {_toml_list(['stats/', 'analysis/'] + _also_copy())}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         'pytest_add_cli_args = ["-m", "not slow", "-p", "no:cacheprovider", "-x", "-q"]\n'
     )
@@ -103,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         prepare(args.modules, args.tests, fresh=not args.keep)
         mutmut = Path(sys.executable).with_name("mutmut")
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        # the scratch copy has no ../shared/data beside it: point the tests at the real exports, when present,
+        # so that the tests that need them run instead of skipping
+        shared = ROOT.parent / "shared" / "data"
+        if shared.is_dir() and "ONECLICK_DATA_DIR" not in env:
+            env["ONECLICK_DATA_DIR"] = str(shared)
         run = subprocess.run([str(mutmut), "run", "--max-children", str(args.jobs)], cwd=WORK, env=env)
         if run.returncode != 0:
             print(f"error: mutmut run exited with status {run.returncode}", file=sys.stderr)
