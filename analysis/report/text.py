@@ -7,7 +7,6 @@ estimated at render time.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
 
@@ -613,6 +612,12 @@ def influence_summary(res: Results) -> dict[str, str]:
                            "predicted above it).")}
 
 
+def _manifest(res: Results) -> dict:
+    from analysis.results_store import read_manifest
+
+    return read_manifest(res.directory)
+
+
 def methods_facts(res: Results) -> dict[str, str]:
     info = run_info(res)
     prot = info["protocol"]
@@ -622,7 +627,8 @@ def methods_facts(res: Results) -> dict[str, str]:
         "protocol_name": "the quick protocol meant for tests" if info["quick"] else "the full protocol",
         "formula": str(info.get("formula")),
         "formula_terms": "; ".join(term_label(t.strip()) for t in str(info.get("formula")).split(" + ")),
-        "render_date": _dt.date.today().isoformat(), "results_dir": res.directory.name,
+        "run_id": _manifest(res)["run_id"], "run_date": str(_manifest(res)["created"])[:10],
+        "results_dir": res.directory.name,
         "total_seconds": fmt_num(res["run_times"].set_index("stage")["seconds"].get("total", np.nan), 1),
         "conf_level": f"{conf_level(res):.0%}", "alpha": f"{alpha(res):g}",
         "choice_rule": protocol(res)["choice_rule"], "target": target_sentence(res),
