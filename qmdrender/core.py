@@ -3,8 +3,9 @@
 ``python -m qmdrender report.qmd``; the supported Quarto subset, the pre-render commands and the exit
 statuses are documented in ``qmdrender/README.md``.  Pipeline: :func:`load_document` (front matter,
 ``_quarto.yml``, chunks, inline expressions) -> :func:`run_pre_render` -> :func:`execute` (one Jupyter
-kernel) -> :class:`MarkdownBuilder` (Pandoc Markdown) -> :func:`run_pandoc` (HTML, Typst) ->
-:func:`compile_typst` (PDF).  Errors are :class:`RenderError`: one line, status 2 when the document is
+kernel, or the outputs from the execution cache, :mod:`qmdrender.cache`) -> :class:`MarkdownBuilder` (Pandoc
+Markdown) -> :func:`write_outputs`: :func:`run_pandoc` (HTML) beside :func:`run_pandoc` (Typst) then
+:func:`compile_typst` (PDF). :func:`render_documents` renders several documents as one project.  Errors are :class:`RenderError`: one line, status 2 when the document is
 at fault, 1 when the toolchain is.
 """
 
@@ -531,8 +532,6 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print, cache
     everything they read are unchanged (:mod:`qmdrender.cache`; ``use_cache=False`` skips the lookup), and a
     fresh execution is stored there.
     """
-    import nbformat
-
     from qmdrender import cache
 
     meta = doc.meta
@@ -544,18 +543,19 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print, cache
     width = float(format_option(meta, "fig-width", None, 6.5) or 6.5)
     height = float(format_option(meta, "fig-height", None, 4) or 4)
 
-    v4 = nbformat.v4
-    nb = v4.new_notebook()
+    # (source, tags) of each cell; the notebook itself is built only when the kernel runs (nbformat is slow
+    # to import, and a cache hit needs none of it)
+    cells: list[tuple[str, list[str]]] = []
     plan: list[tuple[str, Any]] = []  # ("setup", None) | ("chunk", Chunk) | ("inline", [InlineExpr])
     setup = _setup_code(fig_format, dpi, width, height)
-    nb.cells.append(v4.new_code_cell((cache.trace_setup_code() + setup) if cache_file else setup))
+    cells.append(((cache.trace_setup_code() + setup) if cache_file else setup, []))
     plan.append(("setup", None))
     pending: list[InlineExpr] = []
 
     def flush_inline() -> None:
         if pending:
             exprs = json.dumps([e.expr for e in pending], ensure_ascii=False)
-            nb.cells.append(v4.new_code_cell(f"__render_inline({exprs})"))
+            cells.append((f"__render_inline({exprs})", []))
             plan.append(("inline", list(pending)))
             pending.clear()
 
@@ -567,10 +567,7 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print, cache
             opts = chunk_options(item, defaults)
             if not _truthy(opts.get("eval", True)):
                 continue
-            cell = v4.new_code_cell(item.source)
-            if _truthy(opts.get("error", False)):
-                cell.metadata["tags"] = ["raises-exception"]
-            nb.cells.append(cell)
+            cells.append((item.source, ["raises-exception"] if _truthy(opts.get("error", False)) else []))
             plan.append(("chunk", item))
     flush_inline()
 
@@ -590,9 +587,9 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print, cache
     env = {**os.environ, **env_updates}
     key = ""
     if cache_file is not None:
-        nb.cells.append(v4.new_code_cell(cache.trace_report_code()))
+        cells.append((cache.trace_report_code(), []))
         plan.append(("trace", None))
-        key = cache.execution_key([json.dumps([c.source, c.metadata.get("tags", [])]) for c in nb.cells],
+        key = cache.execution_key([json.dumps([source, tags]) for source, tags in cells],
                                   cwd, env_updates)
         if use_cache:
             entry, reason = cache.load(cache_file, key)
@@ -604,15 +601,23 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print, cache
             result.cache_note = reason
         else:
             result.cache_note = "--no-cache"
-    return _run_kernel(doc, nb, plan, env, cwd, result, verbose=verbose, log=log, cache_file=cache_file, key=key)
+    return _run_kernel(doc, cells, plan, env, cwd, result, verbose=verbose, log=log, cache_file=cache_file, key=key)
 
 
-def _run_kernel(doc: Document, nb, plan: list[tuple[str, Any]], env: dict[str, str], cwd: Path, result: Execution,
-                *, verbose: bool, log, cache_file: Path | None, key: str) -> Execution:
+def _run_kernel(doc: Document, cells: list[tuple[str, list[str]]], plan: list[tuple[str, Any]], env: dict[str, str],
+                cwd: Path, result: Execution, *, verbose: bool, log, cache_file: Path | None, key: str) -> Execution:
+    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     from qmdrender import cache
+
+    nb = nbformat.v4.new_notebook()
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
 
     trace = None
     client = NotebookClient(nb, km=_kernel_manager(), timeout=None, allow_errors=False,
