@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from analysis import paths
-from analysis.load import ExportError
 
 EXIT_INVALID = 2
 #: ``score --fail-on-drift`` when a drift check alerts (the offers are written all the same).
@@ -103,6 +102,48 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``run`` after ``--data-dir`` (shared by the full parser and the reuse fast path)."""
+    p.add_argument("--results-dir", default=None,
+                   help="where the tables go (default: $ONECLICK_RESULTS_DIR, else results/)")
+    p.add_argument("--seed", type=int, default=20261123, help="seed of every random step")
+    p.add_argument("--quick", action="store_true", help="a reduced CV protocol (for tests on small data)")
+    p.add_argument("--force", action="store_true",
+                   help="run even when results/ already holds this data, code, seed and protocol")
+
+
+def _reused_at_once(argv: list[str]) -> bool:
+    """``run`` when results/ already holds this run: decide and answer with light imports only.
+
+    The full command line imports pandas, scipy and statsmodels (through the loader and the experiment
+    commands) before it does anything: more than a second, on every render's pre-render. Here only the
+    manifest, the exports, the source files and the package metadata are read. False (nothing printed) sends
+    the caller to the full path, which checks again and runs, or reports a bad option or input as usual.
+    """
+    if any(arg in ("-h", "--help") for arg in argv):
+        return False
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--data-dir", default=None)
+    _add_run_arguments(parser)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit):
+        return False
+    if extra or args.force:
+        return False
+    from analysis import results_store
+
+    try:
+        target = results_store.resolve_results_dir(args.results_dir)
+        if not results_store.reusable(target, args.data_dir, args.seed, "quick" if args.quick else "full"):
+            return False
+        run_id = results_store.read_manifest(target)["run_id"]
+    except (ValueError, OSError):
+        return False  # the full path reports it in its own words
+    print(f"analysis reused (results match manifest {run_id})")
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,12 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the whole analysis and write the tables to results/")
     data_dir(p)
-    p.add_argument("--results-dir", default=None,
-                   help="where the tables go (default: $ONECLICK_RESULTS_DIR, else results/)")
-    p.add_argument("--seed", type=int, default=20261123, help="seed of every random step")
-    p.add_argument("--quick", action="store_true", help="a reduced CV protocol (for tests on small data)")
-    p.add_argument("--force", action="store_true",
-                   help="run even when results/ already holds this data, code, seed and protocol")
+    _add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("score", help="write per-customer offers for a new export (no target needed)")
@@ -156,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"] and _reused_at_once(argv[1:]):
+        return 0
+    from analysis.load import ExportError  # imports pandas
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -204,10 +204,28 @@ def verify(results_dir: str | os.PathLike) -> dict:
     return manifest
 
 
+def _recorded_input_hashes(data_dir: Path, names) -> dict[str, str] | None:
+    """SHA-256 of the files ``names`` in ``data_dir``; None when one is missing."""
+    hashes = {}
+    for name in names:
+        path = Path(data_dir) / name
+        if not path.is_file():
+            return None
+        hashes[name] = sha256_file(path)
+    return hashes
+
+
 def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None, seed: int, protocol: str) -> bool:
     """True when ``results_dir`` holds a verified run of these exports, this code, seed and protocol.
 
     Also requires the same versions of the numerical libraries (:data:`PACKAGES`), since they can change numbers.
+
+    Notes
+    -----
+    Only light modules are imported (no pandas), so that ``python -m analysis run`` decides to reuse in a
+    fraction of a second. The exports hashed are the ones the manifest names, not
+    ``analysis.dictionary.EXPORT_FILES`` (whose module imports pandas): the two lists are the same whenever the
+    code hash matches, because ``analysis/dictionary.py`` is part of the code version.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -215,11 +233,12 @@ def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
         manifest = verify(results_dir)
     except ResultsError:
         return False
-    inputs = input_hashes(paths.resolve_data_dir(data_dir))
-    return (manifest.get("manifest_version") == MANIFEST_VERSION
-            and manifest.get("seed") == int(seed)
-            and manifest.get("protocol") == protocol
-            and inputs is not None and manifest.get("inputs") == inputs
+    recorded = manifest.get("inputs")
+    if (manifest.get("manifest_version") != MANIFEST_VERSION or manifest.get("seed") != int(seed)
+            or manifest.get("protocol") != protocol or not isinstance(recorded, dict) or not recorded):
+        return False
+    inputs = _recorded_input_hashes(paths.resolve_data_dir(data_dir), sorted(recorded))
+    return (inputs is not None and recorded == inputs
             and (manifest.get("code") or {}).get("sha256") == code_version()["sha256"]
             and manifest.get("packages") == package_versions())
 

@@ -3,8 +3,9 @@
 ``python -m qmdrender report.qmd``; the supported Quarto subset, the pre-render commands and the exit
 statuses are documented in ``qmdrender/README.md``.  Pipeline: :func:`load_document` (front matter,
 ``_quarto.yml``, chunks, inline expressions) -> :func:`run_pre_render` -> :func:`execute` (one Jupyter
-kernel) -> :class:`MarkdownBuilder` (Pandoc Markdown) -> :func:`run_pandoc` (HTML, Typst) ->
-:func:`compile_typst` (PDF).  Errors are :class:`RenderError`: one line, status 2 when the document is
+kernel, or the outputs from the execution cache, :mod:`qmdrender.cache`) -> :class:`MarkdownBuilder` (Pandoc
+Markdown) -> :func:`write_outputs`: :func:`run_pandoc` (HTML) beside :func:`run_pandoc` (Typst) then
+:func:`compile_typst` (PDF). :func:`render_documents` renders several documents as one project.  Errors are :class:`RenderError`: one line, status 2 when the document is
 at fault, 1 when the toolchain is.
 """
 
@@ -482,6 +483,8 @@ class Execution:
     chunk_outputs: dict[int, list[dict[str, Any]]]   # chunk number -> nbformat outputs
     inline_values: dict[int, str]                    # inline number -> Markdown text
     seconds: float
+    cached: bool = False                             # outputs taken from the execution cache
+    cache_note: str = ""                             # why the cache was not used (or why not stored)
 
 
 def _kernel_manager():
@@ -521,11 +524,15 @@ def _clean_evalue(ename: str, evalue: str) -> str:
     return evalue
 
 
-def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Execution:
-    """Run the chunks (and inline expressions at their positions) in one kernel."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, DeadKernelError
+def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print, cache_file: Path | None = None,
+            use_cache: bool = True) -> Execution:
+    """Run the chunks (and inline expressions at their positions) in one kernel.
+
+    With ``cache_file``, the outputs stored there are returned without starting a kernel when the cells and
+    everything they read are unchanged (:mod:`qmdrender.cache`; ``use_cache=False`` skips the lookup), and a
+    fresh execution is stored there.
+    """
+    from qmdrender import cache
 
     meta = doc.meta
     defaults = execute_defaults(meta)
@@ -536,17 +543,19 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Ex
     width = float(format_option(meta, "fig-width", None, 6.5) or 6.5)
     height = float(format_option(meta, "fig-height", None, 4) or 4)
 
-    v4 = nbformat.v4
-    nb = v4.new_notebook()
+    # (source, tags) of each cell; the notebook itself is built only when the kernel runs (nbformat is slow
+    # to import, and a cache hit needs none of it)
+    cells: list[tuple[str, list[str]]] = []
     plan: list[tuple[str, Any]] = []  # ("setup", None) | ("chunk", Chunk) | ("inline", [InlineExpr])
-    nb.cells.append(v4.new_code_cell(_setup_code(fig_format, dpi, width, height)))
+    setup = _setup_code(fig_format, dpi, width, height)
+    cells.append(((cache.trace_setup_code() + setup) if cache_file else setup, []))
     plan.append(("setup", None))
     pending: list[InlineExpr] = []
 
     def flush_inline() -> None:
         if pending:
             exprs = json.dumps([e.expr for e in pending], ensure_ascii=False)
-            nb.cells.append(v4.new_code_cell(f"__render_inline({exprs})"))
+            cells.append((f"__render_inline({exprs})", []))
             plan.append(("inline", list(pending)))
             pending.clear()
 
@@ -558,10 +567,7 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Ex
             opts = chunk_options(item, defaults)
             if not _truthy(opts.get("eval", True)):
                 continue
-            cell = v4.new_code_cell(item.source)
-            if _truthy(opts.get("error", False)):
-                cell.metadata["tags"] = ["raises-exception"]
-            nb.cells.append(cell)
+            cells.append((item.source, ["raises-exception"] if _truthy(opts.get("error", False)) else []))
             plan.append(("chunk", item))
     flush_inline()
 
@@ -570,15 +576,50 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Ex
     if not has_work:
         return result
 
-    env = dict(os.environ)
-    env.update({
+    env_updates = {
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "QUARTO_DOCUMENT_PATH": str(doc.path.resolve().parent),
         "QUARTO_FIG_WIDTH": str(width), "QUARTO_FIG_HEIGHT": str(height),
         "QUARTO_FIG_DPI": str(dpi), "QUARTO_FIG_FORMAT": fig_format,
         "PYTHONUNBUFFERED": "1",
-    })
+    }
+    env = {**os.environ, **env_updates}
+    key = ""
+    if cache_file is not None:
+        cells.append((cache.trace_report_code(), []))
+        plan.append(("trace", None))
+        key = cache.execution_key([json.dumps([source, tags]) for source, tags in cells],
+                                  cwd, env_updates)
+        if use_cache:
+            entry, reason = cache.load(cache_file, key)
+            if entry is not None:
+                reason = cache.stale_reason(entry.get("depends", {}), env) or ""
+                if not reason:
+                    chunk_outputs, inline_values = cache.outputs_of(entry)
+                    return Execution(chunk_outputs, inline_values, 0.0, cached=True)
+            result.cache_note = reason
+        else:
+            result.cache_note = "--no-cache"
+    return _run_kernel(doc, cells, plan, env, cwd, result, verbose=verbose, log=log, cache_file=cache_file, key=key)
+
+
+def _run_kernel(doc: Document, cells: list[tuple[str, list[str]]], plan: list[tuple[str, Any]], env: dict[str, str],
+                cwd: Path, result: Execution, *, verbose: bool, log, cache_file: Path | None, key: str) -> Execution:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    from qmdrender import cache
+
+    nb = nbformat.v4.new_notebook()
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+
+    trace = None
     client = NotebookClient(nb, km=_kernel_manager(), timeout=None, allow_errors=False,
                             record_timing=False, resources={"metadata": {"path": str(cwd)}})
     where = str(doc.path)
@@ -624,6 +665,10 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Ex
                                        f"{value.get('ename')}: {_one_line(value.get('evalue', ''))}")
                                 raise RenderError(msg, 2)
                             result.inline_values[expr.number] = str(value.get("value", ""))
+                    elif kind == "trace":
+                        trace = next((out["data"][cache.TRACE_MIME] for out in cell.outputs
+                                      if out.get("output_type") == "display_data"
+                                      and cache.TRACE_MIME in out.get("data", {})), None)
         except RenderError:
             raise
         except Exception as exc:  # kernel start-up and messaging failures
@@ -637,6 +682,13 @@ def execute(doc: Document, *, cwd: Path, verbose: bool = False, log=print) -> Ex
                 if extra:
                     log("kernel stderr:\n" + extra)
     result.seconds = time.perf_counter() - started
+    if cache_file is not None:
+        if trace is None:
+            result.cache_note = "not cached: the kernel reported no trace"
+        elif trace.get("volatile"):
+            result.cache_note = f"not cached: the chunks {' and '.join(trace['volatile'])}"
+        else:
+            cache.store(cache_file, key, cache.depends_from_trace(trace), result.chunk_outputs, result.inline_values)
     return result
 
 
@@ -714,6 +766,7 @@ class MarkdownBuilder:
         self.doc = doc
         self.exec = execution
         self.render_dir = render_dir
+        self.image_dir = render_dir / f"{doc.path.stem}_files"
         self.page = page
         self.dpi = dpi
         self.defaults = execute_defaults(doc.meta)
@@ -833,20 +886,21 @@ class MarkdownBuilder:
         if index > 1:
             stem += f"-{index}"
         width_in = None
+        self.image_dir.mkdir(parents=True, exist_ok=True)
         if "image/svg+xml" in data:
             svg = _text(data["image/svg+xml"])
-            path = self.render_dir / f"{stem}.svg"
+            path = self.image_dir / f"{stem}.svg"
             path.write_text(svg, encoding="utf-8")
             width_in = _svg_width_in(svg)
         elif "image/png" in data:
             raw = base64.b64decode(_text(data["image/png"]))
-            path = self.render_dir / f"{stem}.png"
+            path = self.image_dir / f"{stem}.png"
             path.write_bytes(raw)
             px, dpi = _png_info(raw)
             width_in = px / (dpi or self.dpi) if px else None
         elif "image/jpeg" in data:
             raw = base64.b64decode(_text(data["image/jpeg"]))
-            path = self.render_dir / f"{stem}.jpg"
+            path = self.image_dir / f"{stem}.jpg"
             path.write_bytes(raw)
         else:
             return None
@@ -1086,19 +1140,26 @@ def _pre_render_argv(command: str, where: Path) -> list[str]:
     return args
 
 
-def run_pre_render(qmd: Path, log) -> float:
-    """Run the project's pre-render commands from the project folder; returns the seconds they took."""
-    project_file, project = load_project(qmd)
+def run_pre_render(qmd: Path | list[Path], log) -> float:
+    """Run the project's pre-render commands from the project folder; returns the seconds they took.
+
+    ``qmd`` may be several documents of one project (rendered together): the commands run once, with every
+    document in ``$QUARTO_PROJECT_INPUT_FILES`` (one per line), as Quarto does for a project render.
+    """
+    qmds = [qmd] if isinstance(qmd, Path) else list(qmd)
+    project_file, project = load_project(qmds[0])
     commands = pre_render_commands(project_file, project)
     if not commands:
         return 0.0
     started = time.perf_counter()
     cwd = project_file.parent
-    try:
-        input_file = qmd.resolve().relative_to(cwd.resolve()).as_posix()
-    except ValueError:
-        input_file = str(qmd.resolve())
-    env = dict(os.environ, QUARTO_PROJECT_INPUT_FILES=input_file)
+    input_files = []
+    for one in qmds:
+        try:
+            input_files.append(one.resolve().relative_to(cwd.resolve()).as_posix())
+        except ValueError:
+            input_files.append(str(one.resolve()))
+    env = dict(os.environ, QUARTO_PROJECT_INPUT_FILES="\n".join(input_files))
     for command in commands:
         argv = _pre_render_argv(command, project_file)
         log(f"pre-render: {command}")
@@ -1126,8 +1187,12 @@ def _dedupe(log):
 
 
 def render(qmd: Path, targets: list[str], output_dir: Path | None = None, *, verbose: bool = False,
-           pre_render: bool = True, log=None) -> dict[str, Any]:
-    """The fallback renderer. Returns timings and output paths; raises :class:`RenderError`."""
+           pre_render: bool = True, use_cache: bool = True, log=None) -> dict[str, Any]:
+    """The fallback renderer. Returns timings and output paths; raises :class:`RenderError`.
+
+    ``use_cache=False`` executes every chunk even when the execution cache holds their outputs (and stores
+    the fresh outputs); see :mod:`qmdrender.cache`.
+    """
     log = _dedupe(log or (lambda msg: print(msg, file=sys.stderr, flush=True)))
     started = time.perf_counter()
     pre_render_seconds = run_pre_render(qmd, log) if pre_render else 0.0
@@ -1138,7 +1203,10 @@ def render(qmd: Path, targets: list[str], output_dir: Path | None = None, *, ver
     render_dir = out_dir / RENDER_DIR
     render_dir.mkdir(parents=True, exist_ok=True)
 
-    execution = execute(doc, cwd=qmd.resolve().parent, verbose=verbose, log=log)
+    from qmdrender import cache
+
+    execution = execute(doc, cwd=qmd.resolve().parent, verbose=verbose, log=log,
+                        cache_file=cache.cache_path(render_dir, qmd), use_cache=use_cache)
     _paper_name, page = _paper(doc.meta)
     dpi = float(format_option(doc.meta, "fig-dpi", None, 192) or 192)
     n_warnings = len(doc.warnings)
@@ -1148,33 +1216,70 @@ def render(qmd: Path, targets: list[str], output_dir: Path | None = None, *, ver
     md_path = render_dir / f"{qmd.stem}.md"
     md_path.write_text(markdown, encoding="utf-8")
 
-    outputs: dict[str, Path] = {}
-    resource_dirs = [qmd.resolve().parent, out_dir]
-    if "html" in targets:
-        html = out_dir / f"{qmd.stem}.html"
-        run_pandoc(md_path, html, pandoc_args(doc, "html"), qmd.resolve().parent, resource_dirs, log)
-        outputs["html"] = html
-    if "pdf" in targets:
-        typ = render_dir / f"{qmd.stem}.typ"
-        run_pandoc(md_path, typ, pandoc_args(doc, "pdf"), qmd.resolve().parent, resource_dirs, log)
-        pdf = out_dir / f"{qmd.stem}.pdf"
-        compile_typst(typ, pdf, system_fonts=bool(format_option(doc.meta, "mainfont", "pdf")), log=log)
-        outputs["pdf"] = pdf
+    outputs = write_outputs(doc, md_path, targets, out_dir, render_dir, log)
     return {"outputs": outputs, "seconds": time.perf_counter() - started,
-            "kernel_seconds": execution.seconds,
+            "kernel_seconds": execution.seconds, "cached": execution.cached, "cache_note": execution.cache_note,
             "pre_render_seconds": pre_render_seconds, "chunks": len(doc.chunks), "markdown": md_path}
+
+
+def write_outputs(doc: Document, md_path: Path, targets: list[str], out_dir: Path, render_dir: Path,
+                  log) -> dict[str, Path]:
+    """The HTML (Pandoc) and the PDF (Pandoc to Typst, then Typst), at the same time.
+
+    The two are independent and each is one external tool most of the time (Pandoc is a process, Typst
+    releases the GIL), so two threads take the time of the slower. Their warnings are shown after both
+    finished, HTML first, so the order does not depend on timing.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cwd = doc.path.resolve().parent
+    resource_dirs = [cwd, out_dir]
+    stem = doc.path.stem
+    paths = {"html": out_dir / f"{stem}.html", "pdf": out_dir / f"{stem}.pdf"}
+
+    def html(messages: list[str]) -> None:
+        run_pandoc(md_path, paths["html"], pandoc_args(doc, "html"), cwd, resource_dirs, messages.append)
+
+    def pdf(messages: list[str]) -> None:
+        typ = render_dir / f"{stem}.typ"
+        run_pandoc(md_path, typ, pandoc_args(doc, "pdf"), cwd, resource_dirs, messages.append)
+        compile_typst(typ, paths["pdf"], system_fonts=bool(format_option(doc.meta, "mainfont", "pdf")),
+                      log=messages.append)
+
+    jobs = [(name, job, []) for name, job in (("html", html), ("pdf", pdf)) if name in targets]
+    if len(jobs) == 1:
+        name, job, messages = jobs[0]
+        try:
+            job(messages)
+        finally:
+            for msg in messages:
+                log(msg)
+        return {name: paths[name]}
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job, messages) for _name, job, messages in jobs]
+    for (_name, _job, messages) in jobs:
+        for msg in messages:
+            log(msg)
+    for future in futures:
+        future.result()  # the first failure (HTML before PDF) is raised
+    return {name: paths[name] for name, _job, _messages in jobs}
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m qmdrender",
-                                     description="Render a .qmd to HTML and PDF (Quarto if present, else a fallback).")
-    parser.add_argument("qmd", type=Path, help="the Quarto document, e.g. report.qmd")
+                                     description="Render .qmd documents to HTML and PDF (Quarto if present, else a fallback).")
+    parser.add_argument("qmd", type=Path, nargs="+",
+                        help="the Quarto document(s), e.g. report.qmd; several are rendered together "
+                             "(the project's pre-render once, then the documents at the same time)")
     parser.add_argument("--to", default="html,pdf", help="comma-separated targets: html, pdf (default: html,pdf)")
     parser.add_argument("--quarto", choices=("auto", "never", "always"), default="auto",
                         help="use quarto when on PATH (auto), never, or require it (always)")
     parser.add_argument("--output-dir", type=Path, default=None, help="where to write the outputs (default: next to the .qmd)")
     parser.add_argument("--no-pre-render", action="store_true",
                         help="skip _quarto.yml's project: pre-render commands (fallback only)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="execute every chunk even when the execution cache holds their outputs "
+                             "(the fresh outputs replace the cached ones; fallback only)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and tool output")
     args = parser.parse_args(argv)
     targets = []
@@ -1189,33 +1294,98 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def render_documents(qmds: list[Path], targets: list[str], output_dir: Path | None = None, *,
+                     verbose: bool = False, pre_render: bool = True, use_cache: bool = True,
+                     log=None) -> list[dict[str, Any] | RenderError]:
+    """Render several documents as one project render: each project's pre-render commands once, before any
+    chunk (as Quarto does), then the documents at the same time, one thread each (the work is in the kernels,
+    Pandoc and Typst, outside the GIL).
+
+    Returns, in the order given, each document's :func:`render` result or the :class:`RenderError` that stopped
+    it; a failing pre-render raises. Each document's messages are shown together, in the order given.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    pre_render_seconds = 0.0
+    if pre_render:
+        projects: dict[Path | None, list[Path]] = {}
+        for qmd in qmds:
+            projects.setdefault(_find_quarto_yml(qmd.resolve().parent), []).append(qmd)
+        for group in projects.values():
+            pre_render_seconds += run_pre_render(group, log)
+
+    def one(qmd: Path, messages: list[str]) -> dict[str, Any] | RenderError:
+        try:
+            info = render(qmd, targets, output_dir, verbose=verbose, pre_render=False, use_cache=use_cache,
+                          log=messages.append)
+        except RenderError as exc:
+            return exc
+        info["pre_render_seconds"] = pre_render_seconds
+        return info
+
+    if len(qmds) == 1:
+        return [one(qmds[0], _LiveLog(log))]
+    buffers: list[list[str]] = [[] for _ in qmds]
+    with ThreadPoolExecutor(max_workers=len(qmds)) as pool:
+        futures = [pool.submit(one, qmd, buffer) for qmd, buffer in zip(qmds, buffers)]
+    for buffer in buffers:
+        for msg in buffer:
+            log(msg)
+    return [future.result() for future in futures]
+
+
+class _LiveLog(list):
+    """A message list that shows each message at once (one document: nothing to keep apart)."""
+
+    def __init__(self, log):
+        super().__init__()
+        self._log = log
+
+    def append(self, msg: str) -> None:
+        self._log(msg)
+
+
+def _summary(qmd: Path, info: dict[str, Any], output_dir: Path | None) -> str:
+    names = ", ".join(str(p) if output_dir else p.name for p in info["outputs"].values())
+    if info["cached"]:
+        execution = "outputs from the execution cache"
+    else:
+        execution = f"kernel {info['kernel_seconds']:.1f} s" + (f": {info['cache_note']}" if info["cache_note"] else "")
+    return (f"rendered {qmd} -> {names} in {info['seconds']:.1f} s ({info['chunks']} chunks, {execution}"
+            + (f", pre-render {info['pre_render_seconds']:.1f} s" if info["pre_render_seconds"] else "") + ")")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    qmd: Path = args.qmd
+    qmds: list[Path] = list(dict.fromkeys(args.qmd))
     started = time.perf_counter()
     try:
-        if not qmd.is_file():
-            raise RenderError(f"{qmd}: no such file", 2)
+        for qmd in qmds:
+            if not qmd.is_file():
+                raise RenderError(f"{qmd}: no such file", 2)
         quarto = shutil.which("quarto") if args.quarto != "never" else None
         if args.quarto == "always" and not quarto:
             raise RenderError("--quarto always: quarto is not on PATH", 1)
         if quarto:
-            try:  # only to read `format:`; Quarto itself reports problems with the document
-                doc_meta = load_document(qmd).meta
-            except RenderError:
-                doc_meta = {}
-            status = render_with_quarto(quarto, qmd.resolve(), args.targets, doc_meta, args.output_dir, log)
-            if status == 0:
+            for qmd in qmds:
+                try:  # only to read `format:`; Quarto itself reports problems with the document
+                    doc_meta = load_document(qmd).meta
+                except RenderError:
+                    doc_meta = {}
+                status = render_with_quarto(quarto, qmd.resolve(), args.targets, doc_meta, args.output_dir, log)
+                if status != 0:
+                    return status
                 print(f"rendered {qmd} with quarto ({', '.join(args.targets)}) in {time.perf_counter() - started:.1f} s")
-            return status
+            return 0
         if args.output_dir is not None:
             args.output_dir.mkdir(parents=True, exist_ok=True)
-        info = render(qmd, args.targets, args.output_dir, verbose=args.verbose,
-                      pre_render=not args.no_pre_render, log=log)
+        results = render_documents(qmds, args.targets, args.output_dir, verbose=args.verbose,
+                                   pre_render=not args.no_pre_render, use_cache=not args.no_cache, log=log)
     except RenderError as exc:
         log(f"error: {exc}")
         if args.verbose and exc.detail:
@@ -1224,12 +1394,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted")
         return 130
-    names = ", ".join(str(p) if args.output_dir else p.name for p in info["outputs"].values())
-    print(f"rendered {qmd} -> {names} in {info['seconds']:.1f} s "
-          f"({info['chunks']} chunks, kernel {info['kernel_seconds']:.1f} s"
-          + (f", pre-render {info['pre_render_seconds']:.1f} s" if info["pre_render_seconds"] else "") + ")",
-          flush=True)
-    return 0
+    status = 0
+    for qmd, result in zip(qmds, results):
+        if isinstance(result, RenderError):
+            log(f"error: {result}")
+            if args.verbose and result.detail:
+                log(result.detail.rstrip())
+            status = max(status, result.status)
+        else:
+            print(_summary(qmd, result, args.output_dir), flush=True)
+    if len(qmds) > 1 and status == 0:
+        print(f"rendered {len(qmds)} documents in {time.perf_counter() - started:.1f} s", flush=True)
+    return status
 
 
 if __name__ == "__main__":

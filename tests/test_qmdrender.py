@@ -336,7 +336,7 @@ def test_mini_renders(mini):
     # the kernel's start-up chatter (TCP, debugger) is not passed on
     assert "TCP" not in proc.stderr and "Debugger" not in proc.stderr
     assert (out / "mini.html").stat().st_size > 10_000
-    assert (out / "_render" / "fig-revenue.png").is_file()
+    assert (out / "_render" / "mini_files" / "fig-revenue.png").is_file()
 
 
 def test_mini_html(mini):

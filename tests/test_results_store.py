@@ -246,3 +246,51 @@ def test_score_refuses_a_results_bundle_that_does_not_match_its_manifest(first_r
     code, _, err = run_cli("score", "--data-dir", str(export), "--results-dir", str(copy), "--out", str(out))
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert "segment_thresholds.csv" in err
+
+
+def test_reuse_fast_path_answers_without_importing_pandas(first_run, export):
+    """`python -m analysis run` on unchanged results decides with light imports (the pre-render of every render)."""
+    results, files, _ = first_run
+    run_id = json.loads(files[MANIFEST_NAME])["run_id"]
+    code = ("import sys; from analysis.cli import main; status = main(sys.argv[1:]); "
+            "print('heavy:', sorted(m for m in ('pandas', 'numpy', 'scipy', 'statsmodels') if m in sys.modules)); "
+            "sys.exit(status)")
+    proc = subprocess.run([sys.executable, "-c", code, "run", "--data-dir", str(export), "--quick",
+                           "--results-dir", str(results)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"analysis reused (results match manifest {run_id})", "heavy: []"]
+    assert _snapshot(results) == files
+
+
+def test_reuse_fast_path_declines_whatever_the_full_path_would_not_reuse(first_run, export, tmp_path, monkeypatch):
+    """Every change that invalidates reuse also sends the fast path to the full one (which then runs)."""
+    from analysis.cli import _reused_at_once
+
+    results, _, _ = first_run
+    base = ["--data-dir", str(export), "--quick", "--results-dir", str(results)]
+    assert _reused_at_once(base)
+    assert not _reused_at_once(base + ["--force"])
+    assert not _reused_at_once(base + ["--help"])
+    assert not _reused_at_once(base + ["--no-such-option"])
+    assert not _reused_at_once(base + ["--seed", "oops"])  # the full parser reports it
+    assert not _reused_at_once(base + ["--seed", str(SEED + 1)])
+    assert not _reused_at_once(["--data-dir", str(export), "--results-dir", str(results)])  # full protocol
+    assert not _reused_at_once(["--data-dir", str(tmp_path / "nowhere"), "--quick", "--results-dir", str(results)])
+    changed = shutil.copytree(export, tmp_path / "changed")
+    money = changed / "money.csv"
+    money.write_bytes(money.read_bytes() + b"\n")
+    assert not _reused_at_once(["--data-dir", str(changed), "--quick", "--results-dir", str(results)])
+    versions = results_store.package_versions()
+    monkeypatch.setattr(results_store, "package_versions", lambda: {**versions, "pandas": "0.0.1"})
+    assert not _reused_at_once(base)
+    monkeypatch.undo()
+    original = results_store.code_version
+    monkeypatch.setattr(results_store, "code_version", lambda root=None: {**original(), "sha256": "0" * 64})
+    assert not _reused_at_once(base)
+    monkeypatch.undo()
+    # a results bundle whose manifest names no export is never reused (nothing would be compared)
+    copy = shutil.copytree(results, tmp_path / "copy")
+    manifest = json.loads((copy / MANIFEST_NAME).read_text(encoding="utf-8"))
+    (copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "inputs": {}}), encoding="utf-8")
+    assert not reusable(copy, export, SEED, "quick")
+    assert _reused_at_once(base)  # the original is untouched
