@@ -82,6 +82,24 @@ def gvif_table(frame: pd.DataFrame) -> pd.DataFrame:
     return generalized_variance_inflation(design, terms)
 
 
+def roc_curves(y: np.ndarray, oof: pd.DataFrame) -> pd.DataFrame:
+    """The empirical ROC curve of every column of pooled out-of-fold probabilities, with its pooled AUC.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, fpr, tpr, pooled_auc`` (one row per threshold of ``sklearn.metrics.roc_curve``).
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    parts = []
+    for name in oof.columns:
+        fpr, tpr, _ = roc_curve(y, oof[name].to_numpy())
+        parts.append(pd.DataFrame({"model": name, "fpr": fpr, "tpr": tpr,
+                                   "pooled_auc": roc_auc_score(y, oof[name].to_numpy())}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def calibration_checks(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Calibration of out-of-fold probabilities (Hosmer–Lemeshow with G degrees of freedom: no parameter was
     estimated on these rows).

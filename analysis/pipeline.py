@@ -133,6 +133,7 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
             tests.append(test.assign(model=name))
         _write(pd.concat(curves, ignore_index=True), results_dir, "calibration_curve")
         _write(pd.concat(tests, ignore_index=True), results_dir, "calibration_tests")
+        _write(model.roc_curves(y_arr, oof), results_dir, "roc_curves")
 
     with timer.stage("segments and offers"):
         p_label = oof[bench.business].to_numpy()

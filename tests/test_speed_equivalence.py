@@ -162,3 +162,19 @@ def test_sigmoid_svc_above_max_rows_fits_a_stratified_subsample():
     full = SigmoidSVC(C=1.0, max_rows=300).fit(X, y)
     np.testing.assert_allclose(full.decision_function(X), SVC(kernel="rbf", C=1.0).fit(X, y).decision_function(X),
                                rtol=0, atol=1e-10)
+
+
+def test_roc_curve_table_area_equals_the_rank_auc():
+    from analysis.model import roc_curves
+
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 300)
+    oof = pd.DataFrame({"a": np.round(rng.uniform(size=300) + 0.3 * y, 2), "b": rng.uniform(size=300)})
+    table = roc_curves(y, oof)
+    assert list(table.columns) == ["model", "fpr", "tpr", "pooled_auc"]
+    for name in ("a", "b"):
+        curve = table[table["model"] == name]
+        area = float(np.sum(np.diff(curve["fpr"]) * (curve["tpr"].to_numpy()[1:] + curve["tpr"].to_numpy()[:-1]) / 2))
+        assert area == pytest.approx(roc_auc(y, oof[name]), abs=1e-12)
+        assert curve["pooled_auc"].iloc[0] == pytest.approx(roc_auc(y, oof[name]), abs=1e-12)
+        assert curve["fpr"].iloc[0] == 0 and curve["tpr"].iloc[-1] == 1

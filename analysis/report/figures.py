@@ -298,21 +298,19 @@ def fig_calibration(res: Results) -> Figure:
 
 
 def fig_roc(res: Results) -> Figure:
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    oof = res["oof_predictions"]
-    y = oof["y_true"].to_numpy()
+    curves = res["roc_curves"]
     business = headline(res)["business_model"]
-    models = [c for c in oof.columns if c not in ("id", "y_true") and not c.endswith("_recalibrated")]
+    models = [m for m in dict.fromkeys(curves["model"]) if not str(m).endswith("_recalibrated")]
     with _style():
         fig = _figure(4.0)
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color=OKABE_ITO["grey"], linewidth=0.8, linestyle=(0, (1, 2)))
         for model in models:
-            fpr, tpr, _ = roc_curve(y, oof[model])
+            curve = curves[curves["model"] == model]
             color, style = MODEL_STYLES.get(model, (OKABE_ITO["black"], "-"))
-            ax.plot(fpr, tpr, color=color, linestyle=style, linewidth=1.6 if business.startswith(model) else 1.0,
-                    label=f"{model_label(model, short=True)} (AUC {roc_auc_score(y, oof[model]):.3f})")
+            ax.plot(curve["fpr"], curve["tpr"], color=color, linestyle=style,
+                    linewidth=1.6 if business.startswith(model) else 1.0,
+                    label=f"{model_label(model, short=True)} (AUC {curve['pooled_auc'].iloc[0]:.3f})")
         ax.set_xlabel("False-positive rate\n(share of stable customers flagged)")
         ax.set_ylabel("True-positive rate\n(share of declines flagged)")
         ax.set_xlim(0, 1), ax.set_ylim(0, 1.01)

@@ -128,6 +128,9 @@ REGISTRY: dict[str, ResultTable] = {
     "offers": ResultTable(
         ("id", "p_decline", "profit", "segment", "offer", "risk_drop",),
         "One offer per customer: action code, `none` or `personal_contact`; risk_drop computed from the labelled probability."),
+    "roc_curves": ResultTable(
+        ("model", "fpr", "tpr", "pooled_auc",),
+        "Empirical ROC curve of each model's pooled out-of-fold probabilities (one row per threshold) and its pooled AUC (slightly optimistic against the per-fold AUCs of `model_benchmark`)."),
     "oof_predictions": ResultTable(
         ("id", "y_true",),
         "Out-of-fold P(decline) of every model (averaged over repeats); one column per model code.", open_columns=True),
