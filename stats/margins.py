@@ -393,7 +393,9 @@ def _plan_numeric(data: pd.DataFrame, name: str, eps: float) -> dict:
     if not pdt.is_numeric_dtype(column) or pdt.is_bool_dtype(column):
         raise ValueError(f"variable {name!r} is declared numeric but has dtype {column.dtype}")
     x = column.to_numpy(dtype=float)
-    sd = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+    # a constant column (np.ptp exactly 0) takes the fallback step: its rounded std (e.g. 5.6e-17 for 0.3
+    # repeated) would give a step lost in x + h, hence 0/0
+    sd = float(np.std(x, ddof=1)) if len(x) > 1 and np.ptp(x) > 0 else 0.0
     h = eps * sd if np.isfinite(sd) and sd > 0 else eps * max(1.0, float(np.abs(x).mean()))
     hi, lo = x + h, x - h
     xmin, xmax = float(np.min(x)), float(np.max(x))

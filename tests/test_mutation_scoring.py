@@ -1,0 +1,330 @@
+"""``score`` against independent oracles (issue 10, items 1 and 6: the survivors of mutmut on analysis/scoring.py).
+
+A model file is frozen from a statsmodels logit fitted on a synthetic export; a second export (with values
+beyond the training range) is scored. Every ``p_decline`` must be statsmodels' own prediction, every segment
+follow the saved thresholds, every offer be the allowed action with the largest positive risk drop (recomputed
+here with statsmodels on counterfactual copies moved by the stated lever rule), and the drift tables equal the
+hand formula over hand-counted bins.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import model_file, scoring, segments
+from analysis.dataset import load_dataset
+from analysis.dictionary import TARGET
+from analysis.features import linear_formula, model_frame
+from analysis.paths import MODEL_PATH_NAME
+from analysis.synthetic import customer_table, write_exports
+from stats.logit import fit_logit
+
+ALLOWED = ["cart_reminder", "less_promotion", "more_marketing"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mutation_scoring")
+    write_exports(base / "train", n_customers=800, seed=8, zero_revenue_customers=2, extreme_revenue_customers=1)
+    dataset = load_dataset(base / "train")
+    frame = model_frame(dataset.model_table)
+    result = fit_logit(f"{TARGET} ~ {linear_formula()}", frame)
+    risk = result.predict(frame).to_numpy()
+    thresholds = segments.Thresholds(risk=0.45, profit=float(np.quantile(frame["profit"], 0.4)), promo=0.5,
+                                     profit_quantile=0.4)
+    bounds = segments.lever_bounds(frame)
+    spec = model_file.freeze(result, frame, thresholds=thresholds, allowed_levers=ALLOWED, lever_bounds=bounds,
+                             rules=dataset.data.reference, oof_risk=risk)
+    results = base / "results"
+    model_file.save_model(results / MODEL_PATH_NAME, spec)
+    return result, model_file.load_model(results / MODEL_PATH_NAME), results, base
+
+
+@pytest.fixture(scope="module")
+def new_export(fitted):
+    """A new batch: another seed, without the target, some customers moved beyond the training range."""
+    _, spec, _, base = fitted
+    table = customer_table(300, 9).drop(columns=[TARGET])
+    table.loc[:20, "tenure_days"] = table["tenure_days"].max() * 2  # beyond the training range
+    table.loc[10:30, "marketing_6m"] = 0.0  # below the training minimum: the lever is clipped into its range
+    table = model_frame(table)
+    assert table["tenure_100d"].max() > spec["training"]["numeric"]["tenure_100d"]["edges"][-1] * 1.5
+    excluded = pd.DataFrame({"id": [1, 999999999], "step": ["regular_customer", "extreme_revenue"],
+                             "reason": ["r1", "r2"], "detail": ["zero revenue in revenue_prev", "x = 1 ₽"]})
+    return table, excluded
+
+
+def _moved(frame, lever, bounds):
+    out = frame.copy()
+    low, high = bounds[lever.column]
+    if lever.minimum is not None:
+        low = max(low, lever.minimum)
+    values = frame[lever.column].to_numpy(dtype=float)
+    new = np.array([min(max(v + lever.change, low), high) for v in values])
+    room = (new != values) & ((frame["contact_allowed"].to_numpy() == 1) | (not lever.needs_consent))
+    out[lever.column] = np.where(room, new, values)
+    return out, room
+
+
+def _segment(p, profit, t):
+    risk = "high_risk" if p >= t["risk"] else "low_risk"
+    return f"{risk}_{'high' if profit >= t['profit'] else 'low'}_profit"
+
+
+def test_offers_against_statsmodels_and_the_saved_thresholds(fitted, new_export):
+    result, spec, _, _ = fitted
+    table, excluded = new_export
+    offers = scoring.score_table(table, excluded, spec)
+    assert list(offers.columns) == scoring.OFFER_COLUMNS
+    assert offers["id"].tolist() == sorted(table["id"].tolist() + excluded["id"].tolist())
+    scored = offers[offers["segment"] != scoring.NOT_SCORED].set_index("id").loc[table["id"]]
+    p = result.predict(table).to_numpy()
+    np.testing.assert_allclose(scored["p_decline"], p, rtol=0, atol=1e-10)
+    t = spec["thresholds"]
+    assert t["risk"] == 0.45
+    assert scored["segment"].tolist() == [_segment(a, b, t) for a, b in zip(p, table["profit"])]
+    np.testing.assert_array_equal(scored["profit"], table["profit"])
+    assert (scored["reason"] == "scored").all()
+    bounds = {k: tuple(v) for k, v in spec["lever_bounds"].items()}
+    drops = {}
+    for name in ALLOWED:
+        moved, room = _moved(table, segments.LEVER_BY_NAME[name], bounds)
+        drops[name] = np.where(room, p - result.predict(moved).to_numpy(), 0.0)
+    stacked = np.column_stack([drops[n] for n in ALLOWED])
+    best = stacked.max(axis=1)
+    best_name = np.array(ALLOWED, dtype=object)[stacked.argmax(axis=1)]
+    high = p >= t["risk"]
+    expected_offer = np.where(~high, "none", np.where(best > 0, best_name, "personal_contact"))
+    assert scored["offer"].tolist() == expected_offer.tolist()
+    np.testing.assert_allclose(scored["risk_drop"], np.where(high & (best > 0), best, 0.0), rtol=1e-8, atol=1e-12)
+    assert (scored.loc[high & (best > 0), "risk_drop"] > 0).all()
+    assert len(set(expected_offer)) >= 3
+    out = offers[offers["segment"] == scoring.NOT_SCORED].set_index("id")
+    assert out.loc[1, "reason"] == "regular_customer: zero revenue in revenue_prev"
+    assert out.loc[999999999, "reason"] == "extreme_revenue: x = 1 ₽"
+    assert (out["offer"] == "none").all() and out[["p_decline", "profit", "risk_drop"]].isna().all().all()
+
+
+def test_new_levels_are_named_and_the_rest_scored(fitted, new_export):
+    result, spec, _, _ = fitted
+    table, _ = new_export
+    edited = table.copy()
+    edited["popular_category"] = edited["popular_category"].astype(object)
+    edited["service_type"] = edited["service_type"].astype(object)
+    edited.loc[3, "popular_category"] = "sport"
+    edited.loc[5, ["service_type", "popular_category"]] = ["vip", "garden"]
+    reasons = scoring.new_level_reasons(spec, model_frame(edited).reset_index(drop=True))
+    assert reasons.tolist() == [""] * 3 + [
+        "new_level: popular_category = 'sport' is a level the model has not seen in training", "",
+        "new_level: popular_category = 'garden', service_type = 'vip' is a level the model has not seen in "
+        "training"] + [""] * (len(table) - 6)
+    offers = scoring.score_table(edited, pd.DataFrame(columns=["id", "step", "reason", "detail"]), spec)
+    by_id = offers.set_index("id")
+    for row in (3, 5):
+        customer = table["id"].iloc[row]
+        assert by_id.loc[customer, "segment"] == scoring.NOT_SCORED and by_id.loc[customer, "offer"] == "none"
+        assert by_id.loc[customer, "reason"] == reasons.iloc[row]
+        assert np.isnan(by_id.loc[customer, "p_decline"])
+    kept = edited.drop(index=[3, 5])
+    np.testing.assert_allclose(by_id.loc[kept["id"], "p_decline"], result.predict(kept).to_numpy(), atol=1e-10)
+    assert list(by_id.loc[kept["id"], "reason"].unique()) == ["scored"]
+    assert offers["id"].is_monotonic_increasing
+
+
+def test_nothing_to_score(fitted, new_export):
+    _, spec, _, _ = fitted
+    table, _ = new_export
+    empty = scoring.score_table(table.iloc[:0], pd.DataFrame(columns=["id", "step", "reason", "detail"]), spec)
+    assert list(empty.columns) == scoring.OFFER_COLUMNS and len(empty) == 0
+    only_excluded = scoring.score_table(table.iloc[:0], pd.DataFrame(
+        {"id": [7, 3], "step": ["regular_customer"] * 2, "reason": ["r"] * 2, "detail": ["a", "b"]}), spec)
+    assert only_excluded["id"].tolist() == [3, 7]
+    assert only_excluded["reason"].tolist() == ["regular_customer: b", "regular_customer: a"]
+
+
+# --- drift ----------------------------------------------------------------------------------------------
+
+def _bin_of(value, edges):
+    """Bin ``i`` is ``(edges[i-1], edges[i]]``: the number of edges strictly below the value."""
+    return sum(1 for e in edges if e < value)
+
+
+def test_bin_counts_by_hand():
+    edges = [1.0, 2.0, 4.0]
+    values = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 4.5, 9.0]
+    assert scoring._bin_counts(np.array(values), edges).tolist() == [2, 2, 2, 2]
+    assert scoring._bin_counts(np.array([5.0]), edges).tolist() == [0, 0, 0, 1]
+    assert scoring._bin_counts(np.array([], dtype=float), edges).tolist() == [0, 0, 0, 0]
+
+
+def test_drift_counts_and_table_by_hand(fitted, new_export):
+    _, spec, _, _ = fitted
+    table, excluded = new_export
+    table = table.copy()
+    table["popular_category"] = table["popular_category"].astype(object)
+    table.loc[0, "popular_category"] = "sport"  # an unseen level goes to the extra bin
+    offers = scoring.score_table(table, excluded, spec)
+    counts = scoring.drift_counts(table, offers, spec)
+    assert list(counts.columns) == scoring.COUNT_COLUMNS and counts["count"].dtype == np.int64
+    training = spec["training"]
+    frame = model_frame(table)
+    expected_rows = []
+    for name, summary in training["numeric"].items():
+        bins = [_bin_of(v, summary["edges"]) for v in frame[name]]
+        expected_rows += [(name, "numeric", i, bins.count(i)) for i in range(len(summary["edges"]) + 1)]
+    for name, summary in training["categorical"].items():
+        levels = summary["levels"]
+        codes = [levels.index(v) if v in levels else len(levels) for v in frame[name]]
+        expected_rows += [(name, "categorical", i, codes.count(i)) for i in range(len(levels) + 1)]
+    p = offers["p_decline"].dropna().tolist()
+    risk_bins = [_bin_of(v, training["risk"]["edges"]) for v in p]
+    expected_rows += [("predicted_risk", "risk", i, risk_bins.count(i))
+                      for i in range(len(training["risk"]["edges"]) + 1)]
+    assert list(counts.itertuples(index=False, name=None)) == expected_rows
+    assert counts.loc[(counts["feature"] == "popular_category"), "count"].iloc[-1] == 1
+
+    drift = scoring.drift_table(counts, spec)
+    assert list(drift.columns) == scoring.DRIFT_COLUMNS
+    for row in drift.itertuples():
+        got = counts[counts["feature"] == row.feature]["count"].to_numpy(dtype=float)
+        if row.feature == "predicted_risk":
+            expected = np.array(training["risk"]["shares"])
+        elif row.feature in training["categorical"]:
+            expected = np.array(training["categorical"][row.feature]["shares"] + [0.0])
+        else:
+            expected = np.array(training["numeric"][row.feature]["shares"])
+        actual = got / got.sum()
+        if row.statistic == "psi":
+            a, e = np.maximum(actual, 1e-4), np.maximum(expected, 1e-4)
+            assert row.value == pytest.approx(sum((a - e) * np.log(a / e)), rel=1e-12)
+            watch, alert = 0.1, 0.25
+        else:
+            assert row.statistic == "max_share_change" and row.feature in training["categorical"]
+            assert row.value == pytest.approx(max(abs(actual - expected)), rel=1e-12)
+            watch, alert = 0.05, 0.10
+        assert (row.threshold_watch, row.threshold_alert) == (watch, alert)
+        assert row.status == ("alert" if row.value >= alert else "watch" if row.value >= watch else "ok")
+    n_cat = len(training["categorical"])
+    assert len(drift) == len(training["numeric"]) + 2 * n_cat + 1
+    assert drift["feature"].tolist()[:len(training["numeric"])] == list(training["numeric"])
+
+
+def test_drift_table_statuses_and_empty_batches(fitted):
+    _, spec, _, _ = fitted
+    training = spec["training"]
+    name, summary = next(iter(training["categorical"].items()))
+    k = len(summary["levels"])
+    # everyone in the first level: a large PSI and a share change of 1 − share of that level
+    counts = pd.DataFrame({"feature": name, "kind": "categorical", "bin": np.arange(k + 1),
+                           "count": [100] + [0] * k})
+    drift = scoring.drift_table(counts, spec).set_index("statistic")
+    assert drift.loc["max_share_change", "value"] == pytest.approx(max(1 - summary["shares"][0],
+                                                                       *summary["shares"][1:]))
+    assert drift.loc["psi", "status"] == "alert" and drift.loc["max_share_change", "status"] == "alert"
+    empty = scoring.drift_table(counts.assign(count=0), spec)
+    assert empty["status"].tolist() == ["not_computed", "not_computed"]
+    assert math.isnan(empty["value"].iloc[0]) and math.isnan(empty["value"].iloc[1])
+    # the counts of two batches are summed before the index is computed
+    halves = pd.concat([counts.assign(count=[50] + [0] * k), counts.assign(count=[50] + [0] * k)])
+    pd.testing.assert_frame_equal(scoring.drift_table(halves, spec), scoring.drift_table(counts, spec))
+    # bins given out of order are put in order
+    shuffled = counts.iloc[::-1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scoring.drift_table(shuffled, spec), scoring.drift_table(counts, spec))
+    assert scoring.drift_table(counts.iloc[:0], spec).columns.tolist() == scoring.DRIFT_COLUMNS
+
+
+def test_score_summary_by_hand():
+    offers = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "segment": ["a", "not_scored", "b", "not_scored",
+                                                                   "not_scored", "not_scored"],
+                           "reason": ["scored", "regular_customer: x", "scored", "new_level: a: b",
+                                      "extreme_revenue: y", "regular_customer: z"]})
+    drift = pd.DataFrame({"feature": ["f", "f", "g", "h", "k"], "status": ["alert", "alert", "watch", "alert", "ok"]})
+    summary = scoring.score_summary(offers, drift, customers_read=9)
+    assert list(summary.columns) == scoring.SUMMARY_COLUMNS
+    assert summary.to_dict("records") == [
+        {"quantity": "customers_read", "reason": "", "customers": 9},
+        {"quantity": "scored", "reason": "", "customers": 2},
+        {"quantity": "not_scored", "reason": "extreme_revenue", "customers": 1},
+        {"quantity": "not_scored", "reason": "new_level", "customers": 1},
+        {"quantity": "not_scored", "reason": "regular_customer", "customers": 2},
+        {"quantity": "drift_alerts", "reason": "", "customers": 2},
+        {"quantity": "drift_watch", "reason": "", "customers": 1},
+    ]
+
+
+# --- the command ----------------------------------------------------------------------------------------
+
+def test_score_export_writes_three_files_and_reports(fitted, tmp_path):
+    result, spec, results, _ = fitted
+    export = tmp_path / "export"
+    write_exports(export, n_customers=120, seed=12, with_target=False, zero_revenue_customers=2)
+    run = scoring.score_export(export, results, tmp_path / "out" / "offers.csv")
+    assert (run.offers_path, run.drift_path, run.summary_path) == (
+        tmp_path / "out" / "offers.csv", tmp_path / "out" / "drift.csv", tmp_path / "out" / "score_summary.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(run.offers_path), run.offers, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(run.drift_path), run.drift, check_dtype=False)
+    written = pd.read_csv(run.summary_path, keep_default_na=False)
+    assert written["customers"].tolist() == run.summary["customers"].tolist()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drift.csv", "offers.csv", "score_summary.csv"]
+    assert len(run.offers) == 120
+    assert (run.offers["segment"] == scoring.NOT_SCORED).sum() == 2
+    assert run.summary.set_index("quantity").loc["customers_read", "customers"] == 120
+    dataset = load_dataset(export, require_target=False, revenue_medians=spec["rules"]["revenue_medians"])
+    scored = run.offers[run.offers["segment"] != scoring.NOT_SCORED].set_index("id").loc[dataset.model_table["id"]]
+    np.testing.assert_allclose(scored["p_decline"], result.predict(model_frame(dataset.model_table)).to_numpy(),
+                               atol=1e-10)
+    alerts = [w for w in run.warnings if w.startswith("drift alert")]
+    assert run.drift_alerts == list(dict.fromkeys(run.drift.loc[run.drift["status"] == "alert", "feature"]))
+    for feature, line in zip(run.drift_alerts, alerts):
+        row = run.drift[(run.drift["feature"] == feature) & (run.drift["status"] == "alert")].iloc[0]
+        assert line == (f"drift alert: {feature} {row['statistic']} = {row['value']:.3f} (alert at "
+                        f"{row['threshold_alert']:g})")
+    assert len(alerts) == len(run.drift_alerts)
+
+
+def test_score_export_warns_when_nobody_is_scored_and_alerts_on_drift(fitted, tmp_path):
+    _, _, results, _ = fitted
+    export = tmp_path / "export"
+    write_exports(export, n_customers=5, seed=13, with_target=False, zero_revenue_customers=5)
+    out = tmp_path / "offers.csv"
+    run = scoring.score_export(export, results, out)
+    assert run.warnings == [f"no customer of the export could be scored: {out} lists all 5 with the reason"]
+    assert run.drift_alerts == []
+    # a small batch of one category: alerts with their exact lines
+    export = tmp_path / "one"
+    write_exports(export, n_customers=40, seed=14, with_target=False)
+    run = scoring.score_export(export, results, tmp_path / "one.csv")
+    alerts = [w for w in run.warnings if w.startswith("drift alert")]
+    assert alerts and len(alerts) == len(run.drift_alerts)
+    assert all(" (alert at 0.25)" in w or " (alert at 0.1)" in w for w in alerts)
+
+
+def test_score_export_refuses_a_directory_and_a_model_without_rules(fitted, tmp_path):
+    _, spec, results, _ = fitted
+    with pytest.raises(ValueError) as info:
+        scoring.score_export(tmp_path, results, tmp_path)
+    assert str(info.value) == f"--out {tmp_path} is a directory: give the file name of the offers CSV"
+    for rules in ({}, {"revenue_medians": {}}, {"extreme_revenue_factor": 10.0},
+                  {"revenue_medians": spec["rules"]["revenue_medians"]}, []):
+        bare = dict(spec, rules=rules)
+        bare.pop("sha256", None)
+        directory = tmp_path / f"bare{len(list(tmp_path.iterdir()))}"
+        model_file.save_model(directory / MODEL_PATH_NAME, bare)
+        with pytest.raises(model_file.ModelFileError) as info:
+            scoring.load_scoring_model(directory)
+        assert str(info.value) == (f"model file {directory / MODEL_PATH_NAME} lacks the business rules' reference "
+                                   "values: rerun `python -m analysis run`")
+    assert scoring.load_scoring_model(results)["rules"] == spec["rules"]
+
+
+def test_write_csv_replaces_through_a_temporary_file(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("old")
+    scoring._write_csv(pd.DataFrame({"a": [1, 2]}), path)
+    assert path.read_text() == "a\n1\n2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
