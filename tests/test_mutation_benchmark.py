@@ -104,6 +104,31 @@ def test_tabular_encoder_defaults_are_the_model_predictors_and_match_the_column_
     assert bm._preprocess().scale is True and bm._preprocess(scale=False).scale is False
 
 
+def test_tabular_encoder_constant_and_near_constant_columns_as_standard_scaler():
+    """StandardScaler's rule for a constant column is a bound on the variance's rounding error,
+    ``var ≤ n·eps·var + (n·mean·eps)²``; the encoder used a bound on the standard deviation, 10 eps × max(|mean|, 1),
+    and scaled "rounding" by 1e-12 (and left "small" unscaled) where StandardScaler does the opposite."""
+    n = 50
+    rng = np.random.default_rng(2)
+    base = pd.DataFrame({
+        "const": np.full(n, 3.0),
+        # a spread of a few dozen ulps around 1e3: rounding noise for StandardScaler, left unscaled
+        "rounding": 1e3 + 5e-12 * rng.normal(size=n),
+        # genuine variation of size 1e-15 around 0: StandardScaler scales it to unit variance
+        "small": 1e-15 * rng.normal(size=n),
+        "g": pd.array(rng.choice(["u", "v"], n), dtype="str"),
+    })
+    numeric = ["const", "rounding", "small"]
+    encoder = bm.TabularEncoder(numeric=numeric, categorical=("g",)).fit(base)
+    reference = StandardScaler().fit(base[numeric])
+    np.testing.assert_array_equal(reference.scale_[:2], [1.0, 1.0])
+    np.testing.assert_allclose(encoder.scale_, reference.scale_, rtol=1e-6)
+    np.testing.assert_allclose(encoder.mean_, reference.mean_, rtol=1e-15, atol=1e-30)
+    out = encoder.transform(base)
+    np.testing.assert_allclose(out[:, :3], reference.transform(base[numeric]), rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(out[:, 3], (base["g"] == "v").to_numpy(dtype=float))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # SigmoidSVC
 # ---------------------------------------------------------------------------------------------------------------
