@@ -82,8 +82,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     spent more time in pandas than the models did in fitting.
 
     Levels are the sorted distinct values of the training rows; a level not seen in ``fit`` is encoded as the
-    dropped first level (all zeros), as ``handle_unknown="ignore"`` does. A constant numeric column is centred
-    and not scaled (scale 1), as in ``StandardScaler``.
+    dropped first level (all zeros), as ``handle_unknown="ignore"`` does. A constant numeric column (by
+    ``StandardScaler``'s bound on the variance's rounding error) is centred and not scaled (scale 1), as there.
     """
 
     def __init__(self, numeric=NUMERIC_PREDICTORS, categorical=CATEGORICAL_PREDICTORS, scale: bool = True):
@@ -95,10 +95,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         values = X[list(self.numeric)].to_numpy(dtype=float)
         if self.scale:
             self.mean_ = values.mean(axis=0)
-            std = values.std(axis=0)
-            # StandardScaler leaves a (near-)constant column unscaled
-            eps = 10 * np.finfo(float).eps
-            self.scale_ = np.where(std < eps * np.maximum(np.abs(self.mean_), 1.0), 1.0, std)
+            var = values.var(axis=0)
+            # StandardScaler leaves a column unscaled when its variance is within the rounding error of the
+            # two-pass variance (its bound: sklearn.preprocessing._data._is_constant_feature)
+            n, eps = len(values), np.finfo(float).eps
+            constant = var <= n * eps * var + (n * self.mean_ * eps) ** 2
+            self.scale_ = np.where(constant, 1.0, np.sqrt(var))
         self.levels_ = [np.unique(X[c].to_numpy(dtype=object)) for c in self.categorical]
         return self
 
