@@ -32,8 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from analysis.dictionary import TARGET
 from analysis.features import NUMERIC_PREDICTORS, linear_formula
 from stats._common import binary_array
-from stats.design import design_dataframe
-from stats.logit import fit_logit
+from stats.design import build_design, design_dataframe
 
 STEP_COLUMNS = ["step", "candidate", "kind", "score_chi2", "df", "p_value", "threshold", "selected"]
 
@@ -116,10 +115,17 @@ def select_specification(frame: pd.DataFrame, alpha: float = 0.05, max_steps: in
     y = frame[TARGET].to_numpy(dtype=float)
     base = design_dataframe(linear_formula(), frame, name="frame")
     blocks = {}
-    for name, (kind, term) in candidate_terms(frame, centres).items():
+    candidates = candidate_terms(frame, centres)
+    splines = [term for kind, term in candidates.values() if kind == "spline"]
+    # every spline block from one patsy call (each term is evaluated on its own column, as in separate calls)
+    spline_design = (design_dataframe(" + ".join(f"cr({t}, df=4, constraints='center')" for t in splines) + " - 1",
+                                      frame[splines], name="frame") if splines else None)
+    for name, (kind, term) in candidates.items():
         if kind == "spline":
-            block = design_dataframe(f"cr({term}, df=4, constraints='center') - 1", frame[[term]], name="frame")
-            blocks[name] = (kind, term, block.to_numpy(dtype=float), term)  # replaces the linear column
+            info = spline_design.design_info
+            columns = info.term_slices[info.terms[splines.index(term)]]
+            block = spline_design.to_numpy(dtype=float)[:, columns]
+            blocks[name] = (kind, term, block, term)  # replaces the linear column
         else:
             a, b = name.split(":")
             product = (frame[a].to_numpy(dtype=float) - centres[a]) * (frame[b].to_numpy(dtype=float) - centres[b])
@@ -169,7 +175,10 @@ class SelectedLogitClassifier(ClassifierMixin, BaseEstimator):
     is given (centring at their medians), then fits the chosen formula with statsmodels.
 
     Used in the benchmark so that selection happens inside every outer training fold. After ``fit``:
-    ``formula_`` (chosen right-hand side), ``chosen_`` (candidate names), ``result_`` (statsmodels fit).
+    ``formula_`` (chosen right-hand side), ``chosen_`` (candidate names), ``design_info_`` (the formula's patsy
+    design: levels, knots), ``result_`` (statsmodels ``Logit`` fitted on that design: the fit
+    ``fit_logit(formula)`` gives, without the formula layer, which the cross-validation does not need; a test
+    checks the predictions against the formula fit).
     """
 
     def __init__(self, alpha: float = 0.05, max_steps: int = 6):
@@ -182,9 +191,11 @@ class SelectedLogitClassifier(ClassifierMixin, BaseEstimator):
         frame[TARGET] = y01
         self.formula_, steps = select_specification(frame, alpha=self.alpha, max_steps=self.max_steps)
         self.chosen_ = chosen_candidates(steps)
+        design = design_dataframe(self.formula_, X)
+        self.design_info_ = design.design_info
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.result_ = fit_logit(f"{TARGET} ~ {self.formula_}", frame)
+            self.result_ = sm.Logit(y01, design).fit(method="newton", maxiter=100, disp=0)
         self.classes_ = np.array([0, 1])
         return self
 
@@ -195,9 +206,7 @@ class SelectedLogitClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         from scipy.special import expit
 
-        from stats.logit import linear_predictor
-
-        p = expit(linear_predictor(self.result_, X))
+        p = expit(build_design(self.design_info_, X) @ np.asarray(self.result_.params, dtype=float))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

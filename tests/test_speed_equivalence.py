@@ -178,3 +178,19 @@ def test_roc_curve_table_area_equals_the_rank_auc():
         assert area == pytest.approx(roc_auc(y, oof[name]), abs=1e-12)
         assert curve["pooled_auc"].iloc[0] == pytest.approx(roc_auc(y, oof[name]), abs=1e-12)
         assert curve["fpr"].iloc[0] == 0 and curve["tpr"].iloc[-1] == 1
+
+
+def test_selected_logit_on_arrays_equals_the_formula_fit(synthetic_model_frame):
+    from analysis.features import xy
+    from analysis.specification import SelectedLogitClassifier
+    from stats.logit import FormulaLogitClassifier
+
+    X, y = xy(synthetic_model_frame)
+    train, test = X.iloc[: len(X) * 2 // 3], X.iloc[len(X) * 2 // 3:]
+    y_train = y.iloc[: len(X) * 2 // 3]
+    selected = SelectedLogitClassifier().fit(train, y_train)
+    formula = FormulaLogitClassifier(formula=selected.formula_).fit(train, y_train)
+    np.testing.assert_allclose(np.asarray(selected.result_.params), np.asarray(formula.result_.params),
+                               rtol=1e-10, atol=1e-10)
+    assert list(selected.result_.params.index) == list(formula.result_.params.index)
+    np.testing.assert_allclose(selected.predict_proba(test), formula.predict_proba(test), rtol=0, atol=1e-12)
