@@ -275,3 +275,17 @@ def test_no_variables_give_an_empty_table_with_the_columns(data):
     assert empty.columns.tolist() == ["term", "contrast", "ame", "std_error", "statistic", "p_value", "conf_low",
                                       "conf_high"]
     assert len(empty) == 0
+
+
+def test_numeric_step_at_its_boundaries():
+    # sd from two values and from a range below 1 (sd 0.5): eps × sd, not the fallback
+    two = margins._plan_numeric(pd.DataFrame({"x": [0.0, 1.0]}), "x", 1e-3)
+    np.testing.assert_allclose(two["step"], 1e-3 * np.sqrt(0.5), rtol=1e-12)  # one-sided at both ends
+    small = margins._plan_numeric(pd.DataFrame({"x": [0.0, 0.5, 1.0]}), "x", 1e-3)
+    np.testing.assert_allclose(small["step"], [0.5e-3, 1e-3, 0.5e-3], rtol=1e-12)
+    # x = 0, 2, 1 has sd exactly 1: with eps = 1 the range equals 2h and nothing is clipped ...
+    exact = margins._plan_numeric(pd.DataFrame({"x": [0.0, 2.0, 1.0]}), "x", 1.0)
+    np.testing.assert_array_equal(exact["step"], [2.0, 2.0, 2.0])
+    # ... with eps = 0.8 the range 2 is above 2h = 1.6: clipped at the extremes
+    clipped = margins._plan_numeric(pd.DataFrame({"x": [0.0, 2.0, 1.0]}), "x", 0.8)
+    np.testing.assert_allclose(clipped["step"], [0.8, 0.8, 1.6], rtol=1e-12)
