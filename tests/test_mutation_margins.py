@@ -253,7 +253,8 @@ def test_kinds_follow_the_given_data_and_the_two_value_rule(data):
     assert model_variables(result)["kind"].tolist() == ["numeric", "numeric"]  # the training frame
     two = data.iloc[:2]
     assert model_variables(result, two)["kind"].tolist() == ["categorical", "categorical"]
-    three = data.assign(x=np.arange(len(data)) % 3, z=np.where(np.arange(len(data)) % 2 == 0, 1.0, np.nan))
+    i = np.arange(len(data))
+    three = data.assign(x=i % 3, z=np.where(i % 3 == 0, 1.0, np.where(i % 3 == 1, 0.0, np.nan)))
     # three distinct values: numeric; two values and missing ones: still a 0/1-style variable
     assert model_variables(result, three)["kind"].tolist() == ["numeric", "categorical"]
 
