@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -116,17 +116,20 @@ def test_tabular_encoder_constant_and_near_constant_columns_as_standard_scaler()
         "rounding": 1e3 + 5e-12 * rng.normal(size=n),
         # genuine variation of size 1e-15 around 0: StandardScaler scales it to unit variance
         "small": 1e-15 * rng.normal(size=n),
+        # all zeros (variance and bound both 0) and a spread of 1e-10 around 1 (scaled)
+        "zeros": np.zeros(n),
+        "spread": 1.0 + 1e-10 * rng.normal(size=n),
         "g": pd.array(rng.choice(["u", "v"], n), dtype="str"),
     })
-    numeric = ["const", "rounding", "small"]
+    numeric = ["const", "rounding", "small", "zeros", "spread"]
     encoder = bm.TabularEncoder(numeric=numeric, categorical=("g",)).fit(base)
     reference = StandardScaler().fit(base[numeric])
-    np.testing.assert_array_equal(reference.scale_[:2], [1.0, 1.0])
+    np.testing.assert_array_equal(reference.scale_[[0, 1, 3]], [1.0, 1.0, 1.0])
     np.testing.assert_allclose(encoder.scale_, reference.scale_, rtol=1e-6)
     np.testing.assert_allclose(encoder.mean_, reference.mean_, rtol=1e-15, atol=1e-30)
     out = encoder.transform(base)
-    np.testing.assert_allclose(out[:, :3], reference.transform(base[numeric]), rtol=1e-6, atol=1e-9)
-    np.testing.assert_array_equal(out[:, 3], (base["g"] == "v").to_numpy(dtype=float))
+    np.testing.assert_allclose(out[:, :5], reference.transform(base[numeric]), rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(out[:, 5], (base["g"] == "v").to_numpy(dtype=float))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -245,6 +248,12 @@ def test_benchmark_models_fit_what_the_equivalent_scikit_learn_pipelines_fit():
     # the L1 logit on liblinear: its solution depends on the seed only through liblinear's coordinate order
     lr = models["logit_l2"][0].named_steps["model"]
     assert (lr.solver, lr.max_iter, lr.random_state) == ("liblinear", 2000, seed)
+    # seeded as well outside the cross-validation (the hold-out fits are not reseeded by nested_cv)
+    assert models["decision_tree"][0].named_steps["model"].random_state == seed
+    forest_step = models["random_forest"][0].named_steps["model"]
+    assert forest_step.grid == [{"min_samples_leaf": leaf, "max_features": f} for leaf in (2, 10)
+                                for f in ("sqrt", 0.5)]
+    assert (forest_step.n_estimators, forest_step.tuning_trees, forest_step.random_state) == (200, 100, seed)
     # the SVM: libsvm on the standardised, one-hot encoded rows
     svc = clone(models["svc_rbf"][0]).set_params(model__C=2.0, model__gamma=0.02).fit(train, y_train)
     ref_svc = reference(SVC(kernel="rbf", C=2.0, gamma=0.02)).fit(train, y_train)
@@ -323,6 +332,7 @@ def test_recalibrated_map_is_fitted_on_inner_out_of_fold_probabilities():
     np.testing.assert_allclose(p[:, 1], calibrator.transform(raw), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(p[:, 0], 1.0 - p[:, 1], rtol=0, atol=1e-15)
     np.testing.assert_array_equal(model.predict(X), (p[:, 1] >= 0.5).astype(int))
+    assert model.predict(X).dtype.kind == "i"  # labels as the classes_, not floats
     np.testing.assert_array_equal(model.classes_, [0, 1])
     assert model.base is base and not hasattr(base, "result_")  # the given base is cloned, not fitted
     # the default inner split: five folds seeded 0
@@ -347,9 +357,34 @@ def test_recalibrated_selected_logit_refits_its_chosen_formula_in_the_inner_fold
 # ---------------------------------------------------------------------------------------------------------------
 # holdout_auc, ordered, _selection_stability, accuracy_gap
 # ---------------------------------------------------------------------------------------------------------------
-def _toy_models():
+class _Ranker(ClassifierMixin, BaseEstimator):
+    """P(decline) = expit(X[column] − cut): the AUC depends only on ``column``, the accuracy only on ``cut``."""
+
+    def __init__(self, column="x1", cut=0.0):
+        self.column = column
+        self.cut = cut
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        p = 1 / (1 + np.exp(-(X[self.column].to_numpy(dtype=float) - self.cut)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+def _toy_models(y=None):
     prep = bm.TabularEncoder(numeric=("x1", "x2"), categorical=("g",))
+    # x1 predicts (best AUC) but its cut predicts every row as the minority class; x2 is noise whose cut
+    # predicts every row as the majority class (best accuracy): the hold-out must tune by AUC
+    minority = 0 if y is None else int(np.mean(y) < 0.5)
+    to_all = {0: 50.0, 1: -50.0}
     return {
+        "rank": (_Ranker(), [{"column": ["x2"], "cut": [to_all[1 - minority]]},
+                             {"column": ["x1"], "cut": [to_all[minority]]}]),
         "lr": (Pipeline([("prep", prep), ("model", LogisticRegression())]), {"model__C": [0.01, 1.0]}),
         "knn": (Pipeline([("prep", prep), ("model", KNeighborsClassifier())]), {"model__n_neighbors": [5, 25]}),
         "one": (FormulaLogitClassifier(formula="x2"), None),
@@ -370,9 +405,9 @@ def _holdout_by_hand(models, X, y, seed, test_size=0.25, inner_splits=3):
     return out
 
 
-def test_holdout_auc_is_a_stratified_quarter_tuned_on_the_rest():
+def test_holdout_auc_is_a_stratified_quarter_tuned_on_the_rest(monkeypatch):
     X, y = _toy(203, seed=9)
-    models = _toy_models()
+    models = _toy_models(y)
     for kwargs in ({}, {"test_size": 0.4, "inner_splits": 2}):
         table = bm.holdout_auc(models, X, y, seed=4, **kwargs)
         assert list(table.columns) == ["model", "test_auc", "n_test"]
@@ -382,6 +417,20 @@ def test_holdout_auc_is_a_stratified_quarter_tuned_on_the_rest():
             assert row.test_auc == pytest.approx(expected[row.model][0], abs=1e-12)
             assert row.n_test == expected[row.model][1]
     assert set(bm.holdout_auc(models, X, y, seed=4)["n_test"]) == {51}  # ceil(0.25 × 203)
+    rank = bm.holdout_auc({"rank": models["rank"]}, X, y, seed=4)["test_auc"].iloc[0]
+    assert rank > 0.7  # the x1 grid point (AUC), not the x2 one (accuracy)
+    # the inner folds: inner_splits (default 3) shuffled stratified folds seeded by the seed
+    made = []
+
+    class Spy(StratifiedKFold):
+        def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
+            made.append((n_splits, shuffle, random_state))
+            super().__init__(n_splits, shuffle=shuffle, random_state=random_state)
+
+    monkeypatch.setattr(bm, "StratifiedKFold", Spy)
+    bm.holdout_auc({"lr": models["lr"]}, X, y, seed=4)
+    bm.holdout_auc({"lr": models["lr"]}, X, y, seed=6, inner_splits=2)
+    assert made == [(3, True, 4), (2, True, 6)]
     assert list(bm.holdout_auc({}, X, y, seed=0).columns) == ["model", "test_auc", "n_test"]
 
 
@@ -396,6 +445,7 @@ def test_ordered_follows_the_model_labels_stably_with_unknown_names_last():
     expected = sorted(range(60), key=lambda i: key[i])  # Python's sort is stable
     assert list(out["row"]) == expected
     assert list(out.index) == list(range(60))
+    assert list(out.columns) == ["name", "row"]  # the old index is dropped, not kept as a column
     assert list(bm.ordered(pd.DataFrame({"model": ["knn", "logit_selected"]}))["model"]) == ["logit_selected", "knn"]
 
 
@@ -449,6 +499,10 @@ def test_accuracy_gap_every_column_against_the_corrected_t_and_tost_formulas():
                 assert row[column] == pytest.approx(value, rel=1e-10, abs=1e-14), (row["model"], column)
             assert row["margin"] == margin
             assert row["equivalent"] is bool(expected["tost_p_value"] < 0.05)
+    # a duplicated (repeat, fold) row: the first AUC is paired, as in stats.crossval.pairwise_comparisons
+    dup = pd.concat([scores, scores[scores["model"] == "far"].iloc[[0]].assign(auc=0.0)], ignore_index=True)
+    once = bm.accuracy_gap(scores, ["far"], "best", 80, 20)
+    pd.testing.assert_frame_equal(bm.accuracy_gap(dup, ["far"], "best", 80, 20), once)
     # the data make both verdicts occur: "close" is within 0.01 of the best, "far" is not
     default = bm.accuracy_gap(scores, ["far", "close"], "best", 80, 20).set_index("model")["equivalent"]
     assert not default["far"] and default["close"]
@@ -478,19 +532,57 @@ def _cheap_benchmark(seed):
 
 @pytest.fixture()
 def cheap_run(monkeypatch):
+    """``run_benchmark`` on 200 rows with cheap models; ``chosen_meets`` sets whether the candidate of lowest
+    log loss meets the calibration target (the other candidates get the opposite verdict, so that reading
+    another row's verdict changes the result)."""
+    import analysis.model
+    import stats.crossval
+
     monkeypatch.setattr(bm, "candidate_models", _cheap_candidates)
     monkeypatch.setattr(bm, "benchmark_models", _cheap_benchmark)
+    real = analysis.model.candidate_metrics
 
-    def run(target, seed=3):
-        monkeypatch.setattr(bm, "CALIBRATION_TARGET", target)
+    def run(chosen_meets, seed=3):
+        calls = []
+
+        def candidate_metrics(scores, oof, y, n_train, n_test, models, target):
+            assert target is bm.CALIBRATION_TARGET
+            table = real(scores, oof, y, n_train, n_test, models, target)
+            calls.append(list(models))
+            if len(calls) == 1:
+                winner = table.loc[table["log_loss"].idxmin(), "model"]
+                table["meets_target"] = (table["model"] == winner) == chosen_meets
+            return table
+
+        holdout = bm.holdout_auc
+        holdout_calls = []
+
+        def holdout_spy(models, X, y, **kwargs):
+            holdout_calls.append((list(models), kwargs))
+            return holdout(models, X, y, **kwargs)
+
+        real_cv = stats.crossval.nested_cv
+        cv_calls = []
+
+        def nested_cv_spy(models, X, y, **kwargs):
+            cv_calls.append(kwargs)
+            return real_cv(models, X, y, **kwargs)
+
+        monkeypatch.setattr(analysis.model, "candidate_metrics", candidate_metrics)
+        monkeypatch.setattr(bm, "holdout_auc", holdout_spy)
+        monkeypatch.setattr(stats.crossval, "nested_cv", nested_cv_spy)
         X, y = _toy(200, seed=12)
-        return X, y, bm.run_benchmark(X, y, seed=seed, protocol=PROTOCOL, n_jobs=1)
+        result = bm.run_benchmark(X, y, seed=seed, protocol=PROTOCOL, n_jobs=1)
+        assert calls[0] == list(bm.INTERPRETABLE)
+        # every cross-validation (the recalibrated model's too) with the run's seed, workers and protocol
+        expected = {"seed": seed, "n_jobs": 1, "progress": False, **PROTOCOL}
+        assert cv_calls == [expected] * (1 if chosen_meets else 2)
+        # the hold-out: every model of the run (not the recalibrated one), tuned with the protocol's inner folds
+        assert holdout_calls == [(list(bm.INTERPRETABLE) + ["lr_weak", "knn", "forest"],
+                                  {"seed": seed, "inner_splits": PROTOCOL["inner_splits"]})]
+        return X, y, result
 
     return run
-
-
-ALWAYS = {"hl_p_value_min": -1.0, "slope_low": -np.inf, "slope_high": np.inf, "intercept_abs_max": np.inf}
-NEVER = {"hl_p_value_min": 2.0, "slope_low": -np.inf, "slope_high": np.inf, "intercept_abs_max": np.inf}
 
 
 def _check_common(X, y, result, seed=3):
@@ -499,9 +591,20 @@ def _check_common(X, y, result, seed=3):
     # the stated rule: the interpretable candidate of lowest mean out-of-fold log loss
     log_loss = cv_scores[cv_scores["model"].isin(bm.INTERPRETABLE)].groupby("model")["log_loss"].mean()
     assert result.inference == log_loss.idxmin()
-    # every model on the same 2 × 2 outer folds
+    # every model on the same 2 × 2 outer folds, seeded by the run's seed
     counts = cv_scores.groupby("model").size()
     assert set(counts) == {4}
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    Xo = X.astype({"g": object})
+    linear = cv_scores[cv_scores["model"] == "logit_linear"]
+    splits = RepeatedStratifiedKFold(n_splits=2, n_repeats=2, random_state=seed).split(X, y)
+    for (train, test), row in zip(splits, linear.itertuples()):
+        fitted = FormulaLogitClassifier(formula="x1 + x2 + C(g)").fit(Xo.iloc[train], y.iloc[train])
+        assert row.auc == pytest.approx(roc_auc_score(y.iloc[test], fitted.predict_proba(Xo.iloc[test])[:, 1]),
+                                        abs=1e-12)
+    for name in ("cv_scores", "model_candidates", "model_benchmark", "model_comparison", "accuracy_gap"):
+        assert list(tables[name].index) == list(range(len(tables[name]))), name
     # the benchmark table: mean AUC, log loss, Brier per model, and the hold-out AUC of the (tuned) models
     bench = tables["model_benchmark"].set_index("model")
     means = cv_scores.groupby("model")[["auc", "log_loss", "brier"]].mean()
@@ -510,7 +613,6 @@ def _check_common(X, y, result, seed=3):
         assert bench.loc[model, "log_loss"] == pytest.approx(means.loc[model, "log_loss"], rel=1e-12)
         assert bench.loc[model, "brier"] == pytest.approx(means.loc[model, "brier"], rel=1e-12)
     models = {**_cheap_candidates(), **_cheap_benchmark(seed)}
-    Xo = X.astype({"g": object})
     holdout = _holdout_by_hand(models, Xo, y, seed, inner_splits=PROTOCOL["inner_splits"])
     for model, (auc, _) in holdout.items():
         assert bench.loc[model, "test_auc"] == pytest.approx(auc, abs=1e-12), model
@@ -554,7 +656,7 @@ def _check_common(X, y, result, seed=3):
 
 
 def test_run_benchmark_when_the_chosen_model_meets_the_calibration_target(cheap_run):
-    X, y, result = cheap_run(ALWAYS)
+    X, y, result = cheap_run(True)
     candidates = _check_common(X, y, result)
     assert result.business == result.inference
     assert list(candidates["model"]) == list(bm.INTERPRETABLE)
@@ -562,14 +664,14 @@ def test_run_benchmark_when_the_chosen_model_meets_the_calibration_target(cheap_
     assert roles == {m: ("inference and business figures" if m == result.inference else "")
                      for m in bm.INTERPRETABLE}
     assert list(candidates["chosen"]) == [m == result.inference for m in bm.INTERPRETABLE]
-    assert candidates["meets_target"].all()
+    assert list(candidates["meets_target"]) == [m == result.inference for m in bm.INTERPRETABLE]
     assert list(result.oof.columns) == list(bm.INTERPRETABLE) + ["lr_weak", "knn", "forest"]
     # a Pipeline has no cv_info: no fit information (JSON null)
     assert set(result.tables["cv_scores"].set_index("model").loc["forest", "fit_info"]) == {"null"}
 
 
 def test_run_benchmark_recalibrates_the_chosen_model_when_it_misses_the_target(cheap_run):
-    X, y, result = cheap_run(NEVER)
+    X, y, result = cheap_run(False)
     candidates = _check_common(X, y, result)
     inference = result.inference
     assert result.business == f"{inference}_recalibrated"
@@ -578,7 +680,7 @@ def test_run_benchmark_recalibrates_the_chosen_model_when_it_misses_the_target(c
     assert roles == {**{m: ("inference" if m == inference else "") for m in bm.INTERPRETABLE},
                      result.business: "business figures"}
     assert list(candidates["chosen"]) == [False] * 4 + [True]
-    assert not candidates["meets_target"].any()
+    assert list(candidates["meets_target"])[:4] == [m != inference for m in bm.INTERPRETABLE]
     # the recalibrated model on the same outer folds, its map fitted inside each (seeded by the run's seed)
     cv_scores = result.tables["cv_scores"]
     recal = cv_scores[cv_scores["model"] == result.business]
@@ -596,3 +698,45 @@ def test_run_benchmark_recalibrates_the_chosen_model_when_it_misses_the_target(c
     assert json.loads(first["fit_info"]) == pytest.approx(fold.cv_info(), rel=1e-9)
     bench = result.tables["model_benchmark"].set_index("model")
     assert np.isnan(bench.loc[result.business, "test_auc"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_run_benchmark_progress_bar_on_a_terminal_only_and_text_columns_as_objects(monkeypatch):
+    """The arguments of the first cross-validation: a progress bar when stderr is a terminal and CI is not set;
+    the run's seed and workers; text columns as Python objects (patsy iterates them faster)."""
+    import io
+    import sys
+
+    import stats.crossval
+
+    seen = []
+
+    def stop(models, X, y, **kwargs):
+        seen.append((kwargs["progress"], kwargs["n_jobs"], kwargs["seed"], X["g"].dtype, list(models)))
+        raise _Stop
+
+    class Terminal(io.StringIO):
+        def __init__(self, tty):
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.setattr(stats.crossval, "nested_cv", stop)
+    X, y = _toy(40, seed=1)
+    for tty, ci, expected in ((False, None, False), (True, None, True), (True, "1", False), (True, "", True)):
+        if ci is None:
+            monkeypatch.delenv("CI", raising=False)
+        else:
+            monkeypatch.setenv("CI", ci)
+        monkeypatch.setattr(sys, "stderr", Terminal(tty))
+        with pytest.raises(_Stop):
+            bm.run_benchmark(X, y, seed=7, protocol=PROTOCOL, n_jobs=2)
+        assert seen[-1][:3] == (expected, 2, 7), (tty, ci)
+        assert seen[-1][3] == object
+        assert seen[-1][4] == list(bm.INTERPRETABLE) + list(STATED_GRIDS)
+    assert X["g"].dtype != object  # the caller's frame is not changed

@@ -244,3 +244,49 @@ def test_stacked_designs_in_small_batches_give_the_same_effects(data, monkeypatc
     assert whole.set_index("term").loc["x", "ame"] == pytest.approx(fd, rel=1e-9)
     change = result.predict(data.assign(g="c")).mean() - result.predict(data.assign(g="a")).mean()
     assert whole.set_index("contrast").loc["c - a", "ame"] == pytest.approx(change, rel=1e-10)
+
+
+# --- second round: the survivors of the first mutmut run ------------------------------------------------------
+
+def test_kinds_follow_the_given_data_and_the_two_value_rule(data):
+    result = smf.logit("y ~ x + z", data).fit(disp=0)
+    assert model_variables(result)["kind"].tolist() == ["numeric", "numeric"]  # the training frame
+    two = data.iloc[:2]
+    assert model_variables(result, two)["kind"].tolist() == ["categorical", "categorical"]
+    i = np.arange(len(data))
+    three = data.assign(x=i % 3, z=np.where(i % 3 == 0, 1.0, np.where(i % 3 == 1, 0.0, np.nan)))
+    # three distinct values: numeric; two values and missing ones: still a 0/1-style variable
+    assert model_variables(result, three)["kind"].tolist() == ["numeric", "categorical"]
+
+
+def test_defaults_use_the_training_frame_and_normalised_weights(data):
+    result = smf.logit("y ~ x + z", data).fit(disp=0)
+    pd.testing.assert_frame_equal(average_marginal_effects(result), average_marginal_effects(result, data))
+    shifted = data.assign(x=data["x"] + 1)
+    w = np.linspace(1.0, 3.0, len(data))
+    cmp = compare_predictions(result, data, shifted, weights=w).iloc[0]
+    p0, p1 = result.predict(data).to_numpy(), result.predict(shifted).to_numpy()
+    assert cmp["estimate_baseline"] == pytest.approx(float(np.sum(w * p0) / np.sum(w)), rel=1e-12)
+    assert cmp["difference"] == pytest.approx(float(np.sum(w * (p1 - p0)) / np.sum(w)), rel=1e-10)
+
+
+def test_no_variables_give_an_empty_table_with_the_columns(data):
+    result = smf.logit("y ~ x + z", data).fit(disp=0)
+    empty = average_marginal_effects(result, data, variables={})
+    assert empty.columns.tolist() == ["term", "contrast", "ame", "std_error", "statistic", "p_value", "conf_low",
+                                      "conf_high"]
+    assert len(empty) == 0
+
+
+def test_numeric_step_at_its_boundaries():
+    # sd from two values and from a range below 1 (sd 0.5): eps × sd, not the fallback
+    two = margins._plan_numeric(pd.DataFrame({"x": [0.0, 1.0]}), "x", 1e-3)
+    np.testing.assert_allclose(two["step"], 1e-3 * np.sqrt(0.5), rtol=1e-12)  # one-sided at both ends
+    small = margins._plan_numeric(pd.DataFrame({"x": [0.0, 0.5, 1.0]}), "x", 1e-3)
+    np.testing.assert_allclose(small["step"], [0.5e-3, 1e-3, 0.5e-3], rtol=1e-12)
+    # x = 0, 2, 1 has sd exactly 1: with eps = 1 the range equals 2h and nothing is clipped ...
+    exact = margins._plan_numeric(pd.DataFrame({"x": [0.0, 2.0, 1.0]}), "x", 1.0)
+    np.testing.assert_array_equal(exact["step"], [2.0, 2.0, 2.0])
+    # ... with eps = 0.8 the range 2 is above 2h = 1.6: clipped at the extremes
+    clipped = margins._plan_numeric(pd.DataFrame({"x": [0.0, 2.0, 1.0]}), "x", 0.8)
+    np.testing.assert_allclose(clipped["step"], [0.8, 0.8, 1.6], rtol=1e-12)

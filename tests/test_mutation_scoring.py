@@ -328,3 +328,86 @@ def test_write_csv_replaces_through_a_temporary_file(tmp_path):
     scoring._write_csv(pd.DataFrame({"a": [1, 2]}), path)
     assert path.read_text() == "a\n1\n2\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+
+
+# --- second round: the survivors of the first mutmut run ------------------------------------------------------
+
+def test_empty_results_keep_their_columns_and_types(fitted, new_export):
+    import warnings
+
+    _, spec, _, _ = fitted
+    table, excluded = new_export
+    empty = scoring.score_table(table.iloc[:0], excluded.iloc[:0], spec)
+    assert pd.api.types.is_string_dtype(empty["reason"]) or empty["reason"].dtype == object
+    assert not pd.api.types.is_float_dtype(empty["reason"])
+    bare = dict(spec, training={"numeric": {}, "categorical": {}})
+    counts = scoring.drift_counts(table, scoring.score_table(table, excluded, spec), bare)
+    assert list(counts.columns) == scoring.COUNT_COLUMNS and len(counts) == 0
+    offers = scoring.score_table(table, excluded, spec)
+    counts = scoring.drift_counts(table, offers, spec)
+    assert counts.index.equals(pd.RangeIndex(len(counts)))  # one row per bin, numbered once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty batch is "not computed", without a division warning
+        drift = scoring.drift_table(counts.assign(count=0), spec)
+    assert (drift["status"] == "not_computed").all()
+
+
+def _edit_market(directory: Path, column: str, value: str) -> None:
+    path = directory / "market_file.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame[column] = value
+    frame.to_csv(path, index=False, lineterminator="\r\n")
+
+
+def test_one_warning_per_alerted_feature_and_nested_output_directories(fitted, tmp_path):
+    _, _, results, _ = fitted
+    export = tmp_path / "export"
+    write_exports(export, n_customers=150, seed=15, with_target=False)
+    _edit_market(export, "Популярная_категория", "Кухонная посуда")  # everyone in one category
+    out = tmp_path / "a" / "b" / "offers.csv"
+    run = scoring.score_export(export, results, out)
+    assert out.is_file() and (out.parent / "drift.csv").is_file()
+    rows = run.drift[run.drift["feature"] == "popular_category"].set_index("statistic")["status"]
+    assert rows.to_dict() == {"psi": "alert", "max_share_change": "alert"}
+    alerts = [w for w in run.warnings if w.startswith("drift alert: popular_category ")]
+    psi = run.drift[(run.drift["feature"] == "popular_category") & (run.drift["statistic"] == "psi")].iloc[0]
+    assert alerts == [f"drift alert: popular_category psi = {psi['value']:.3f} (alert at 0.25)"]
+
+
+def test_score_export_uses_the_saved_extreme_factor(fitted, tmp_path):
+    _, spec, _, _ = fitted
+    factor = 1.3
+    strict = dict(spec, rules=dict(spec["rules"], extreme_revenue_factor=factor))
+    strict.pop("sha256", None)
+    results = tmp_path / "strict"
+    model_file.save_model(results / MODEL_PATH_NAME, strict)
+    export = tmp_path / "export"
+    write_exports(export, n_customers=120, seed=16, with_target=False)
+    run = scoring.score_export(export, results, tmp_path / "offers.csv")
+    customers = load_dataset(export, require_target=False).data.customers
+    medians = spec["rules"]["revenue_medians"]
+    months = list(medians)
+    regular = customers[(customers[months] > 0).all(axis=1)]
+    extreme = {int(row["id"]) for _, row in regular.iterrows() if any(row[m] / medians[m] > factor for m in months)}
+    assert extreme  # the factor matters on these data
+    flagged = run.offers[run.offers["reason"].str.startswith("extreme_revenue:")]
+    assert set(flagged["id"]) == extreme
+    assert all("above" not in r for r in flagged["reason"])  # the detail, not the reason text, follows the step
+
+
+def test_a_results_bundle_is_verified_before_its_model_is_read(fitted, tmp_path):
+    import shutil
+
+    from analysis.results_store import ResultsError, write_manifest
+
+    _, spec, results, _ = fitted
+    bundle = tmp_path / "bundle"
+    shutil.copytree(results, bundle)
+    write_manifest(bundle, run_id="r1", created="2026-01-01", seed=1, protocol="quick", protocol_settings={},
+                   inputs={}, code={})
+    assert scoring.load_scoring_model(bundle)["estimates"] == spec["estimates"]
+    (bundle / MODEL_PATH_NAME).write_text((bundle / MODEL_PATH_NAME).read_text(encoding="utf-8") + " ",
+                                          encoding="utf-8")
+    with pytest.raises(ResultsError) as info:
+        scoring.load_scoring_model(bundle)
+    assert str(info.value).startswith(f"{bundle}: results do not match manifest r1: changed ")

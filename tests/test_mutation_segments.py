@@ -448,6 +448,7 @@ def test_segment_profiles_blank_the_defining_variables_and_holm_the_rest(frame, 
 
 def test_segment_analysis_tables_by_hand(frame, model):
     p = _p(frame)
+    p[:3] = 0.5  # exactly at the risk threshold: high risk
     y = frame["activity_decline"].to_numpy()
     result = segments.segment_analysis(frame, model, p, y, model.predict)
     profit = frame["profit"].to_numpy()
@@ -460,9 +461,21 @@ def test_segment_analysis_tables_by_hand(frame, model):
                                   "segment_thresholds", "allowed_levers", "customer_groups"}
     tables = result.tables
     seg = np.array([_segment(a, b, t) for a, b in zip(p, profit)])
-    counts = tables["segments"].set_index("segment")["n_customers"]
+    table = tables["segments"].set_index("segment")
     for name in segments.GRID_SEGMENTS:
-        assert counts[name] == (seg == name).sum()
+        members = seg == name
+        assert table.loc[name, "n_customers"] == members.sum() and table.loc[name, "kind"] == "grid"
+        assert table.loc[name, "mean_p_decline"] == pytest.approx(sum(p[members]) / members.sum(), rel=1e-12)
+        assert table.loc[name, "observed_decline_rate"] == pytest.approx(sum(y[members]) / members.sum(), rel=1e-12)
+        assert table.loc[name, "mean_profit"] == pytest.approx(sum(profit[members]) / members.sum(), rel=1e-12)
+        assert table.loc[name, "profit_at_risk_upper"] == pytest.approx(sum(p[members] * profit[members]), rel=1e-12)
+    assert table.loc["high_risk_promo", "kind"] == "focus"
+    # each profile describes its group against the rest: the group's median profit
+    profiles = tables["segment_profiles"]
+    for name in segments.GRID_SEGMENTS:
+        row = profiles[(profiles["segment"] == name) & (profiles["variable"] == "profit")].iloc[0]
+        assert row["group_value"] == pytest.approx(float(np.median(profit[seg == name])), rel=1e-12)
+        assert row["rest_value"] == pytest.approx(float(np.median(profit[seg != name])), rel=1e-12)
     high = p >= 0.5
     promo = high & (frame["promo_share"].to_numpy() >= 0.5)
     sizes = tables["scenarios"].groupby("group", sort=False)["n_customers"].first()
@@ -491,7 +504,8 @@ def test_segment_analysis_tables_by_hand(frame, model):
         {"threshold": "promotion", "value": 0.5,
          "rule": "promo_share ≥ value: the upper mode of the bimodal promotional share"}]
     groups = tables["customer_groups"]
-    assert list(groups.columns) == ["id", "group"]
+    assert list(groups.columns) == ["id", "group"] and groups.index.equals(pd.RangeIndex(len(groups)))
+    assert tables["segment_profiles"].index.equals(pd.RangeIndex(len(tables["segment_profiles"])))
     expected = {name: set(frame["id"][seg == name]) for name in segments.GRID_SEGMENTS if (seg == name).any()}
     expected["high_risk_promo"] = set(frame["id"][promo])
     expected["high_risk_all"] = set(frame["id"][high])
@@ -507,3 +521,71 @@ def test_segment_analysis_tables_by_hand(frame, model):
     assert other.thresholds is fixed
     assert other.tables["offers"]["segment"].tolist() == [_segment(a, b, fixed) for a, b in zip(p, profit)]
     assert other.tables["segment_thresholds"]["rule"].iloc[1] == "profit ≥ value: the 25% quantile of profit"
+
+
+# --- second round: the survivors of the first mutmut run ------------------------------------------------------
+
+def test_thresholds_are_inclusive_for_focus_groups_and_offers(frame, model):
+    t = segments.Thresholds(risk=0.5, profit=4.0, promo=0.5, profit_quantile=0.5)
+    p = _p(frame)
+    p[:4] = 0.5
+    edited = frame.copy()
+    edited.loc[edited.index[:2], "promo_share"] = 0.5  # at the promotion threshold
+    masks = segments.focus_masks(edited, p, t)
+    assert masks["high_risk_promo"][:2].tolist() == [True, True]
+    category = edited["popular_category"].iloc[0]
+    assert masks[f"high_risk_{category}"][0]
+    offers = segments.customer_offers(edited, model.predict, p, t, ["cart_reminder"], segments.lever_bounds(frame))
+    assert (offers["offer"].iloc[:4] != "none").all()  # p = threshold is high risk: an action or a contact
+
+
+def test_segment_table_of_an_empty_segment_gives_no_warning():
+    import warnings
+
+    t = segments.Thresholds(risk=0.5, profit=3.0, promo=0.5, profit_quantile=0.5)
+    p, profit = np.array([0.9, 0.8]), np.array([5.0, 6.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" for the three empty segments
+        table = segments.segment_table(segments.assign_segments(p, profit, t), {}, p, profit, np.array([1, 0]))
+    assert table["n_customers"].tolist() == [2, 0, 0, 0]
+
+
+def test_recommended_needs_holm_below_alpha_and_a_whole_interval_below_zero(frame, monkeypatch):
+    """Scenario rows with chosen numbers (prediction_difference replaced): the rule, at its boundaries."""
+    chosen = {  # lever column -> (difference, conf_high, p_value)
+        "marketing_6m": (-0.1, 0.0, 0.001),  # interval touching 0: not recommended
+        "marketing_current": (0.2, 0.5, 0.001),  # more declines: not recommended
+        "promo_share_10pp": (-0.1, -0.02, 0.05),  # Holm p = 0.05 exactly (the largest p): not below alpha
+        "unpaid_items": (-0.1, -0.01, 0.001),  # recommended
+    }
+
+    def fake(model, b, c, weights=None, normalize=True, conf_level=0.95):
+        column = next(col for col in chosen if not np.array_equal(b[col].to_numpy(), c[col].to_numpy()))
+        diff, high, p = chosen[column]
+        return pd.DataFrame({"estimate_baseline": [0.5], "estimate_counterfactual": [0.5 + diff],
+                             "difference": [diff], "std_error": [0.01], "statistic": [diff / 0.01],
+                             "p_value": [p], "conf_low": [diff - 0.02], "conf_high": [high]})
+
+    monkeypatch.setattr(segments, "prediction_difference", fake)
+    table = segments.scenarios(frame, None, {"all": np.ones(len(frame), dtype=bool)}, segments.lever_bounds(frame))
+    table = table.set_index("action")
+    assert table.loc["less_promotion", "p_value_holm"] == 0.05
+    assert table["recommended"].to_dict() == {"more_marketing": False, "marketing_this_month": False,
+                                              "less_promotion": False, "cart_reminder": True}
+
+
+def test_segment_profiles_one_member_groups_and_untestable_variables(frame, monkeypatch):
+    one = np.zeros(len(frame), dtype=bool)
+    one[5] = True
+    table = segments.segment_profiles(frame, {"one": one})
+    assert set(table["segment"]) == {"one"}
+    # a tested variable without a p-value (one level only) is left out of Holm; the others are adjusted alone
+    constant = frame.assign(contact_allowed=1)
+    mask = _p(frame) >= 0.5
+    monkeypatch.setattr(segments, "defining_variables", lambda group: {"profit"})
+    table = segments.segment_profiles(constant, {"high": mask})
+    tested = table[(table["role"] == "tested") & table["p_value"].notna()]
+    per_variable = tested.groupby("variable", sort=False)["p_value"].first()
+    holm = dict(zip(per_variable.index, _holm(per_variable.to_numpy())))
+    np.testing.assert_allclose(tested["p_adjusted"], tested["variable"].map(holm), rtol=1e-12)
+    assert table.loc[table["variable"] == "contact_allowed", "p_adjusted"].isna().all()
