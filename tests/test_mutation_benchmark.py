@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -34,6 +34,7 @@ from stats.calibration import AsymptoteCalibrator
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.logit import FormulaLogitClassifier
+from tests.estimators import Ranker
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -357,25 +358,6 @@ def test_recalibrated_selected_logit_refits_its_chosen_formula_in_the_inner_fold
 # ---------------------------------------------------------------------------------------------------------------
 # holdout_auc, ordered, _selection_stability, accuracy_gap
 # ---------------------------------------------------------------------------------------------------------------
-class _Ranker(ClassifierMixin, BaseEstimator):
-    """P(decline) = expit(X[column] − cut): the AUC depends only on ``column``, the accuracy only on ``cut``."""
-
-    def __init__(self, column="x1", cut=0.0):
-        self.column = column
-        self.cut = cut
-
-    def fit(self, X, y):
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X):
-        p = 1 / (1 + np.exp(-(X[self.column].to_numpy(dtype=float) - self.cut)))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X):
-        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
-
-
 def _toy_models(y=None):
     prep = bm.TabularEncoder(numeric=("x1", "x2"), categorical=("g",))
     # x1 predicts (best AUC) but its cut predicts every row as the minority class; x2 is noise whose cut
@@ -383,7 +365,7 @@ def _toy_models(y=None):
     minority = 0 if y is None else int(np.mean(y) < 0.5)
     to_all = {0: 50.0, 1: -50.0}
     return {
-        "rank": (_Ranker(), [{"column": ["x2"], "cut": [to_all[1 - minority]]},
+        "rank": (Ranker(), [{"column": ["x2"], "cut": [to_all[1 - minority]]},
                              {"column": ["x1"], "cut": [to_all[minority]]}]),
         "lr": (Pipeline([("prep", prep), ("model", LogisticRegression())]), {"model__C": [0.01, 1.0]}),
         "knn": (Pipeline([("prep", prep), ("model", KNeighborsClassifier())]), {"model__n_neighbors": [5, 25]}),

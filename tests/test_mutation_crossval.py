@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info
 
 from stats.crossval import grid_search, nested_cv, roc_auc
+from tests.estimators import Ranker
 
 
 def _data(n=120, seed=0):
@@ -143,32 +144,13 @@ def test_grid_search_scores_the_decision_function_when_there_is_one_as_the_roc_a
     assert best == reference.best_params_ == {"sign": 1.0}
 
 
-class _Ranker(ClassifierMixin, BaseEstimator):
-    """P(1) = expit(X[column] − cut): the AUC depends only on ``column``, the accuracy only on ``cut``."""
-
-    def __init__(self, column="x1", cut=0.0):
-        self.column = column
-        self.cut = cut
-
-    def fit(self, X, y):
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X):
-        p = 1 / (1 + np.exp(-(X[self.column].to_numpy(dtype=float) - self.cut)))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X):
-        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
-
-
 def test_nested_cv_inner_search_uses_the_given_scoring():
     X, y = _data(120, seed=7)
     minority = int(y.mean() < 0.5)
     to_all = {0: 50.0, 1: -50.0}
     # x1 ranks well but its cut labels every row the minority class; x2 is noise labelling every row the majority
     grid = [{"column": ["x1"], "cut": [to_all[minority]]}, {"column": ["x2"], "cut": [to_all[1 - minority]]}]
-    models = {"r": (_Ranker(), grid)}
+    models = {"r": (Ranker(), grid)}
     by_auc = nested_cv(models, X, y, n_splits=2, n_repeats=1, inner_splits=2, seed=1)
     by_accuracy = nested_cv(models, X, y, n_splits=2, n_repeats=1, inner_splits=2, seed=1, scoring="accuracy")
     assert [p["column"] for p in by_auc.scores["best_params"]] == ["x1", "x1"]
