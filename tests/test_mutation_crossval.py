@@ -175,7 +175,11 @@ def test_nested_cv_inner_search_uses_the_given_scoring():
     assert [p["column"] for p in by_accuracy.scores["best_params"]] == ["x2", "x2"]
 
 
-def test_nested_cv_progress_bar_only_when_asked_same_results(capsys):
+def test_nested_cv_progress_bar_only_when_asked_same_results(capsys, monkeypatch):
+    from tqdm import tqdm
+
+    # no monitor thread: a fork-based runner (mutmut) forking while that thread holds tqdm's lock deadlocks
+    monkeypatch.setattr(tqdm, "monitor_interval", 0)
     X, y = _data(60, seed=8)
     models = {"lr": (LogisticRegression(), None), "lr2": (LogisticRegression(C=0.1), None)}
     quiet = nested_cv(models, X, y, n_splits=2, n_repeats=2)
