@@ -77,9 +77,14 @@ def test_grid_search_ignores_a_grid_point_that_scores_nan_as_gridsearchcv_does()
 
 
 def test_nested_cv_tasks_one_blas_thread_no_revalidation_and_three_inner_folds_by_default():
+    from threadpoolctl import threadpool_limits
+
     X, y = _data(90, seed=3)
     _Recorder.log = []
-    res = nested_cv({"rec": (_Recorder(), {"c": [0.1, 1.0]})}, X, y, n_splits=3, n_repeats=1, seed=4)
+    # two BLAS threads around the call (analysis/__init__.py sets one for the whole test session), one inside
+    with threadpool_limits(limits=2):
+        assert max(info["num_threads"] for info in threadpool_info()) == 2
+        res = nested_cv({"rec": (_Recorder(), {"c": [0.1, 1.0]})}, X, y, n_splits=3, n_repeats=1, seed=4)
     log = _Recorder.log
     # per outer fold: 2 grid points x 3 inner folds, then the refit on the outer training rows
     outer = [len(tr) for tr, _ in RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=4).split(X, y)]
