@@ -78,9 +78,14 @@ def test_grid_search_ignores_a_grid_point_that_scores_nan_as_gridsearchcv_does()
 
 
 def test_nested_cv_tasks_one_blas_thread_no_revalidation_and_three_inner_folds_by_default():
+    from threadpoolctl import threadpool_limits
+
     X, y = _data(90, seed=3)
     _Recorder.log = []
-    res = nested_cv({"rec": (_Recorder(), {"c": [0.1, 1.0]})}, X, y, n_splits=3, n_repeats=1, seed=4)
+    # two BLAS threads around the call (analysis/__init__.py sets one for the whole test session), one inside
+    with threadpool_limits(limits=2):
+        assert max(info["num_threads"] for info in threadpool_info()) == 2
+        res = nested_cv({"rec": (_Recorder(), {"c": [0.1, 1.0]})}, X, y, n_splits=3, n_repeats=1, seed=4)
     log = _Recorder.log
     # per outer fold: 2 grid points x 3 inner folds, then the refit on the outer training rows
     outer = [len(tr) for tr, _ in RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=4).split(X, y)]
@@ -157,7 +162,11 @@ def test_nested_cv_inner_search_uses_the_given_scoring():
     assert [p["column"] for p in by_accuracy.scores["best_params"]] == ["x2", "x2"]
 
 
-def test_nested_cv_progress_bar_only_when_asked_same_results(capsys):
+def test_nested_cv_progress_bar_only_when_asked_same_results(capsys, monkeypatch):
+    from tqdm import tqdm
+
+    # no monitor thread: a fork-based runner (mutmut) forking while that thread holds tqdm's lock deadlocks
+    monkeypatch.setattr(tqdm, "monitor_interval", 0)
     X, y = _data(60, seed=8)
     models = {"lr": (LogisticRegression(), None), "lr2": (LogisticRegression(C=0.1), None)}
     quiet = nested_cv(models, X, y, n_splits=2, n_repeats=2)
