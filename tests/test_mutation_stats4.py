@@ -1,0 +1,339 @@
+"""Tests written from the mutation runs of stats/_common.py, diagnostics.py, correlation.py and logit.py
+(issue 10, item 6; see docs/mutation.md). Expected values are computed independently (hand formulas, scipy,
+statsmodels) and error messages are compared whole."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from stats._common import (
+    binary_array,
+    check_conf_level,
+    check_positive_int,
+    probability_array,
+    wald_columns,
+)
+
+
+def _raises_exactly(message, func, *args, **kwargs):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        func(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- stats/_common.py
+
+
+def test_check_conf_level_bounds_and_messages():
+    assert check_conf_level(0.95) == 0.95
+    assert check_conf_level(np.float32(0.5)) == 0.5
+    _raises_exactly("conf_level must be in (0, 1), got 0.0", check_conf_level, 0.0)
+    _raises_exactly("conf_level must be in (0, 1), got 1", check_conf_level, 1)
+    _raises_exactly("conf_level must be in (0, 1), got nan", check_conf_level, float("nan"))
+    _raises_exactly("conf_level must be a number in (0, 1), got 'high'", check_conf_level, "high")
+    _raises_exactly("conf_level must be a number in (0, 1), got None", check_conf_level, None)
+
+
+def test_check_positive_int_messages():
+    assert check_positive_int("k", np.int64(3)) == 3
+    assert type(check_positive_int("k", np.int64(3))) is int
+    assert check_positive_int("k", 2, minimum=2) == 2
+    _raises_exactly("k must be an integer >= 2, got 1", check_positive_int, "k", 1, minimum=2)
+    _raises_exactly("k must be an integer >= 1, got 0", check_positive_int, "k", 0)
+    _raises_exactly("k must be an integer >= 1, got True", check_positive_int, "k", True)
+    _raises_exactly("k must be an integer >= 1, got 2.0", check_positive_int, "k", 2.0)
+
+
+def test_wald_columns_against_hand_formulas_float32_and_quiet_zero_se():
+    est = np.array([0.3, -1.2, 2.0], dtype=np.float32)
+    se = np.array([0.1, 0.7, 1.3], dtype=np.float32)
+    out = wald_columns(est, se, 0.9)
+    e, s = est.astype(np.float64), se.astype(np.float64)
+    z = sps.norm.ppf(0.95)
+    for key in ("statistic", "p_value", "conf_low", "conf_high"):
+        assert out[key].dtype == np.float64
+    np.testing.assert_allclose(out["statistic"], e / s, rtol=1e-15)
+    np.testing.assert_allclose(out["p_value"], 2 * sps.norm.sf(np.abs(e / s)), rtol=1e-14)
+    # computed in float64: a float32 product z * se would differ at ~1e-8
+    np.testing.assert_allclose(out["conf_low"], e - z * s, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(out["conf_high"], e + z * s, rtol=1e-15, atol=0)
+    # zero standard errors give inf / nan without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zero = wald_columns([1.0, 0.0], [0.0, 0.0], 0.95)
+    assert zero["statistic"][0] == np.inf and np.isnan(zero["statistic"][1])
+
+
+def test_binary_array_messages_and_dtype():
+    out = binary_array(np.array([True, False]))
+    assert out.dtype == np.float64 and out.tolist() == [1.0, 0.0]
+    out = binary_array(["0", "1", "1"])
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 1.0, 1.0]
+    _raises_exactly("y must be one-dimensional, got shape (1, 2)", binary_array, [[0, 1]])
+    _raises_exactly("target must be one-dimensional, got shape (2, 1)", binary_array, [[0], [1]], "target")
+    _raises_exactly("y must contain only 0/1 values", binary_array, ["a", "b"])
+    _raises_exactly(
+        "y must contain only 0/1 values, found array([2., 3., 4., 5., 6.])", binary_array, [0, 2, 3, 4, 5, 6, 7]
+    )
+
+
+def test_probability_array_messages_and_dtype():
+    out = probability_array([0, 1])
+    assert out.dtype == np.float64
+    assert probability_array(["0.25"]).tolist() == [0.25]
+    _raises_exactly("p must be one-dimensional, got shape (1, 2)", probability_array, [[0.1, 0.2]])
+    _raises_exactly(
+        "p must lie in [0, 1], found array([1.1, 1.2, 1.3, 1.4, 1.5])",
+        probability_array,
+        [0.5, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6],
+    )
+    _raises_exactly("q must lie in [0, 1], found array([nan])", probability_array, [np.nan], "q")
+
+
+# ---------------------------------------------------------------- stats/diagnostics.py
+
+from types import SimpleNamespace  # noqa: E402
+
+import statsmodels.api as sm  # noqa: E402
+from scipy.special import expit  # noqa: E402
+
+from stats.diagnostics import influence_table, separation_check  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def array_logit():
+    """A logit fitted on numpy arrays (no row labels), every row duplicated (tied Cook's distances)."""
+    rng = np.random.default_rng(12)
+    n = 150
+    x = rng.normal(size=n)
+    y = (rng.uniform(size=n) < expit(0.3 + 0.8 * x)).astype(float)
+    X = sm.add_constant(np.concatenate([x, x]))
+    return sm.Logit(np.concatenate([y, y]), X).fit(disp=0)
+
+
+def _hand_influence(X, y, beta):
+    p = expit(X @ beta)
+    w = p * (1 - p)
+    bread = np.linalg.inv(X.T @ (X * w[:, None]))
+    h = w * np.einsum("ij,jk,ik->i", X, bread, X)
+    r = (y - p) / np.sqrt(w)
+    return h, r**2 * h / (X.shape[1] * (1 - h) ** 2)
+
+
+def test_influence_table_default_top_ties_and_positions(array_logit):
+    res = array_logit
+    X, y = res.model.exog, res.model.endog
+    h, cooks = _hand_influence(X, y, res.params)
+    full = influence_table(res, top=None)
+    assert full["row"].tolist() == list(range(len(y)))  # positions when the data have no labels
+    np.testing.assert_allclose(full["cooks_distance"], cooks, rtol=1e-8)
+    default = influence_table(res)
+    assert len(default) == 10
+    assert list(default.columns) == ["row", "leverage", "cooks_distance", "pearson_residual", "deviance_residual"]
+    assert default.index.tolist() == list(range(10))
+    # largest first, ties (the duplicated rows) in row order
+    values = full["cooks_distance"].to_numpy()
+    expected = sorted(range(len(values)), key=lambda i: (-values[i], i))
+    assert influence_table(res, top=len(y))["row"].tolist() == expected
+    _raises_exactly("top must be an integer >= 1, got 0", influence_table, res, top=0)
+
+
+def test_influence_table_fitted_probability_one_sorted_last_and_quiet():
+    # a result whose fitted probabilities are exactly 0 or 1 for two rows: their Cook's distance is NaN
+    X = sm.add_constant(np.array([-1.0, -0.5, 0.0, 0.4, 1.0, 60.0, -800.0, 70.0]))
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    beta = np.array([0.1, 1.0])
+    assert expit(X @ beta)[5] == expit(X @ beta)[7] == 1.0 and expit(X @ beta)[6] == 0.0
+    fake = SimpleNamespace(params=beta, model=SimpleNamespace(exog=X, endog=y, data=SimpleNamespace()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = influence_table(fake, top=None)
+        top = influence_table(fake, top=8)
+    assert full["row"].tolist() == list(range(8))
+    assert full["cooks_distance"].isna().tolist() == [False] * 5 + [True] * 3
+    assert full["pearson_residual"].iloc[7] == -np.inf  # y = 0 where p = 1: a division by zero
+    assert top["row"].tolist()[-3:] == [5, 6, 7]
+    assert top["cooks_distance"].iloc[:5].is_monotonic_decreasing
+
+
+def test_separation_check_design_inputs_and_messages():
+    x = np.array([-3.0, -2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 3.0])
+    y = (x > 0).astype(int)
+    # one-dimensional design, a zero column, a badly scaled column, boolean dummies next to floats
+    assert separation_check(x, y)["separation"].iloc[0] == "complete"
+    zero = np.column_stack([np.ones(10), np.zeros(10), x])
+    assert separation_check(zero, y)["separation"].iloc[0] == "complete"
+    tiny = np.column_stack([np.ones(10), 1e-9 * x])
+    assert separation_check(tiny, y)["separation"].iloc[0] == "complete"
+    frame = pd.DataFrame({"const": 1.0, "b": y.astype(bool)})
+    assert frame.dtypes["b"] == bool
+    assert separation_check(frame, y)["separation"].iloc[0] == "complete"
+    out = separation_check(np.column_stack([np.ones(10), x]), y)
+    assert out.dtypes.astype(str).tolist() == ["str", "Int64", "float64", "float64", "str"]
+    assert out["method"].iloc[0] == "linear-programming (Konis 2007)"
+    assert np.isnan(out["max_abs_coef"].iloc[0]) and np.isnan(out["max_std_error"].iloc[0])
+    _raises_exactly("pass a fitted result, or a design matrix together with y", separation_check, x)
+    _raises_exactly("design has 10 rows but y has 9 values", separation_check,
+                    np.column_stack([np.ones(10), x]), y[:9])
+    _raises_exactly("y must contain only 0/1 values, found array([2.])", separation_check, x, np.r_[y[:9], 2])
+    bad = x.copy()
+    bad[3] = np.nan
+    _raises_exactly("design contains missing or non-finite values", separation_check, bad, y)
+    for tol in (0.0, 0.5, 1.0):
+        _raises_exactly(f"tol must be in (0, 0.5), got {tol!r}", separation_check, x, y, tol=tol)
+
+
+def test_separation_check_fitted_counts_both_tails(array_logit):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(-4, 1, 30), rng.normal(4, 1, 30)])
+    y = (x > 0).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.Logit(y, sm.add_constant(x)).fit(disp=0, maxiter=30)
+    p = expit(sm.add_constant(x) @ res.params)
+    out = separation_check(res, tol=1e-3).iloc[0]
+    assert (p > 1 - 1e-3).sum() > 0 and (p < 1e-3).sum() > 0
+    assert out["n_fitted_extreme"] == (p < 1e-3).sum() + (p > 1 - 1e-3).sum()
+    ok = separation_check(array_logit).iloc[0]
+    assert ok["max_std_error"] == pytest.approx(np.max(array_logit.bse), rel=1e-12)
+    assert ok["max_abs_coef"] == pytest.approx(np.max(np.abs(array_logit.params)), rel=1e-12)
+
+
+def test_separation_lp_margins_at_and_around_tol():
+    # one column, already scaled (max |x| = 1): LP 1's largest margin and LP 2's t are read off by hand
+    # rows 1 and 2 force b1 = b2, so LP 1 gives b = (1, 1) and margins (0, 0, 0.25): a largest margin equal to
+    # tol is not separation
+    X = np.array([[1.0, -1.0], [-1.0, 1.0], [0.125, 0.125]])
+    assert separation_check(X, [1, 1, 1], tol=0.25)["separation"].iloc[0] == "none"
+    assert separation_check(X, [1, 1, 1], tol=0.2)["separation"].iloc[0] == "quasi-complete"
+    # t = 0.25 (b = 1, binding row y = 1): complete above tol, quasi-complete at and below it
+    x, y = np.array([-1.0, 0.25]), [0, 1]
+    assert separation_check(x, y, tol=0.2)["separation"].iloc[0] == "complete"
+    assert separation_check(x, y, tol=0.25)["separation"].iloc[0] == "quasi-complete"
+    assert separation_check(x, y, tol=0.3)["separation"].iloc[0] == "quasi-complete"
+    # the same with the binding row y = 0 and with b = -1
+    assert separation_check(np.array([-0.25, 1.0]), [0, 1], tol=0.3)["separation"].iloc[0] == "quasi-complete"
+    assert separation_check(np.array([1.0, -0.25]), [0, 1], tol=0.3)["separation"].iloc[0] == "quasi-complete"
+    assert separation_check(np.array([1.0, -0.25]), [0, 1], tol=0.2)["separation"].iloc[0] == "complete"
+
+
+def test_separation_check_fitted_probability_exactly_at_tol():
+    # fitted probabilities exactly tol or 1 - tol are not extreme; strictly beyond them they are
+    def fake(eta, y):
+        X = np.column_stack([np.zeros(len(eta)), eta])
+        return SimpleNamespace(params=np.array([0.0, 1.0]), bse=np.array([0.5, 0.25]),
+                               model=SimpleNamespace(exog=X, endog=np.array(y, dtype=float)))
+
+    low = float(expit(-2.0))
+    out = separation_check(fake([-2.0, -2.5, 0.0, 0.3], [0, 0, 1, 1]), tol=low).iloc[0]
+    assert out["n_fitted_extreme"] == 1
+    assert out["max_abs_coef"] == 1.0 and out["max_std_error"] == 0.5
+    high = 1.0 - float(expit(2.0))
+    assert 1.0 - high == float(expit(2.0))
+    out = separation_check(fake([2.0, 2.5, 0.0, -0.3], [1, 1, 0, 0]), tol=high).iloc[0]
+    assert out["n_fitted_extreme"] == 1
+
+
+# ---------------------------------------------------------------- stats/correlation.py
+
+from scipy.stats.contingency import chi2_contingency  # noqa: E402
+
+from stats.correlation import _g_statistics, phik_matrix, phik_with_target  # noqa: E402
+
+
+def _g_reference(table):
+    """G statistic of the table without its empty rows/columns (Yates on 2 x 2), 0 below two rows/columns."""
+    t = np.asarray(table, dtype=float)
+    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+    if min(t.shape) < 2:
+        return 0.0
+    return float(chi2_contingency(t, correction=True, lambda_="log-likelihood")[0])
+
+
+def test_g_statistics_empty_rows_columns_and_exact_independence():
+    tables = [
+        [[5, 3], [0, 0], [2, 7]],  # 2 x 2 once the empty row is dropped: Yates applies
+        [[5, 0, 3], [2, 0, 7]],  # the same with an empty column
+        [[5, 3], [0, 0]],  # a single non-empty row
+        [[4, 0], [6, 0]],  # a single non-empty column
+        [[3, 3], [3, 3]],  # observed = expected: the Yates shift is 0
+        [[6, 0], [1, 5]],  # a zero cell
+    ]
+    expected = [_g_reference(t) for t in tables]
+    assert expected[2] == expected[3] == 0.0 and expected[4] == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for t, e in zip(tables, expected):
+            assert _g_statistics(np.array(t)[None])[0] == pytest.approx(e, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def small_frame():
+    rng = np.random.default_rng(21)
+    n = 600
+    df = pd.DataFrame({"x": rng.normal(size=n), "visits": rng.poisson(2, n), "grp": rng.choice(list("abc"), n)})
+    eta = 0.8 * df.x + 0.4 * (df.visits - 2) + 0.5 * (df.grp == "a")
+    df["y"] = np.where(rng.uniform(size=n) < expit(eta), "yes", "no")
+    df.loc[::17, "x"] = np.nan  # missing values are dropped pairwise
+    df["const"] = "k"
+    return df
+
+
+def test_phik_with_target_counts_as_categorical_missing_and_no_noise_correction(small_frame):
+    df = small_frame
+    # "visits" is numeric but not listed as interval: binned by value, as phik_matrix does
+    for correction in (True, False):
+        out = phik_with_target(df, "y", ["x"], bins=5, noise_correction=correction, n_simulations=50)
+        mat = phik_matrix(df, ["x"], bins=5, noise_correction=correction)
+        assert out["variable"].tolist() == ["x", "visits", "grp", "const"]
+        np.testing.assert_allclose(out["phik"].iloc[:3], mat.loc[["x", "visits", "grp"], "y"], atol=1e-12)
+        # a constant feature has no phi_K and no p value
+        assert out.iloc[3, 1:].isna().all()
+    with_c = phik_with_target(df, "y", ["x"], bins=5, n_simulations=50)["phik"]
+    without = phik_with_target(df, "y", ["x"], bins=5, n_simulations=50, noise_correction=False)["phik"]
+    assert (without.iloc[:3] > with_c.iloc[:3]).all()
+
+
+def test_phik_with_target_defaults_and_mc_p_values(small_frame):
+    df = small_frame[["x", "visits", "grp", "y"]]
+    default = phik_with_target(df, "y", ["x"], bins=5)
+    pd.testing.assert_frame_equal(default, phik_with_target(df, "y", ["x"], bins=5, seed=0, n_simulations=1000))
+    assert not default.equals(phik_with_target(df, "y", ["x"], bins=5, seed=1))
+    # MC: the p value is the simulated tail fraction, a multiple of 1 / n_simulations
+    mc = phik_with_target(df, "y", ["x"], bins=5, n_simulations=200, significance_method="MC", seed=3)
+    hyb = phik_with_target(df, "y", ["x"], bins=5, n_simulations=200, seed=3)
+    k = mc["p_value"].to_numpy() * 200
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    np.testing.assert_allclose(mc["significance_z"], -sps.norm.ppf(mc["p_value"]), rtol=1e-12)
+    assert not np.allclose(mc["p_value"], hyb["p_value"])
+    # a feature unrelated to y: MC, hybrid and asymptotic p values agree roughly
+    rng = np.random.default_rng(8)
+    noise = pd.DataFrame({"u": rng.choice(list("abcd"), 2000), "y": rng.choice(["yes", "no"], 2000)})
+    p = {m: phik_with_target(noise, "y", [], significance_method=m, n_simulations=2000)["p_value"].iloc[0]
+         for m in ("MC", "hybrid", "asymptotic")}
+    assert abs(p["MC"] - p["asymptotic"]) < 0.05 and abs(p["hybrid"] - p["asymptotic"]) < 0.05
+
+
+def test_phik_with_target_messages(small_frame):
+    df = small_frame
+    _raises_exactly("n_simulations must be an integer >= 10, got 9", phik_with_target, df, "y", ["x"],
+                    n_simulations=9)
+    assert len(phik_with_target(df, "y", ["x"], n_simulations=10, bins=2)) == 4
+    _raises_exactly("bins must be an integer >= 2, got 1", phik_with_target, df, "y", ["x"], bins=1)
+    _raises_exactly("bins must be an integer >= 2, got 1", phik_matrix, df, ["x"], bins=1)
+    _raises_exactly(
+        "significance_method must be one of ('hybrid', 'MC', 'asymptotic'), got 'mc'",
+        phik_with_target, df, "y", ["x"], significance_method="mc",
+    )
+    for seed in (1.5, True, "3"):
+        _raises_exactly(f"seed must be an integer, got {seed!r}", phik_with_target, df, "y", ["x"], seed=seed)
+    assert len(phik_with_target(df, "y", ["x"], seed=np.int64(4), n_simulations=10)) == 4
+    _raises_exactly("target 'z' is not a column of df", phik_with_target, df, "z", ["x"])
+    _raises_exactly("interval_cols ['w'] are not columns of df", phik_with_target, df, "y", ["w"])
+    _raises_exactly("interval_cols must be a list of column names, got the string 'x'", phik_matrix, df, "x")
+    _raises_exactly("df must be a pandas DataFrame, got dict", phik_matrix, {"x": [1.0]}, [])
