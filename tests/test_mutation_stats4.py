@@ -337,3 +337,100 @@ def test_phik_with_target_messages(small_frame):
     _raises_exactly("interval_cols ['w'] are not columns of df", phik_with_target, df, "y", ["w"])
     _raises_exactly("interval_cols must be a list of column names, got the string 'x'", phik_matrix, df, "x")
     _raises_exactly("df must be a pandas DataFrame, got dict", phik_matrix, {"x": [1.0]}, [])
+
+
+# ---------------------------------------------------------------- stats/logit.py
+
+import statsmodels.formula.api as smf  # noqa: E402
+
+from stats.logit import (  # noqa: E402
+    FormulaLogitClassifier,
+    coefficient_table,
+    design_frame,
+    fit_logit,
+    fit_statistics,
+    likelihood_ratio_test,
+)
+
+
+@pytest.fixture(scope="module")
+def logit_data():
+    rng = np.random.default_rng(31)
+    n = 300
+    df = pd.DataFrame({"x": rng.normal(size=n), "x2": rng.exponential(size=n), "z": rng.normal(size=n)})
+    df["y"] = (rng.uniform(size=n) < expit(-0.3 + 0.9 * df.x - 0.4 * df.x2)).astype(int)
+    df.index = [f"c{i}" for i in range(n)]
+    return df
+
+
+def test_fit_logit_hc0_matches_statsmodels_glm(logit_data):
+    res = fit_logit("y ~ x + x2", logit_data, cov_type="HC0")
+    glm = smf.glm("y ~ x + x2", logit_data, family=sm.families.Binomial()).fit(cov_type="HC0")
+    np.testing.assert_allclose(res.bse, glm.bse, rtol=1e-6)
+    hc1 = fit_logit("y ~ x + x2", logit_data, cov_type="HC1")
+    np.testing.assert_allclose(hc1.bse, glm.bse * np.sqrt(300 / 297), rtol=1e-6)
+
+
+def test_coefficient_table_odds_ratios_and_fit_statistics(logit_data):
+    res = fit_logit("y ~ x + x2", logit_data)
+    tab = coefficient_table(res, conf_level=0.9)
+    assert str(tab["term"].dtype) == "str"
+    np.testing.assert_allclose(tab["odds_ratio"], np.exp(res.params.to_numpy()), rtol=1e-14)
+    z = sps.norm.ppf(0.95)
+    np.testing.assert_allclose(tab["odds_ratio_low"], np.exp(res.params - z * res.bse), rtol=1e-12)
+    np.testing.assert_allclose(tab["odds_ratio_high"], np.exp(res.params + z * res.bse), rtol=1e-12)
+    stats_ok = fit_statistics(res).iloc[0]
+    assert bool(stats_ok["converged"]) is True
+    assert str(fit_statistics(res)["cov_type"].dtype) == "str"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        short = fit_logit("y ~ x + x2", logit_data, maxiter=1)
+    assert short.mle_retvals["converged"] is False
+    assert bool(fit_statistics(short)["converged"].iloc[0]) is False
+
+
+def test_likelihood_ratio_test_df_and_small_statistics(logit_data):
+    data = logit_data.assign(w=np.random.default_rng(5).normal(size=len(logit_data)))
+    r = fit_logit("y ~ x + x2", data)
+    f = fit_logit("y ~ x + x2 + w", data)
+    lr_hand = 2 * (f.llf - r.llf)
+    assert 0 < lr_hand < 1  # a useless extra variable: the statistic is small
+    out = likelihood_ratio_test(r, f).iloc[0]
+    assert out["lr_chi2"] == pytest.approx(lr_hand, rel=1e-12)
+    assert out["df"] == 1
+    assert out["p_value"] == pytest.approx(sps.chi2.sf(lr_hand, 1), rel=1e-12)
+    _raises_exactly("full model must have more parameters than restricted: 3 vs 3", likelihood_ratio_test, r, r)
+
+
+def test_design_frame_keeps_row_labels(logit_data):
+    res = fit_logit("y ~ x + np.log(x2)", logit_data, eval_env={"np": np})
+    frame = design_frame(res)
+    assert frame.index.tolist() == list(logit_data.index)
+    assert frame.columns.tolist() == ["Intercept", "x", "np.log(x2)"]
+    np.testing.assert_allclose(frame["np.log(x2)"], np.log(logit_data["x2"]), rtol=1e-15)
+
+
+def test_formula_logit_classifier_checks_threshold_and_spline_clipping(logit_data):
+    X = logit_data[["x", "x2"]]
+    y = np.where(logit_data["y"] == 1, "decline", "stay")
+    _raises_exactly("X must be a pandas DataFrame, got ndarray", FormulaLogitClassifier().fit, X.to_numpy(), y)
+    _raises_exactly("y must be 1-D with 300 values, got shape (300, 1)", FormulaLogitClassifier().fit, X,
+                    y[:, None])
+    _raises_exactly("y must be 1-D with 300 values, got shape (299,)", FormulaLogitClassifier().fit, X, y[1:])
+    model = FormulaLogitClassifier("x + np.log(x2)").fit(X, y)
+    assert model.n_features_in_ == 2
+    assert model.feature_names_in_.dtype == object and model.feature_names_in_.tolist() == ["x", "x2"]
+    _raises_exactly("X must be a pandas DataFrame, got ndarray", model.predict_proba, X.to_numpy())
+    ref = smf.logit("d ~ x + np.log(x2)", X.assign(d=(y == "stay").astype(float))).fit(disp=0)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], ref.predict(X), rtol=1e-8)
+    # the default formula "1" on balanced classes: p = 0.5 exactly, which is not above the threshold
+    balanced = FormulaLogitClassifier().fit(X.iloc[:10], ["a", "b"] * 5)
+    assert balanced.predict_proba(X.iloc[:3])[:, 1].tolist() == [0.5] * 3
+    assert balanced.predict(X.iloc[:3]).tolist() == ["a"] * 3
+    # bs(): values beyond the training range are predicted as at the boundary
+    spl = FormulaLogitClassifier("bs(x, df=4)").fit(X, y)
+    lo, hi = X["x"].min(), X["x"].max()
+    outside = pd.DataFrame({"x": [lo - 2.0, hi + 3.0], "x2": 1.0})
+    edge = pd.DataFrame({"x": [lo, hi], "x2": 1.0})
+    np.testing.assert_allclose(spl.predict_proba(outside), spl.predict_proba(edge), rtol=1e-12)
+    assert np.isfinite(spl.decision_function(outside)).all()
