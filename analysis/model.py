@@ -140,8 +140,8 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------------------
 
 CANDIDATE_COLUMNS = ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic",
-                     "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "meets_target", "role",
-                     "chosen"]
+                     "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "n_folds",
+                     "folds_not_converged", "meets_target", "role", "chosen"]
 
 
 def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_train: int, n_test: int,
@@ -156,6 +156,9 @@ def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_
     -------
     pandas.DataFrame
         Columns :data:`CANDIDATE_COLUMNS` (``role`` and ``chosen`` are filled by :func:`choose_model`).
+        ``folds_not_converged``: outer folds whose fit reported ``converged: False`` in its ``fit_info``
+        (missing for a model that reports no convergence flag); its out-of-fold scores there depend on where the
+        iterations stopped.
     """
     from stats.calibration import calibration_slope_intercept
     from stats.crossval import summarise_cv
@@ -164,6 +167,10 @@ def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_
     means = scores.groupby("model")[["log_loss", "brier"]].mean()
     rows = []
     for name in models:
+        info = scores.loc[scores["model"] == name, "fit_info"]
+        # outer folds whose fit said it did not converge; missing when the model does not report convergence
+        flags = [d["converged"] for d in info if isinstance(d, dict) and "converged" in d]
+        not_converged = sum(not bool(flag) for flag in flags) if flags else pd.NA
         p = oof[name].to_numpy()
         hl = hosmer_lemeshow(y, p, n_groups=10, out_of_sample=True).iloc[0]
         cal = calibration_slope_intercept(y, p).iloc[0]
@@ -176,7 +183,8 @@ def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_
                      "log_loss": means.loc[name, "log_loss"], "brier": means.loc[name, "brier"],
                      "hl_statistic": float(hl["statistic"]), "hl_df": int(hl["df"]),
                      "hl_p_value": float(hl["p_value"]), "calibration_slope": float(cal["calibration_slope"]),
-                     "calibration_intercept": float(cal["calibration_intercept"]), "meets_target": meets,
+                     "calibration_intercept": float(cal["calibration_intercept"]), "n_folds": len(info),
+                     "folds_not_converged": not_converged, "meets_target": meets,
                      "role": "", "chosen": False})
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
 

@@ -679,3 +679,33 @@ def test_floor_logit_edges_far_start_defaults_and_boundary_lr():
                              llf=0.0, gamma=0.0, gamma_std_error=0.0, converged=True, n=2)
     labels = clf.predict(frame)
     assert labels.tolist() == [1, 1] and labels.dtype.kind == "i"
+
+
+def test_candidate_table_counts_folds_whose_fit_did_not_converge():
+    """``folds_not_converged`` counts the outer folds whose ``fit_info`` says ``converged: False`` (the floor
+    logit's), is missing for a model without a flag, and the report says it in words."""
+    from analysis.model import candidate_metrics
+    from analysis.report.tables import candidates_table
+    from analysis.report.text import convergence_sentence
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 120)
+    oof = pd.DataFrame({"a": np.clip(0.3 + 0.4 * y + rng.normal(0, 0.1, 120), 0.01, 0.99),
+                        "b": rng.uniform(0.05, 0.95, 120)})
+    flags = [True, False, True, False, False, True]
+    scores = pd.DataFrame({
+        "model": ["a"] * 6 + ["b"] * 6, "repeat": [0] * 12, "fold": list(range(6)) * 2,
+        "auc": rng.uniform(0.6, 0.8, 12), "log_loss": rng.uniform(0.4, 0.6, 12), "brier": rng.uniform(0.1, 0.2, 12),
+        "best_params": [{}] * 12,
+        "fit_info": [{"converged": f, "floor_gamma": 0.1} for f in flags] + [["term"]] * 3 + [None] * 3})
+    target = {"hl_p_value_min": 0.05, "slope_low": 0.9, "slope_high": 1.1, "intercept_abs_max": 0.1}
+    table = candidate_metrics(scores, oof, y, 100, 20, ["a", "b"], target)
+    assert table.loc[0, "folds_not_converged"] == 3 and table.loc[0, "n_folds"] == 6
+    assert pd.isna(table.loc[1, "folds_not_converged"]) and table.loc[1, "n_folds"] == 6
+    res = {"model_candidates": table.assign(role="", model=["logit_floor", "logit_linear"])}
+    assert "did not converge in 3 of the 6 outer training folds" in convergence_sentence(res, "logit_floor")
+    assert convergence_sentence(res, "logit_linear") == ""
+    assert list(candidates_table(res)["Fits not converged"]) == ["3 of 6", "—"]
+    all_converged = {"model_candidates": res["model_candidates"].assign(folds_not_converged=[0, pd.NA])}
+    assert convergence_sentence(all_converged, "logit_floor") == ("Its maximum-likelihood fit converged in all 6 "
+                                                                  "outer training folds.")

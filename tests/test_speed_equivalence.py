@@ -194,3 +194,21 @@ def test_selected_logit_on_arrays_equals_the_formula_fit(synthetic_model_frame):
                                rtol=1e-10, atol=1e-10)
     assert list(selected.result_.params.index) == list(formula.result_.params.index)
     np.testing.assert_allclose(selected.predict_proba(test), formula.predict_proba(test), rtol=0, atol=1e-12)
+
+
+def test_bench_cpu_seconds_count_worker_processes():
+    """`make bench` prints the CPU seconds of a `make report` (the floor of its wall time on the machine's cores):
+    the count must include the joblib workers of the process it starts, measured here against a known burn."""
+    import subprocess
+    import sys
+
+    from analysis.timings import _children_cpu
+
+    code = ("import time\nfrom joblib import Parallel, delayed\n"
+            "def burn(s):\n    t = time.process_time()\n    while time.process_time() - t < s: pass\n"
+            "Parallel(n_jobs=2)(delayed(burn)(0.5) for _ in range(4))\n")
+    before = _children_cpu()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    spent = _children_cpu() - before
+    # 4 × 0.5 CPU-s of burning in the workers, plus start-up; far more than the parent alone could account for
+    assert 2.0 <= spent < 10.0

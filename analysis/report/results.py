@@ -114,8 +114,8 @@ REGISTRY: dict[str, ResultTable] = {
         ("model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "log_loss", "brier", "test_auc",),
         "Every model of the nested CV: mean AUC with corrected CI, log loss, Brier, single hold-out AUC."),
     "model_candidates": ResultTable(
-        ("model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "meets_target", "role", "chosen",),
-        "Interpretable candidates on the same outer folds with calibration against the target; role says which model is for inference and which gives the business figures; chosen marks the business model."),
+        ("model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "n_folds", "folds_not_converged", "meets_target", "role", "chosen",),
+        "Interpretable candidates on the same outer folds with calibration against the target; folds_not_converged counts the outer folds whose fit reported no convergence (empty: the model reports none); role says which model is for inference and which gives the business figures; chosen marks the business model."),
     "model_comparison": ResultTable(
         ("model_a", "model_b", "auc_diff", "t_stat", "p_value", "p_value_holm",),
         "Pairwise corrected resampled t tests of AUC, with Holm-adjusted p over all pairs."),

@@ -340,12 +340,16 @@ def candidates_table(res: Results) -> pd.DataFrame:
     """The interpretable candidates on the same outer folds, with calibration against the target."""
     c = res["model_candidates"]
     return pd.DataFrame({
-        "Model": c["model"].map(model_label),
+        # short names (ten columns on a page); the benchmark table gives the long ones
+        "Model": c["model"].map(lambda m: model_label(m, short=True)),
         "Mean CV AUC": c["auc_mean"].map(lambda x: fmt_num(x, 3)),
         "Log loss": c["log_loss"].map(lambda x: fmt_num(x, 3)), "Brier": c["brier"].map(lambda x: fmt_num(x, 3)),
         "HL p (G df)": c["hl_p_value"].map(fmt_big),
         "Calibration slope": c["calibration_slope"].map(fmt_num),
         "Calibration intercept": c["calibration_intercept"].map(fmt_num),
+        "Fits not converged": [("—" if pd.isna(k) else f"{int(k)} of {int(n)}")
+                               for k, n in zip(c.get("folds_not_converged", pd.Series(np.nan, index=c.index)),
+                                               c.get("n_folds", pd.Series(np.nan, index=c.index)))],
         "Meets target": c["meets_target"].map(lambda x: "yes" if str(x).lower() == "true" else "no"),
         "Role": c["role"].fillna("").map(lambda r: ROLE_LABELS.get(r, r) if r else "—"),
     })

@@ -591,7 +591,24 @@ def floor_summary(res: Results) -> dict[str, str]:
     g = f.loc["floor_gamma"] if "floor_gamma" in f.index else None
     return {"gamma": fmt_num(g["estimate"], 3) if g is not None else "—",
             "gamma_ci": fmt_ci(g["conf_low"], g["conf_high"], 3) if g is not None else "—",
-            "lr": fmt_num(lr["lr_chi2"], 1), "lr_p": fmt_big(lr["p_value"])}
+            "lr": fmt_num(lr["lr_chi2"], 1), "lr_p": fmt_big(lr["p_value"]),
+            "convergence": convergence_sentence(res, "logit_floor")}
+
+
+def convergence_sentence(res: Results, model: str) -> str:
+    """Whether ``model``'s fits converged in the outer folds (``folds_not_converged`` of
+    ``model_candidates.csv``), in words; empty when the model reports no convergence flag."""
+    c = res["model_candidates"]
+    row = c[c["model"] == model]
+    if row.empty or "folds_not_converged" not in c or pd.isna(row["folds_not_converged"].iloc[0]):
+        return ""
+    k, n = int(row["folds_not_converged"].iloc[0]), int(row["n_folds"].iloc[0])
+    if k == 0:
+        return f"Its maximum-likelihood fit converged in all {fmt_int(n)} outer training folds."
+    return (f"Its maximum-likelihood fit did not converge in {fmt_int(k)} of the {fmt_int(n)} outer training folds "
+            "(the Newton iterations reached their limit without meeting the convergence criterion), so in those "
+            "folds its out-of-fold predictions depend on where the iterations stopped, and its cross-validated "
+            "figures are less reliable than the others'.")
 
 
 def influence_summary(res: Results) -> dict[str, str]:
