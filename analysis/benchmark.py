@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
@@ -309,26 +309,47 @@ def benchmark_models(seed: int) -> dict[str, tuple[object, dict | None]]:
     }
 
 
+def _holdout_one(name, estimator, grid, X_train, y_train, X_test, y_test, seed, inner_splits) -> dict:
+    from sklearn import config_context
+    from threadpoolctl import threadpool_limits
+
+    from stats.crossval import grid_search
+
+    # as a task of the nested CV: one BLAS thread; a grid's parameters were validated once by holdout_auc
+    with threadpool_limits(limits=1), config_context(skip_parameter_validation=bool(grid)):
+        if grid:
+            fitted, _ = grid_search(estimator, grid, X_train, y_train,
+                                    StratifiedKFold(inner_splits, shuffle=True, random_state=seed), "roc_auc")
+        else:
+            fitted = clone(estimator).fit(X_train, y_train)
+        proba = fitted.predict_proba(X_test)[:, list(fitted.classes_).index(1)]
+    return {"model": name, "test_auc": roc_auc_score(y_test, proba), "n_test": len(y_test)}
+
+
 def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_size: float = 0.25,
-                inner_splits: int = 3) -> pd.DataFrame:
+                inner_splits: int = 3, n_jobs: int = 1) -> pd.DataFrame:
     """ROC-AUC on one stratified 25 % hold-out (tuned on the 75 % only), for comparison with published numbers.
+
+    Each model is tuned by the grid search of :func:`stats.crossval.grid_search` (``GridSearchCV``'s procedure)
+    on ``inner_splits`` shuffled stratified folds of the 75 %; the models run as ``n_jobs`` parallel tasks.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``model, test_auc, n_test``.
     """
+    from joblib import Parallel, delayed
+
+    from stats.crossval import _validate_parameters
+
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
-    rows = []
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     for name, (estimator, grid) in models.items():
         if grid:
-            search = GridSearchCV(estimator, grid, scoring="roc_auc",
-                                  cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed))
-            fitted = search.fit(X_train, y_train).best_estimator_
-        else:
-            fitted = clone(estimator).fit(X_train, y_train)
-        rows.append({"model": name, "test_auc": roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]),
-                     "n_test": len(y_test)})
+            _validate_parameters(name, estimator, grid)
+    rows = Parallel(n_jobs=n_jobs)(
+        delayed(_holdout_one)(name, estimator, grid, X_train, y_train, X_test, y_test, seed, inner_splits)
+        for name, (estimator, grid) in models.items())
     return pd.DataFrame(rows, columns=["model", "test_auc", "n_test"])
 
 
@@ -442,7 +463,7 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
 
     summary = summarise_cv(scores, cv.n_train, cv.n_test)
     means = scores.groupby("model")[["log_loss", "brier"]].mean().reset_index()
-    holdout = holdout_auc({k: v for k, v in models.items()}, X, y, seed=seed, inner_splits=protocol["inner_splits"])
+    holdout = holdout_auc(models, X, y, seed=seed, inner_splits=protocol["inner_splits"], n_jobs=n_jobs)
     bench = ordered(summary.merge(means, on="model").merge(holdout[["model", "test_auc"]], on="model", how="left"))
     comparison = pairwise_comparisons(scores, cv.n_train, cv.n_test)
     comparison["p_value_holm"] = multipletests(comparison["p_value"], method="holm")[1]

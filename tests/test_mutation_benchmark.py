@@ -559,9 +559,10 @@ def cheap_run(monkeypatch):
         # every cross-validation (the recalibrated model's too) with the run's seed, workers and protocol
         expected = {"seed": seed, "n_jobs": 1, "progress": False, **PROTOCOL}
         assert cv_calls == [expected] * (1 if chosen_meets else 2)
-        # the hold-out: every model of the run (not the recalibrated one), tuned with the protocol's inner folds
+        # the hold-out: every model of the run (not the recalibrated one), tuned with the protocol's inner folds,
+        # on the run's workers
         assert holdout_calls == [(list(bm.INTERPRETABLE) + ["lr_weak", "knn", "forest"],
-                                  {"seed": seed, "inner_splits": PROTOCOL["inner_splits"]})]
+                                  {"seed": seed, "inner_splits": PROTOCOL["inner_splits"], "n_jobs": 1})]
         return X, y, result
 
     return run
@@ -722,3 +723,11 @@ def test_run_benchmark_progress_bar_on_a_terminal_only_and_text_columns_as_objec
         assert seen[-1][3] == object
         assert seen[-1][4] == list(bm.INTERPRETABLE) + list(STATED_GRIDS)
     assert X["g"].dtype != object  # the caller's frame is not changed
+
+
+def test_holdout_auc_does_not_depend_on_the_number_of_workers():
+    X, y = _toy(203, seed=9)
+    models = _toy_models(y)
+    one = bm.holdout_auc(models, X, y, seed=4)
+    two = bm.holdout_auc(models, X, y, seed=4, n_jobs=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
