@@ -368,18 +368,24 @@ def linear_predictor(result, data: pd.DataFrame, variables: Iterable[str] | None
         names = _term_variables(term, data.columns)
         if wanted is not None and not names & wanted:
             continue
+        if not names:
+            eta += params[columns].sum()  # the intercept
+            continue
         sub_info = info.subset([term])
-        if names and all(not pd.api.types.is_numeric_dtype(data[n]) or data[n].nunique() <= 2 for n in names):
-            keys = data[sorted(names)]
+        frame = data[sorted(names)]
+        # a row with a missing value of the term gets NaN, as in statsmodels' predict (patsy would drop it)
+        complete = ~frame.isna().any(axis=1).to_numpy()
+        frame = frame[complete]
+        if all(not pd.api.types.is_numeric_dtype(frame[n]) or frame[n].nunique() <= 2 for n in names):
             # groups are numbered in order of first appearance, the order drop_duplicates keeps
-            codes = keys.groupby(list(keys.columns), sort=False, observed=True, dropna=False).ngroup().to_numpy()
-            levels = keys.drop_duplicates().reset_index(drop=True)
+            codes = frame.groupby(list(frame.columns), sort=False, observed=True, dropna=False).ngroup().to_numpy()
+            levels = frame.drop_duplicates().reset_index(drop=True)
             X = np.asarray(patsy.build_design_matrices([sub_info], levels)[0])[codes]
-        elif names:
-            X = np.asarray(patsy.build_design_matrices([sub_info], data[sorted(names)])[0])
         else:
-            X = np.ones((len(data), 1))
-        eta += X @ params[columns]
+            X = np.asarray(patsy.build_design_matrices([sub_info], frame)[0])
+        term_eta = np.full(len(data), np.nan)
+        term_eta[complete] = X @ params[columns]
+        eta += term_eta
     return eta
 
 

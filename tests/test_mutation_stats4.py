@@ -434,3 +434,27 @@ def test_formula_logit_classifier_checks_threshold_and_spline_clipping(logit_dat
     edge = pd.DataFrame({"x": [lo, hi], "x2": 1.0})
     np.testing.assert_allclose(spl.predict_proba(outside), spl.predict_proba(edge), rtol=1e-12)
     assert np.isfinite(spl.decision_function(outside)).all()
+
+
+def test_phik_with_target_drops_missing_categories_pairwise_and_needs_two_levels_each_way():
+    """A categorical feature's missing values are dropped pair by pair (the table is the crosstab of the complete
+    pairs, fed to phik's own phi_K); a pair left with one level of the feature, or one of the target, has no phi_K
+    and no p value."""
+    from phik.phik import phik_from_hist2d
+
+    rng = np.random.default_rng(8)
+    n = 400
+    y = pd.Series(np.where(rng.uniform(size=n) < 0.4, "yes", "no"), dtype=object)
+    grp = pd.Series(rng.choice(list("abc"), n), dtype=object).where(rng.uniform(size=n) > 0.2, np.nan)
+    grp[(y == "yes") & (rng.uniform(size=n) < 0.3)] = "a"
+    y[:20] = np.nan                                           # a target missing on 20 rows
+    only_yes = pd.Series(rng.choice(list("pq"), n), dtype=object).where(y == "yes", np.nan)  # target: one level
+    one_level = pd.Series(np.where(y.isna(), "v", "u"), dtype=object)  # feature: one level on complete pairs
+    df = pd.DataFrame({"grp": grp, "only_yes": only_yes, "one_level": one_level, "y": y})
+    out = phik_with_target(df, "y", [], n_simulations=50).set_index("variable")
+    pair = df[["grp", "y"]].dropna()
+    table = pd.crosstab(pair["grp"], pair["y"]).to_numpy().astype(float)
+    assert table.shape == (3, 2)
+    assert out.loc["grp", "phik"] == pytest.approx(float(phik_from_hist2d(table)), abs=1e-12)
+    for name in ("only_yes", "one_level"):
+        assert out.loc[name, ["phik", "p_value", "significance_z"]].isna().all(), name
