@@ -458,3 +458,98 @@ def test_phik_with_target_drops_missing_categories_pairwise_and_needs_two_levels
     assert out.loc["grp", "phik"] == pytest.approx(float(phik_from_hist2d(table)), abs=1e-12)
     for name in ("only_yes", "one_level"):
         assert out.loc[name, ["phik", "p_value", "significance_z"]].isna().all(), name
+
+
+# second round (branch mut-final): the survivors of the fresh run .mutation-logit3
+
+from patsy.splines import bs as _patsy_bs  # noqa: E402
+
+from stats.logit import bs_clipped, linear_predictor  # noqa: E402
+
+
+def test_linear_predictor_selected_terms_categorical_pairs_and_quoted_levels():
+    rng = np.random.default_rng(8)
+    n = 500
+    data = pd.DataFrame({
+        "x": rng.normal(size=n), "Z": rng.normal(size=n), "a": rng.normal(size=n),
+        "g": rng.choice(["a", "b", "c"], size=n),
+        # two pandas Categoricals in one term, named as the columns reset_index(drop=False) would insert
+        "index": pd.Categorical(rng.choice(["p", "q"], size=n), categories=["p", "q"]),
+        "level_0": pd.Categorical(rng.choice(["u", "v"], size=n), categories=["u", "v"]),
+    })
+    eta = 0.4 * data["x"] - 0.5 * data["Z"] + 0.3 * data["a"] + 0.6 * (data["g"] == "b") \
+        + 0.5 * ((data["index"] == "q") & (data["level_0"] == "v"))
+    data["y"] = (rng.uniform(size=n) < expit(eta)).astype(int)
+    result = fit_logit("y ~ x + Z + a + C(g, Treatment('a')) + C(index):C(level_0)", data)
+    # new rows: the pair (p, u) absent, the pairs first seen in an order other than the categories' order
+    pair = data["index"].astype(str) + data["level_0"].astype(str)
+    new = pd.concat([data[pair == "qv"].head(3), data[pair == "pv"].head(3), data[pair == "qu"].head(3)])
+    new = new.sample(frac=1.0, random_state=2)
+    new = pd.concat([data[pair == "qv"].head(1), new])
+    expected = np.asarray(result.predict(new, which="linear"))
+    np.testing.assert_allclose(linear_predictor(result, new), expected, rtol=0, atol=1e-10)
+    # only the terms of the chosen variables, by hand from the coefficients
+    beta = result.params
+    np.testing.assert_allclose(linear_predictor(result, new, ["a"]), beta["a"] * new["a"], rtol=1e-12)
+    np.testing.assert_allclose(linear_predictor(result, new, ["Z"]), beta["Z"] * new["Z"], rtol=1e-12)
+    g_terms = (beta["C(g, Treatment('a'))[T.b]"] * (new["g"] == "b")
+               + beta["C(g, Treatment('a'))[T.c]"] * (new["g"] == "c"))
+    np.testing.assert_allclose(linear_predictor(result, new, ["g"]), g_terms, rtol=1e-12)
+    assert not np.allclose(linear_predictor(result, new, ["a"]), expected)
+
+
+def test_bs_clipped_on_arrays_lists_float32_and_transform_options():
+    # values exact in float32; the bound 0.1 is not: float32(0.1) > 0.1 lies beyond the boundary knot
+    x = np.array([-1.0, 0.03125, 0.0625, 0.078125, 5.0])
+    by_hand = np.clip(x, 0.0, 0.1)
+    spec = {"knots": [0.05], "lower_bound": 0.0, "upper_bound": 0.1}
+    expected = _patsy_bs(by_hand, **spec)
+    for values in (x, x.astype(np.float32), x.tolist()):
+        np.testing.assert_allclose(bs_clipped(values, **spec), expected, rtol=0, atol=1e-12)
+    # the transform receives the options, by keyword and by position (df, knots, degree, include_intercept, ...)
+    with_intercept = _patsy_bs(by_hand, include_intercept=True, **spec)
+    assert with_intercept.shape == (5, 5)
+    np.testing.assert_allclose(bs_clipped(x, include_intercept=True, **spec), with_intercept, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(bs_clipped(x, None, [0.05], 3, True, 0.0, 0.1), with_intercept, rtol=0, atol=1e-12)
+
+
+def test_formula_logit_classifier_passes_cov_type_maxiter_and_predicts_above_half(logit_data):
+    X, y = logit_data[["x", "x2"]], logit_data["y"].to_numpy()
+    hc1 = FormulaLogitClassifier("x + x2", cov_type="HC1").fit(X, y)
+    glm = smf.glm("y ~ x + x2", logit_data, family=sm.families.Binomial()).fit(cov_type="HC0")
+    assert hc1.result_.cov_type == "HC1"
+    np.testing.assert_allclose(hc1.result_.bse, glm.bse * np.sqrt(300 / 297), rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = FormulaLogitClassifier("x + x2", maxiter=1).fit(X, y)
+        # separated data never converge: Newton stops at the documented default of 100 iterations
+        sep = pd.DataFrame({"x": np.arange(20.0)})
+        separated = FormulaLogitClassifier("x").fit(sep, (sep["x"] > 9.5).astype(int))
+    assert one.result_.mle_retvals["iterations"] == 1 and one.result_.mle_retvals["converged"] is False
+    assert separated.result_.mle_retvals["iterations"] == 100
+    ref = smf.logit("y ~ x + x2", logit_data).fit(disp=0).predict(logit_data).to_numpy()
+    predicted = FormulaLogitClassifier("x + x2").fit(X, y).predict(X)
+    assert 0 < (ref > 0.5).sum() < len(ref)
+    np.testing.assert_array_equal(predicted, (ref > 0.5).astype(int))
+
+
+def test_g_statistics_zero_cell_without_yates_is_quiet():
+    # a zero cell with a positive expectation in a 2 x 3 table: log(0) must not warn (scipy uses xlogy)
+    table = np.array([[5, 0, 3], [2, 4, 7]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = _g_statistics(table[None])[0]
+    assert value == pytest.approx(_g_reference(table), rel=1e-12)
+
+
+def test_phik_with_target_feature_with_one_level_among_rows_with_target():
+    # f takes a second value only where the target is missing: the pair's table has one row, phi_K is undefined
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"x": rng.normal(size=n), "f": np.where(np.arange(n) < 150, "a", "b"),
+                       "y": rng.choice(["yes", "no"], n)})
+    df["y"] = df["y"].where(df["f"] == "a", None)
+    out = phik_with_target(df, "y", ["x"], n_simulations=50).set_index("variable")
+    assert np.isnan(phik_matrix(df, ["x"]).loc["f", "y"])
+    assert out.loc["f"].isna().all()
+    assert out.loc["x"].notna().all()
