@@ -309,29 +309,13 @@ def benchmark_models(seed: int) -> dict[str, tuple[object, dict | None]]:
     }
 
 
-def _holdout_one(name, estimator, grid, X_train, y_train, X_test, y_test, seed, inner_splits) -> dict:
-    from sklearn import config_context
-    from threadpoolctl import threadpool_limits
-
-    from stats.crossval import grid_search
-
-    # as a task of the nested CV: one BLAS thread; a grid's parameters were validated once by holdout_auc
-    with threadpool_limits(limits=1), config_context(skip_parameter_validation=bool(grid)):
-        if grid:
-            fitted, _ = grid_search(estimator, grid, X_train, y_train,
-                                    StratifiedKFold(inner_splits, shuffle=True, random_state=seed), "roc_auc")
-        else:
-            fitted = clone(estimator).fit(X_train, y_train)
-        proba = fitted.predict_proba(X_test)[:, list(fitted.classes_).index(1)]
-    return {"model": name, "test_auc": roc_auc_score(y_test, proba), "n_test": len(y_test)}
-
-
 def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_size: float = 0.25,
                 inner_splits: int = 3, n_jobs: int = 1) -> pd.DataFrame:
     """ROC-AUC on one stratified 25 % hold-out (tuned on the 75 % only), for comparison with published numbers.
 
-    Each model is tuned by the grid search of :func:`stats.crossval.grid_search` (``GridSearchCV``'s procedure)
-    on ``inner_splits`` shuffled stratified folds of the 75 %; the models run as ``n_jobs`` parallel tasks.
+    Each model is one task of the nested CV's own (:func:`stats.crossval._one_fold`: the grid search of
+    ``GridSearchCV``'s procedure on ``inner_splits`` shuffled stratified folds of the 75 %, seeded by ``seed``);
+    the models run as ``n_jobs`` parallel tasks.
 
     Returns
     -------
@@ -340,16 +324,18 @@ def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_siz
     """
     from joblib import Parallel, delayed
 
-    from stats.crossval import _validate_parameters
+    from stats.crossval import _one_fold, _validate_parameters
 
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    y = np.asarray(y)
+    # the rows of train_test_split(X, ...), in its order (which the inner folds depend on)
+    train, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
     for name, (estimator, grid) in models.items():
-        if grid:
-            _validate_parameters(name, estimator, grid)
-    rows = Parallel(n_jobs=n_jobs)(
-        delayed(_holdout_one)(name, estimator, grid, X_train, y_train, X_test, y_test, seed, inner_splits)
+        _validate_parameters(name, estimator, grid)
+    outputs = Parallel(n_jobs=n_jobs)(
+        delayed(_one_fold)(name, estimator, grid, X, y, train, test, inner_splits, "roc_auc", seed)
         for name, (estimator, grid) in models.items())
+    rows = [{"model": name, "test_auc": roc_auc_score(y[test], proba), "n_test": len(test)}
+            for name, proba, _auc, _best, _info in outputs]
     return pd.DataFrame(rows, columns=["model", "test_auc", "n_test"])
 
 

@@ -183,7 +183,8 @@ def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_
                      "log_loss": means.loc[name, "log_loss"], "brier": means.loc[name, "brier"],
                      "hl_statistic": float(hl["statistic"]), "hl_df": int(hl["df"]),
                      "hl_p_value": float(hl["p_value"]), "calibration_slope": float(cal["calibration_slope"]),
-                     "calibration_intercept": float(cal["calibration_intercept"]), "n_folds": len(info),
+                     "calibration_intercept": float(cal["calibration_intercept"]),
+                     "n_folds": int(summary.loc[name, "n_folds"]),
                      "folds_not_converged": not_converged, "meets_target": meets,
                      "role": "", "chosen": False})
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)

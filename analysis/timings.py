@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -103,7 +104,6 @@ PROSE_EDIT = "\nThis sentence was added by `make bench` to time a prose-only edi
 def _project_copy(destination: Path) -> Path:
     """The tracked files of this checkout (as they are on disk) in ``destination``, with ``.venv`` linked, so
     that ``make report`` runs there exactly as in the checkout but from an empty ``results/`` and render cache."""
-    import os
     import shutil
 
     from analysis.paths import ROOT
@@ -223,8 +223,6 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "met" if row.seconds <= row.target_seconds else "NOT met"
             print(f"{row.data}, {row.stage}: {row.seconds:.1f} s (target ≤ {row.target_seconds:g} s: {verdict})")
     if "cpu_seconds" in frame:
-        import os
-
         cores = len(os.sched_getaffinity(0))
         for row in frame.dropna(subset=["cpu_seconds"]).itertuples():
             print(f"{row.data}, {row.stage}: {row.cpu_seconds:.1f} CPU-s, so at least "

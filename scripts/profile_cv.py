@@ -30,7 +30,7 @@ from analysis.dataset import load_dataset  # noqa: E402
 from analysis.features import model_frame, xy  # noqa: E402
 from analysis.pipeline import PROTOCOL  # noqa: E402
 from sklearn.model_selection import RepeatedStratifiedKFold  # noqa: E402
-from stats.crossval import _one_fold, _validate_parameters  # noqa: E402
+from stats.crossval import _fold_seed, _one_fold, _validate_parameters  # noqa: E402
 
 SEED = 20261123
 
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     profiler = cProfile.Profile() if args.cprofile else None
     for idx, (train, test) in enumerate(splits):
         repeat, fold = divmod(idx, PROTOCOL["n_splits"])
-        fold_seed = int(np.random.SeedSequence([SEED, repeat, fold]).generate_state(1)[0])
+        fold_seed = _fold_seed(SEED, repeat, fold)
         for name, (estimator, grid) in models.items():
             if profiler is not None and name == args.cprofile:
                 profiler.enable()

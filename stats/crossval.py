@@ -147,6 +147,11 @@ def _validate_parameters(name: str, estimator, grid) -> None:
                 obj._validate_params()
 
 
+def _fold_seed(seed: int, repeat: int, fold: int) -> int:
+    """The seed of one outer fold's task (its inner folds and unset ``random_state`` parameters)."""
+    return int(np.random.SeedSequence([int(seed), repeat, fold]).generate_state(1)[0])
+
+
 def _one_fold(name, estimator, grid, X, y01, train, test, inner_splits, scoring, seed):
     # parallelism is over folds: one BLAS thread per task (faster on small data, no oversubscription with
     # n_jobs > 1, bitwise-reproducible reductions); scikit-learn's parameter validation (signature inspection
@@ -265,7 +270,7 @@ def nested_cv(
     tasks = []
     for idx, (train, test) in enumerate(splits):
         repeat, fold = divmod(idx, n_splits)
-        fold_seed = int(np.random.SeedSequence([int(seed), repeat, fold]).generate_state(1)[0])
+        fold_seed = _fold_seed(seed, repeat, fold)
         for name, (estimator, grid) in models.items():
             tasks.append((name, repeat, fold, train, test, estimator, grid, fold_seed))
 

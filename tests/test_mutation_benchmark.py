@@ -28,6 +28,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 import analysis.benchmark as bm
+import stats.crossval
 from analysis.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, linear_formula, model_frame
 from analysis.synthetic import customer_table
 from stats.calibration import AsymptoteCalibrator
@@ -409,7 +410,7 @@ def test_holdout_auc_is_a_stratified_quarter_tuned_on_the_rest(monkeypatch):
             made.append((n_splits, shuffle, random_state))
             super().__init__(n_splits, shuffle=shuffle, random_state=random_state)
 
-    monkeypatch.setattr(bm, "StratifiedKFold", Spy)
+    monkeypatch.setattr(stats.crossval, "StratifiedKFold", Spy)  # the hold-out runs the nested CV's task
     bm.holdout_auc({"lr": models["lr"]}, X, y, seed=4)
     bm.holdout_auc({"lr": models["lr"]}, X, y, seed=6, inner_splits=2)
     assert made == [(3, True, 4), (2, True, 6)]

@@ -348,8 +348,7 @@ def candidates_table(res: Results) -> pd.DataFrame:
         "Calibration slope": c["calibration_slope"].map(fmt_num),
         "Calibration intercept": c["calibration_intercept"].map(fmt_num),
         "Fits not converged": [("—" if pd.isna(k) else f"{int(k)} of {int(n)}")
-                               for k, n in zip(c.get("folds_not_converged", pd.Series(np.nan, index=c.index)),
-                                               c.get("n_folds", pd.Series(np.nan, index=c.index)))],
+                               for k, n in zip(c["folds_not_converged"], c["n_folds"])],
         "Meets target": c["meets_target"].map(lambda x: "yes" if str(x).lower() == "true" else "no"),
         "Role": c["role"].fillna("").map(lambda r: ROLE_LABELS.get(r, r) if r else "—"),
     })

@@ -600,7 +600,7 @@ def convergence_sentence(res: Results, model: str) -> str:
     ``model_candidates.csv``), in words; empty when the model reports no convergence flag."""
     c = res["model_candidates"]
     row = c[c["model"] == model]
-    if row.empty or "folds_not_converged" not in c or pd.isna(row["folds_not_converged"].iloc[0]):
+    if row.empty or pd.isna(row["folds_not_converged"].iloc[0]):
         return ""
     k, n = int(row["folds_not_converged"].iloc[0]), int(row["n_folds"].iloc[0])
     if k == 0:
