@@ -6,9 +6,10 @@ smoothing weight of the penalised splines and the recalibration map. Hyper-param
 inner loop of a nested, repeated stratified K-fold; the grids are small on purpose (two cores).
 
 Interpretable candidates (:data:`INTERPRETABLE`): the logit with its specification selected inside each fold,
-the all-linear logit, the logit with a floor (ML), and penalised regression splines of the engagement variables.
-The rule for choosing among them is stated before the run (:data:`CHOICE_RULE`) and applied by
-:func:`choose_model`.
+the all-linear logit, the logit with a floor (ML), penalised regression splines of the engagement variables, and
+the all-linear logit with a promotion term of its own for the upper cluster of the bimodal promotional share.
+The rule for choosing among them, with its tie rule, is stated before the run (:data:`CHOICE_RULE`,
+:data:`TIE_RULE`) and applied by :func:`analysis.model.choose_model`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from analysis.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, linear_formula
+from analysis.features import (
+    CATEGORICAL_PREDICTORS,
+    NUMERIC_PREDICTORS,
+    linear_formula,
+    promo_flexible_formula,
+    with_promo_cluster,
+)
 from analysis.specification import SelectedLogitClassifier
 from stats.calibration import AsymptoteCalibrator
 from stats.floor_logit import FloorLogitClassifier
@@ -41,6 +48,8 @@ MODEL_LABELS = {
     "logit_floor": "Logit with a floor, all linear (maximum likelihood)",
     "gam_engagement": "Penalised splines of engagement variables (logistic GAM)",
     "gam_engagement_recalibrated": "Penalised splines, recalibrated inside each fold (floor and ceiling)",
+    "logit_promo_flexible": "Logit, all linear, promotion with its own intercept and slope in the upper cluster",
+    "logit_promo_flexible_recalibrated": "Logit, promotion by cluster, recalibrated inside each fold (floor and ceiling)",
     "logit_linear_recalibrated": "Logit, all linear, recalibrated inside each fold (floor and ceiling)",
     "logit_floor_recalibrated": "Logit with a floor, recalibrated inside each fold (floor and ceiling)",
     "logit_l2": "Penalised logistic regression (L1/L2, tuned)",
@@ -51,7 +60,7 @@ MODEL_LABELS = {
 }
 
 #: Interpretable candidates for inference: each has coefficients with standard errors.
-INTERPRETABLE = ("logit_selected", "logit_linear", "logit_floor", "gam_engagement")
+INTERPRETABLE = ("logit_selected", "logit_linear", "logit_floor", "gam_engagement", "logit_promo_flexible")
 
 #: Engagement variables entered as penalised splines in the GAM candidate.
 GAM_SMOOTH = ("pages_per_visit", "categories_per_visit", "minutes_prev", "minutes_current")
@@ -70,6 +79,33 @@ CHOICE_RULE = (
     "figures; otherwise its version recalibrated inside each fold (floor-and-ceiling logistic map) is evaluated on "
     "the same folds and used for the business figures, and both are reported."
 )
+
+TIE_RULE = (
+    "Candidates whose mean out-of-fold log loss lies within one corrected standard error (Nadeau–Bengio, over the "
+    "outer folds) of the lowest tie with it. A tie does not change the choice above, but the decisions must hold "
+    "under every tied candidate: a store action is recommended only if its average marginal effect lowers the "
+    "decline with an interval below zero under each of them, and the headline gives each action's effect as the "
+    "range across all interpretable candidates beside the business model's bootstrap interval."
+)
+
+
+class ClusterPromotionLogit(FormulaLogitClassifier):
+    """The all-linear logit plus an intercept and a slope of its own for the upper promotion cluster
+    (:func:`analysis.features.promo_flexible_formula`); the cluster column is derived from ``promo_share_10pp``
+    when the rows do not carry it."""
+
+    def __init__(self, formula: str | None = None, cov_type: str = "nonrobust", maxiter: int = 100):
+        super().__init__(formula=formula if formula is not None else promo_flexible_formula(), cov_type=cov_type,
+                         maxiter=maxiter)
+
+    def fit(self, X: pd.DataFrame, y):
+        return super().fit(with_promo_cluster(X), y)
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return super().decision_function(with_promo_cluster(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return super().predict_proba(with_promo_cluster(X))
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
@@ -186,6 +222,7 @@ def candidate_models() -> dict[str, tuple[object, dict | None]]:
         "logit_floor": (FloorLogitClassifier(formula=linear_formula()), None),
         "gam_engagement": (PenalizedSplineLogitClassifier(linear_formula=_gam_linear_formula(), smooth=GAM_SMOOTH),
                            None),
+        "logit_promo_flexible": (ClusterPromotionLogit(), None),
     }
 
 
@@ -415,7 +452,7 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
 
     from statsmodels.stats.multitest import multipletests
 
-    from analysis.model import candidate_metrics, choose_model
+    from analysis.model import candidate_metrics, choose_model, log_loss_ties
     from stats.crossval import nested_cv, pairwise_comparisons, summarise_cv
 
     import os
@@ -441,6 +478,10 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
         oof = pd.concat([oof, extra.oof], axis=1)
         row = candidate_metrics(scores, oof, y_arr, cv.n_train, cv.n_test, [business], CALIBRATION_TARGET)
         candidates = pd.concat([candidates, row], ignore_index=True)
+    # the tie rule among the candidates (the recalibrated business model is a version of one of them, not a
+    # candidate: its difference is shown but it never counts as tied)
+    candidates = log_loss_ties(candidates, scores, inference, cv.n_train, cv.n_test)
+    candidates["tied"] = candidates["tied"] & candidates["model"].isin(INTERPRETABLE)
     candidates["role"] = np.select(
         [candidates["model"].eq(inference) & candidates["model"].eq(business), candidates["model"].eq(inference),
          candidates["model"].eq(business)],

@@ -36,9 +36,20 @@ FEATURE_GROUPS = {
 }
 
 
+#: Who determines a variable: the classification every recommendation, offer and headline obeys. Only a
+#: ``store_action`` can be a lever; a behaviour is what the customer does, whatever the store hopes to
+#: change about it (an action that may *influence* a behaviour gets a scenario only as a labelled assumption).
+CONTROL_KINDS = {
+    "store_action": "set by the store: it decides how many marketing contacts a customer receives",
+    "customer_behaviour": "what the customer does (buying, browsing, carts, failures met on the site)",
+    "customer_attribute": "a fact about the customer (tenure, service level, consent, chosen by the customer)",
+    "not_a_predictor": "identifier, target, or the value axis of the segments",
+}
+
+
 @dataclass(frozen=True)
 class Field:
-    """One column of the customer table and where it comes from."""
+    """One column of the customer table, where it comes from and who determines it (:data:`CONTROL_KINDS`)."""
 
     name: str
     source_name: str
@@ -48,6 +59,7 @@ class Field:
     group: str
     kind: str  # "id", "target", "binary", "categorical", "count", "continuous", "share"
     period: str | None = None  # for the long files: the Russian period label
+    control: str = "not_a_predictor"  # a key of CONTROL_KINDS
 
 
 DICTIONARY: tuple[Field, ...] = (
@@ -55,40 +67,40 @@ DICTIONARY: tuple[Field, ...] = (
     Field(TARGET, TARGET_RU, MARKET_FILE,
           "Purchasing activity has declined (1 = «Снизилась», 0 = «Прежний уровень»)", "0/1", "target", "target"),
     Field("service_type", "Тип сервиса", MARKET_FILE, "Service level: standard or premium", "category",
-          "communication", "categorical"),
+          "communication", "categorical", control="customer_attribute"),
     Field("contact_allowed", "Разрешить сообщать", MARKET_FILE,
-          "Customer consents to receiving additional offers (1 = «да»)", "0/1", "communication", "binary"),
+          "Customer consents to receiving additional offers (1 = «да»)", "0/1", "communication", "binary", control="customer_attribute"),
     Field("marketing_6m", "Маркет_актив_6_мес", MARKET_FILE,
           "Average monthly marketing contacts (mailings, calls, ads) over the last 6 months", "contacts / month",
-          "communication", "continuous"),
+          "communication", "continuous", control="store_action"),
     Field("marketing_current", "Маркет_актив_тек_мес", MARKET_FILE,
-          "Marketing contacts in the current month", "contacts", "communication", "count"),
+          "Marketing contacts in the current month", "contacts", "communication", "count", control="store_action"),
     Field("tenure_days", "Длительность", MARKET_FILE, "Days since registration on the site", "days",
-          "communication", "count"),
+          "communication", "count", control="customer_attribute"),
     Field("promo_share", "Акционные_покупки", MARKET_FILE,
           "Average monthly share of purchases made on promotion over the last 6 months", "share 0–1",
-          "product", "share"),
+          "product", "share", control="customer_behaviour"),
     Field("popular_category", "Популярная_категория", MARKET_FILE,
-          "Most frequently bought product category over the last 6 months", "category", "product", "categorical"),
+          "Most frequently bought product category over the last 6 months", "category", "product", "categorical", control="customer_behaviour"),
     Field("categories_per_visit", "Средний_просмотр_категорий_за_визит", MARKET_FILE,
           "Average number of categories viewed per visit in the last month", "categories / visit",
-          "product", "count"),
+          "product", "count", control="customer_behaviour"),
     Field("unpaid_items", "Неоплаченные_продукты_штук_квартал", MARKET_FILE,
-          "Unpaid items left in the cart over the last 3 months", "items", "product", "count"),
+          "Unpaid items left in the cart over the last 3 months", "items", "product", "count", control="customer_behaviour"),
     Field("service_errors", "Ошибка_сервиса", MARKET_FILE, "Site failures the customer met while visiting",
-          "failures", "site", "count"),
+          "failures", "site", "count", control="customer_behaviour"),
     Field("pages_per_visit", "Страниц_за_визит", MARKET_FILE,
-          "Average pages viewed per visit over the last 3 months", "pages / visit", "site", "count"),
+          "Average pages viewed per visit over the last 3 months", "pages / visit", "site", "count", control="customer_behaviour"),
     Field("revenue_prev2", REVENUE_RU, MARKET_MONEY, "Revenue from the customer two months before the current one",
-          "₽", "purchase", "continuous", period="препредыдущий_месяц"),
+          "₽", "purchase", "continuous", period="препредыдущий_месяц", control="customer_behaviour"),
     Field("revenue_prev", REVENUE_RU, MARKET_MONEY, "Revenue from the customer in the previous month", "₽",
-          "purchase", "continuous", period="предыдущий_месяц"),
+          "purchase", "continuous", period="предыдущий_месяц", control="customer_behaviour"),
     Field("revenue_current", REVENUE_RU, MARKET_MONEY, "Revenue from the customer in the current month", "₽",
-          "purchase", "continuous", period="текущий_месяц"),
+          "purchase", "continuous", period="текущий_месяц", control="customer_behaviour"),
     Field("minutes_prev", MINUTES_RU, MARKET_TIME, "Minutes on the site in the previous month", "minutes",
-          "site", "count", period="предыдущий_месяц"),
+          "site", "count", period="предыдущий_месяц", control="customer_behaviour"),
     Field("minutes_current", MINUTES_RU, MARKET_TIME, "Minutes on the site in the current month", "minutes",
-          "site", "count", period="текущий_месяц"),
+          "site", "count", period="текущий_месяц", control="customer_behaviour"),
     Field("profit", PROFIT_RU, MONEY,
           "Average monthly profit the store makes on the customer over the last 3 months (as exported; "
           "the brief gives no unit, the values 0.9–7.4 suggest thousands of ₽)", "as exported",
@@ -212,8 +224,8 @@ def dictionary_frame() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``name, source_name, source_file, period, meaning, unit, group, kind``, one row per column
-        of the customer table, in table order.
+        Columns ``name, source_name, source_file, period, meaning, unit, group, kind, control``, one row per
+        column of the customer table, in table order (``control``: a key of :data:`CONTROL_KINDS`).
     """
     return pd.DataFrame(
         [
@@ -226,6 +238,7 @@ def dictionary_frame() -> pd.DataFrame:
                 "unit": f.unit,
                 "group": f.group,
                 "kind": f.kind,
+                "control": f.control,
             }
             for f in DICTIONARY
         ]
@@ -243,7 +256,8 @@ def dictionary_markdown() -> str:
         f"{row.source_file}: {row.source_name}" + (f" ({row.period})" if row.period else "")
         for row in frame.itertuples()
     ]
-    table = frame[["name", "source", "meaning", "unit", "group"]].to_markdown(index=False)
+    table = frame[["name", "source", "meaning", "unit", "group", "control"]].to_markdown(index=False)
+    controls = "\n".join(f"- **{kind}**: {text}" for kind, text in CONTROL_KINDS.items())
     cats = "\n".join(
         f"| {col} | {ru} | {en} |" for col, mapping in CATEGORY_LABELS.items() for ru, en in mapping.items()
     )
@@ -262,7 +276,11 @@ def dictionary_markdown() -> str:
         "This file is generated from `analysis/dictionary.py` (`python -m analysis dictionary > data/README.md`);\n"
         "a test keeps the two in step.\n\n"
         "## The customer table\n\nOne row per customer. Feature groups:\n\n"
-        f"{groups}\n\n{table}\n\n"
+        f"{groups}\n\n"
+        "Who determines each variable (`control`): only a store action can be recommended or offered; a\n"
+        "customer behaviour is reported as an association, and a store action that might influence it gets a\n"
+        "scenario only as a labelled assumption.\n\n"
+        f"{controls}\n\n{table}\n\n"
         "## Category values\n\n| column | export value | table value |\n|---|---|---|\n"
         f"{cats}\n\n"
         "## Known typos of the exports (corrected on reading, each correction reported)\n\n"

@@ -1,8 +1,9 @@
-"""From association to evidence: A/B tests of the recommended store-controlled actions.
+"""From association to evidence: A/B tests of the store's actions, and of the assumptions behind the others.
 
 Three verbs, each a pure function on DataFrames with a thin file layer around it:
 
-* :func:`experiment_plan` — for every recommended (group, action) of ``action_effects.csv``: the effect the
+* :func:`experiment_plan` — for every (group, action) of ``action_effects.csv`` (store actions, and store
+  actions whose scenario rests on an assumption, which only an experiment can test): the effect the
   model predicts, the baseline rate, the minimum detectable effect of the customers available and the
   customers per arm needed for 80 % and 90 % power (α = 0.05, two-sided, two proportions).
 * :func:`assign_customers` — stratified randomisation of the customers an action can reach, with a balance
@@ -12,13 +13,13 @@ Three verbs, each a pure function on DataFrames with a thin file layer around it
 
 The population of an experiment is the customers of the group **with room** for the action (the ones the
 action can reach: consent for marketing, a variable that can still move inside the observed range; the rule
-of :func:`analysis.segments.apply_lever`), because that is the population the predicted effect is averaged
+of :func:`analysis.actions.apply_action`), because that is the population the predicted effect is averaged
 over (``n_with_room`` in ``action_effects.csv``).
 
 Inputs (written by ``python -m analysis run``):
 
 * ``action_effects.csv`` — ``group, action, n_customers, n_with_room, decline_rate_baseline,
-  decline_rate_scenario, effect, conf_low, conf_high, p_value, p_value_holm, recommended``;
+  decline_rate_scenario, effect, conf_low, conf_high, kind, assumption``;
 * ``customer_groups.csv`` — ``id, group`` (one row per customer per group);
 * ``oof_predictions.csv`` — ``id, p_chosen, y_true``;
 * ``customer_table.csv`` — ``id`` and the model variables.
@@ -37,7 +38,8 @@ import pandas as pd
 from analysis import paths
 from analysis.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, SCALED, model_frame
 from analysis.load import ExportError, Violation
-from analysis.segments import LEVER_BY_NAME, apply_lever, lever_bounds
+from analysis.actions import ASSUMED_ACTIONS, LEVER_BY_NAME, STORE_ACTIONS as STORE_LEVERS, apply_action, \
+    support_reference
 from stats.experiments import (
     CONTROL,
     TREATMENT,
@@ -50,8 +52,9 @@ from stats.experiments import (
     stratified_assignment,
 )
 
-#: Actions the store controls (the others in the scenarios describe customer behaviour).
-STORE_ACTIONS = ("more_marketing", "marketing_this_month", "cart_reminder", "less_promotion")
+#: What an experiment can test: the store actions, and the store actions whose effect rests on an assumption
+#: (the experiment is where that assumption gets tested).
+STORE_ACTIONS = tuple(lever.name for lever in STORE_LEVERS + ASSUMED_ACTIONS)
 ALPHA = 0.05
 POWERS = (0.8, 0.9)
 #: Smallest stratum the assignment aims for: with fewer customers a stratum indicator in the analysis logit
@@ -61,8 +64,7 @@ N_RISK_BINS = 10
 
 INPUT_COLUMNS = {
     "action_effects.csv": ["group", "action", "n_customers", "n_with_room", "decline_rate_baseline",
-                           "decline_rate_scenario", "effect", "conf_low", "conf_high", "p_value", "p_value_holm",
-                           "recommended"],
+                           "decline_rate_scenario", "effect", "conf_low", "conf_high", "kind", "assumption"],
     "customer_groups.csv": ["id", "group"],
     "oof_predictions.csv": ["id", "p_chosen", "y_true"],
     "customer_table.csv": ["id"],
@@ -70,7 +72,7 @@ INPUT_COLUMNS = {
 
 PLAN_COLUMNS = [
     "group", "action", "n_customers", "n_with_room", "baseline_rate", "predicted_effect", "predicted_conf_low",
-    "predicted_conf_high", "p_value_holm", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90",
+    "predicted_conf_high", "kind", "assumption", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90",
     "n_per_arm_80_ci_bound", "feasible", "note",
 ]
 ASSIGNMENT_COLUMNS = ["id", "arm", "stratum", "action", "group"]
@@ -124,8 +126,8 @@ def population(action: str, group: str, customer_groups: pd.DataFrame, oof: pd.D
                customer_table: pd.DataFrame) -> pd.DataFrame:
     """The customers of ``group`` the action can reach, with their model variables and out-of-fold risk.
 
-    Room is :func:`analysis.segments.apply_lever` applied to the group's customers with the bounds of the whole
-    modelling table (the scenarios and offers use the same bounds), so that the count equals ``n_with_room`` of
+    Room is :func:`analysis.actions.apply_action` applied to the group's customers with the support reference of
+    the whole modelling table (the scenarios and offers use the same), so that the count equals ``n_with_room`` of
     the same group and action.
 
     Returns
@@ -142,7 +144,7 @@ def population(action: str, group: str, customer_groups: pd.DataFrame, oof: pd.D
     if len(absent):
         raise ValueError(f"customer_table.csv: {len(absent)} customers of group {group!r} are missing "
                          f"(first ids: {', '.join(map(str, absent[:5]))})")
-    _, room = apply_lever(members, LEVER_BY_NAME[action], lever_bounds(table))
+    _, room, _ = apply_action(members, LEVER_BY_NAME[action], support_reference(table))
     reach = members[room].reset_index(drop=True)
     risk = oof.set_index("id")["p_chosen"]
     no_risk = ~reach["id"].isin(risk.index)
@@ -201,7 +203,7 @@ def _note(r: dict, pool) -> str:
 
 def experiment_plan(action_effects: pd.DataFrame, customer_groups: pd.DataFrame, oof: pd.DataFrame,
                     customer_table: pd.DataFrame, alpha: float = ALPHA, powers=POWERS) -> pd.DataFrame:
-    """Sample sizes of an A/B test for every recommended store-controlled action in its group.
+    """Sample sizes of an A/B test for every store action (and assumption-based action) in every group.
 
     Parameters
     ----------
@@ -215,7 +217,7 @@ def experiment_plan(action_effects: pd.DataFrame, customer_groups: pd.DataFrame,
     Returns
     -------
     pandas.DataFrame
-        One row per recommended (group, action), columns :data:`PLAN_COLUMNS`:
+        One row per (group, action) with customers to reach, columns :data:`PLAN_COLUMNS`:
         ``baseline_rate`` mean out-of-fold risk of the customers with room (the control arm's expected
         decline rate); ``predicted_effect`` / ``predicted_conf_low`` / ``predicted_conf_high`` the model's
         change in the three-month decline rate among them, with its 95 % CI; ``n_per_arm_available``
@@ -231,7 +233,8 @@ def experiment_plan(action_effects: pd.DataFrame, customer_groups: pd.DataFrame,
     ``p1 = baseline_rate`` and treatment rate ``p2 = baseline_rate + predicted_effect``.
     """
     effects = action_effects[action_effects["action"].isin(STORE_ACTIONS)]
-    effects = effects[_as_bool(effects["recommended"])].sort_values(["action", "group"], kind="stable")
+    effects = effects[(effects["n_with_room"] > 0) & effects["effect"].notna()]
+    effects = effects.sort_values(["action", "group"], kind="stable")
     rows = []
     for e in effects.itertuples():
         reach = population(e.action, e.group, customer_groups, oof, customer_table)
@@ -252,7 +255,8 @@ def experiment_plan(action_effects: pd.DataFrame, customer_groups: pd.DataFrame,
         rows.append({
             "group": e.group, "action": e.action, "n_customers": int(e.n_customers), "n_with_room": len(reach),
             "baseline_rate": p1, "predicted_effect": float(e.effect), "predicted_conf_low": float(e.conf_low),
-            "predicted_conf_high": float(e.conf_high), "p_value_holm": float(e.p_value_holm),
+            "predicted_conf_high": float(e.conf_high), "kind": e.kind,
+            "assumption": e.assumption if isinstance(e.assumption, str) else "",
             "n_per_arm_available": available, "mde_80": mde, "n_per_arm_80": sizes[0], "n_per_arm_90": sizes[1],
             "n_per_arm_80_ci_bound": bound,
             "feasible": bool(np.isfinite(sizes[0]) and sizes[0] <= available),
@@ -282,11 +286,11 @@ def experiment_plan(action_effects: pd.DataFrame, customer_groups: pd.DataFrame,
 
 
 def default_group(action: str, action_effects: pd.DataFrame) -> str:
-    """The recommended group of ``action`` with the most customers with room (the largest experiment)."""
-    rows = action_effects[(action_effects["action"] == action) & _as_bool(action_effects["recommended"])]
+    """The group of ``action`` with the most customers with room (the largest experiment)."""
+    rows = action_effects[(action_effects["action"] == action) & (action_effects["n_with_room"] > 0)]
     if rows.empty:
-        raise ValueError(f"action_effects.csv: action {action!r} is recommended for no group; pass --group "
-                         "to assign customers anyway")
+        raise ValueError(f"action_effects.csv: action {action!r} can reach no customer of any group; pass "
+                         "--group to assign customers anyway")
     return str(rows.sort_values(["n_with_room", "group"], ascending=[False, True]).iloc[0]["group"])
 
 
@@ -593,21 +597,21 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     """Register ``experiment {plan,assign,analyze}`` on the subparsers of ``python -m analysis``."""
-    parser = sub.add_parser("experiment", help="A/B tests of the recommended actions: plan, assign, analyze")
+    parser = sub.add_parser("experiment", help="A/B tests of the store's actions: plan, assign, analyze")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--results-dir", default=str(paths.RESULTS_DIR), help="where `run` wrote its tables")
         p.add_argument("--out", default=None, help="output CSV (default: see the command's help)")
 
-    p = verbs.add_parser("plan", help="sample sizes per recommended action and group -> experiment_plan.csv")
+    p = verbs.add_parser("plan", help="sample sizes per action and group -> experiment_plan.csv")
     common(p)
     p.set_defaults(func=_cmd_plan)
     p = verbs.add_parser("assign", help="stratified randomisation -> assignments.csv and balance.csv")
     common(p)
     p.add_argument("--action", required=True, choices=STORE_ACTIONS)
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--group", default=None, help="group code (default: the recommended group with most room)")
+    p.add_argument("--group", default=None, help="group code (default: the group with most room)")
     p.set_defaults(func=_cmd_assign)
     p = verbs.add_parser("analyze", help="effect of the action in a finished experiment")
     common(p)

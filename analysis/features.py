@@ -51,6 +51,16 @@ NUMERIC_PREDICTORS = (
 CATEGORICAL_PREDICTORS = ("service_type", "contact_allowed", "popular_category")
 PREDICTORS = NUMERIC_PREDICTORS + CATEGORICAL_PREDICTORS
 
+#: ``promo_share`` is bimodal: most customers buy 10–40 % on promotion, a separate cluster 74–99 %, almost no
+#: one in between (3 customers in [0.5, 0.8) in the real data). This value separates the two clusters: the
+#: promotion-dependent focus group, the cluster-specific promotion terms of the flexible candidate and the
+#: support rule of the scenarios all use it.
+PROMO_CLUSTER_SPLIT = 0.5
+#: Model column: 1 for a customer in the upper promotion cluster (``promo_share ≥ PROMO_CLUSTER_SPLIT``).
+PROMO_UPPER = "promo_upper"
+#: Centre of the upper cluster's own promotion slope (``promo_share_10pp`` = 9, i.e. 90 % on promotion).
+PROMO_UPPER_CENTRE = 9.0
+
 #: Variables deliberately left out of the risk model, with the reason.
 EXCLUDED_VARIABLES = {
     "id": "an identifier, no information about behaviour",
@@ -73,18 +83,36 @@ def linear_formula(predictors=PREDICTORS) -> str:
     return " + ".join(terms)
 
 
+def promo_flexible_formula() -> str:
+    """The all-linear right-hand side plus an intercept and a slope of its own for the upper promotion cluster:
+    ``... + promo_share_10pp + promo_upper + I(promo_upper * (promo_share_10pp - 9))``. The promotion slope
+    inside the upper cluster is then estimated from that cluster's customers instead of being borrowed from
+    the lower one (where the linear term gets it)."""
+    return (f"{linear_formula()} + {PROMO_UPPER} + "
+            f"I({PROMO_UPPER} * (promo_share_10pp - {PROMO_UPPER_CENTRE}))")
+
+
+def with_promo_cluster(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a copy) with :data:`PROMO_UPPER` computed from ``promo_share_10pp``: always recomputed, so that a
+    counterfactual value of the promotional share carries its own cluster."""
+    out = frame.copy()
+    # a tolerance far below the exports' two decimals: 0.5 / 0.1 must count as 5 however it rounds
+    out[PROMO_UPPER] = (out["promo_share_10pp"].to_numpy(dtype=float) >= 10 * PROMO_CLUSTER_SPLIT - 1e-9).astype(float)
+    return out
+
+
 def model_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The customer table plus the rescaled model columns; the input is not modified.
+    """The customer table plus the rescaled model columns and the promotion cluster; the input is not modified.
 
     Returns
     -------
     pandas.DataFrame
-        All columns of ``table`` plus the columns of :data:`SCALED`.
+        All columns of ``table`` plus the columns of :data:`SCALED` and :data:`PROMO_UPPER`.
     """
     frame = table.copy()
     for column, (source, divisor, _) in SCALED.items():
         frame[column] = frame[source] / divisor
-    return frame
+    return with_promo_cluster(frame)
 
 
 def unit_of(column: str) -> str:

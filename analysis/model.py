@@ -19,6 +19,8 @@ from analysis.features import (
     PREDICTORS,
     REFERENCE_LEVELS,
     linear_formula,
+    promo_flexible_formula,
+    with_promo_cluster,
 )
 from stats.calibration import brier_score, hosmer_lemeshow, reliability_curve
 from stats.collinearity import generalized_variance_inflation, variance_inflation
@@ -139,9 +141,9 @@ __all__ = [
 # Candidates, the choice rule, the business model and effects read at typical values
 # --------------------------------------------------------------------------------------------------------------
 
-CANDIDATE_COLUMNS = ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic",
-                     "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "n_folds",
-                     "folds_not_converged", "meets_target", "role", "chosen"]
+CANDIDATE_COLUMNS = ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "log_loss_diff",
+                     "log_loss_diff_se", "tied", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope",
+                     "calibration_intercept", "n_folds", "folds_not_converged", "meets_target", "role", "chosen"]
 
 
 def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_train: int, n_test: int,
@@ -180,7 +182,8 @@ def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_
         rows.append({"model": name, "auc_mean": summary.loc[name, "auc_mean"],
                      "auc_conf_low": summary.loc[name, "auc_conf_low"],
                      "auc_conf_high": summary.loc[name, "auc_conf_high"],
-                     "log_loss": means.loc[name, "log_loss"], "brier": means.loc[name, "brier"],
+                     "log_loss": means.loc[name, "log_loss"], "log_loss_diff": np.nan, "log_loss_diff_se": np.nan,
+                     "tied": False, "brier": means.loc[name, "brier"],
                      "hl_statistic": float(hl["statistic"]), "hl_df": int(hl["df"]),
                      "hl_p_value": float(hl["p_value"]), "calibration_slope": float(cal["calibration_slope"]),
                      "calibration_intercept": float(cal["calibration_intercept"]),
@@ -194,6 +197,30 @@ def choose_model(table: pd.DataFrame, interpretable) -> str:
     """The inference model by the stated rule: lowest mean out-of-fold log loss among ``interpretable``."""
     pool = table[table["model"].isin(interpretable)]
     return str(pool.sort_values(["log_loss", "model"], kind="stable").iloc[0]["model"])
+
+
+def log_loss_ties(table: pd.DataFrame, scores: pd.DataFrame, best: str, n_train: int, n_test: int) -> pd.DataFrame:
+    """The tie rule: each candidate's mean out-of-fold log loss minus the best's on the same outer folds, with the
+    Nadeau–Bengio corrected standard error of that difference; ``tied`` when the difference is at most one SE
+    (the best model ties with itself).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with ``log_loss_diff``, ``log_loss_diff_se`` and ``tied`` filled for its models.
+    """
+    wide = scores.pivot_table(index=["repeat", "fold"], columns="model", values="log_loss", aggfunc="first")
+    out = table.copy()
+    diffs, ses = [], []
+    for name in out["model"]:
+        diff = (wide[name] - wide[best]).to_numpy()
+        # the variance of stats.crossval.corrected_resampled_ttest: (1/J + n_test/n_train) s²
+        diffs.append(float(diff.mean()))
+        ses.append(float(np.sqrt((1.0 / len(diff) + n_test / n_train) * diff.var(ddof=1))))
+    out["log_loss_diff"] = diffs
+    out["log_loss_diff_se"] = ses
+    out["tied"] = out["log_loss_diff"] <= out["log_loss_diff_se"]
+    return out
 
 
 def fitted_vif(result) -> pd.DataFrame:
@@ -309,6 +336,16 @@ class ModelPair:
     estimator: object          # the fitted full-data estimator (statsmodels result, classifier)
 
 
+#: Candidates that are plain formula logits (statsmodels), and their right-hand sides.
+FORMULA_LOGITS = ("logit_selected", "logit_linear", "logit_promo_flexible")
+
+
+def formula_of(code: str, selected_formula: str) -> str:
+    """The right-hand side of a formula-logit candidate (the selected one is the run's search result)."""
+    return {"logit_selected": selected_formula, "logit_linear": linear_formula(),
+            "logit_promo_flexible": promo_flexible_formula()}[code]
+
+
 def _link_model(code: str, frame: pd.DataFrame, formula: str):
     """Full-data fit of an interpretable candidate as a LinkModel, with its score function and estimator."""
     from scipy.special import logit as _logit
@@ -323,15 +360,18 @@ def _link_model(code: str, frame: pd.DataFrame, formula: str):
     from stats.margins import _design, _model_spec
 
     X, y = frame[list(PREDICTORS)], frame[TARGET]
-    if code in ("logit_selected", "logit_linear"):
-        rhs = formula if code == "logit_selected" else linear_formula()
-        result = fit_logit(f"{TARGET} ~ {rhs}", frame)
+    if code in FORMULA_LOGITS:
+        rhs = formula_of(code, formula)
+        result = fit_logit(f"{TARGET} ~ {rhs}", with_promo_cluster(frame))
 
         spec = _model_spec(result)
 
-        def design(f, result=result, spec=spec):
+        derive = code == "logit_promo_flexible"
+
+        def design(f, result=result, spec=spec, derive=derive):
             # complete frames: patsy's design without its per-value missing check (stats.design); any other
-            # model specification through statsmodels
+            # model specification through statsmodels. The promotion cluster follows the (counterfactual) share.
+            f = with_promo_cluster(f) if derive else f
             return build_design(spec, f, name="frame") if isinstance(spec, patsy.DesignInfo) else _design(result, f)
 
         link = logit_link_model(design, result.params, result.cov_params())
@@ -406,6 +446,39 @@ def label_consistent_predict(pair: ModelPair, frame: pd.DataFrame, p_label: np.n
     return predict
 
 
+def label_consistent_drop_se(pair: ModelPair, frame: pd.DataFrame, p_label: np.ndarray):
+    """``se(f, counterfactual)``: each customer's delta-method standard error of the risk drop of
+    :func:`label_consistent_predict`, ``p_label − g(s_label + s(cf) − s(f))``, through the inference model's
+    score ``s`` (its covariance) with the recalibration map ``g`` held fixed. ``f`` must be ``frame``'s rows.
+
+    Notes
+    -----
+    ``∂drop/∂θ = −g'(u) [∂s(cf)/∂θ − ∂s(f)/∂θ]`` with ``u = s_label + s(cf) − s(f)`` and
+    ``∂s/∂θ = (∂p/∂θ) / (p (1 − p))`` (``s = logit p`` of the inference model); ``se = sqrt(J V J')`` per row.
+    """
+    link = pair.inference
+    s_label = business_score(pair, p_label)
+
+    def score_and_gradient(f):
+        X = link.design(f)
+        p = np.clip(link.prob(link.params, X), 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p), link.jacobian(link.params, X) / (p * (1 - p))[:, None]
+
+    def se(f, counterfactual):
+        s0, j0 = score_and_gradient(f)
+        s1, j1 = score_and_gradient(counterfactual)
+        u = s_label + s1 - s0
+        if pair.score_map is None:
+            e = 1.0 / (1.0 + np.exp(-u))
+            slope = e * (1 - e)
+        else:
+            slope = pair.score_map.derivative(u)
+        J = slope[:, None] * (j1 - j0)
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J), 0.0))
+
+    return se
+
+
 def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[str, pd.DataFrame]:
     """Every inference table of the chosen models.
 
@@ -470,10 +543,8 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[st
 def linear_score_spec(pair: ModelPair, formula: str) -> tuple[str, pd.Series]:
     """The business model's score as a patsy right-hand side and named coefficients (for the model file):
     every interpretable candidate but the floor logit is linear in its design."""
-    if pair.inference_code == "logit_selected":
-        return formula, pair.estimator.params
-    if pair.inference_code == "logit_linear":
-        return linear_formula(), pair.estimator.params
+    if pair.inference_code in FORMULA_LOGITS:
+        return formula_of(pair.inference_code, formula), pair.estimator.params
     if pair.inference_code == "gam_engagement":
         return pair.estimator.formula_, pd.Series(pair.estimator.params_, index=pair.estimator.column_names_)
     if pair.inference_code == "logit_floor":
@@ -490,7 +561,7 @@ def scoring_spec(pair: ModelPair, formula: str, frame: pd.DataFrame):
     import statsmodels.formula.api as smf
 
     score_formula, params = linear_score_spec(pair, formula)
-    if pair.inference_code in ("logit_selected", "logit_linear"):
+    if pair.inference_code in FORMULA_LOGITS:
         result = pair.estimator
     else:
         model_object = smf.logit(f"{TARGET} ~ {score_formula}", frame)

@@ -35,8 +35,10 @@ What the file holds
     ``calibrator``: ``{"kind": "isotonic", "x": [...], "y": [...]}`` (piecewise-linear interpolation of
     ``p``, constant beyond the ends: scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``) or
     ``{"kind": "platt", "a": a, "b": b}`` (``p' = expit(a logit(p) + b)``).
-``thresholds, allowed_levers, lever_bounds, rules``
-    Whatever the caller stores for scoring (segment thresholds, levers, business-rule reference values).
+``thresholds, allowed_levers, support, rules``
+    Whatever the caller stores for scoring (segment thresholds, the store actions allowed in offers, the support
+    rule's reference counts of each action column's distinct training values per cluster, business-rule
+    reference values).
 ``training``
     Aggregates of the training data for drift checks (:func:`training_summary`): the number of rows, the
     deciles and bin shares of each numeric variable, the level shares of each categorical variable, and the
@@ -62,7 +64,7 @@ from patsy.mgcv_cubic_splines import _get_crs_dmatrix
 from scipy.special import expit, logit
 
 FORMAT = "oneclick-logit-model"
-VERSION = 1
+VERSION = 2
 
 #: Quantiles whose values bound the drift bins of a numeric variable (the training deciles).
 DECILES = tuple(np.round(np.arange(1, 10) / 10, 1))
@@ -242,7 +244,7 @@ def training_summary(frame: pd.DataFrame, numeric: list[str], categorical: list[
     return summary
 
 
-def freeze(result, training_frame: pd.DataFrame, *, thresholds=None, allowed_levers=(), lever_bounds=None,
+def freeze(result, training_frame: pd.DataFrame, *, thresholds=None, allowed_levers=(), support=None,
            rules=None, oof_risk: np.ndarray | None = None, probability: dict | None = None,
            extra: dict | None = None) -> dict:
     """A fitted statsmodels formula logit as a JSON-ready model specification.
@@ -254,7 +256,7 @@ def freeze(result, training_frame: pd.DataFrame, *, thresholds=None, allowed_lev
     training_frame
         The data the model was fitted on: used for the drift summary and to check that the frozen design
         rebuilds the fitted design matrix (to 1e-10); no row of it is stored.
-    thresholds, allowed_levers, lever_bounds, rules
+    thresholds, allowed_levers, support, rules
         Stored as given (dataclasses as dictionaries) for the scoring step.
     oof_risk
         The training customers' out-of-fold risk (reference of the predicted-risk drift check).
@@ -285,7 +287,7 @@ def freeze(result, training_frame: pd.DataFrame, *, thresholds=None, allowed_lev
         "probability": _plain(probability or {"link": "logit"}),
         "thresholds": _plain(thresholds),
         "allowed_levers": _plain(list(allowed_levers)),
-        "lever_bounds": _plain(lever_bounds or {}),
+        "support": _plain(support or {}),
         "rules": _plain(rules or {}),
     }
     if extra:
@@ -329,7 +331,7 @@ def save_model(path: str | os.PathLike, spec: dict) -> Path:
 
 
 _REQUIRED_KEYS = ("formula", "design", "estimates", "covariance", "probability", "thresholds", "allowed_levers",
-                  "lever_bounds", "rules", "training")
+                  "support", "rules", "training")
 
 
 def load_model(path: str | os.PathLike) -> dict:
@@ -541,6 +543,59 @@ def probability_from_eta(block: dict, eta: np.ndarray) -> np.ndarray:
             with np.errstate(divide="ignore"):
                 p = expit(float(calibrator["a"]) * logit(p) + float(calibrator["b"]))
     return p
+
+
+def probability_slope(block: dict, eta: np.ndarray) -> np.ndarray:
+    """``dp/deta`` of the ``probability`` block at ``eta`` (the chain rule through link and calibrator).
+
+    Raises
+    ------
+    ModelFileError
+        For an isotonic calibrator (piecewise linear: no derivative at its knots).
+    """
+    eta = np.asarray(eta, dtype=float)
+    e = expit(eta)
+    slope = e * (1.0 - e)
+    p = e
+    if block["link"] == "floor_logit":
+        g = float(block["floor"])
+        p, slope = g + (1.0 - g) * e, (1.0 - g) * slope
+    calibrator = block.get("calibrator")
+    if calibrator is None:
+        return slope
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    ds = slope / (q * (1.0 - q))  # d logit(p) / d eta
+    s = logit(q)
+    if calibrator["kind"] == "asymptote":
+        u = expit(float(calibrator["slope"]) * s + float(calibrator["shift"]))
+        span = float(calibrator["ceiling"]) - float(calibrator["floor"])
+        return span * float(calibrator["slope"]) * u * (1.0 - u) * ds
+    if calibrator["kind"] == "platt":
+        u = expit(float(calibrator["a"]) * s + float(calibrator["b"]))
+        return float(calibrator["a"]) * u * (1.0 - u) * ds
+    raise ModelFileError("an isotonic calibrator has no derivative: per-customer intervals need a smooth map")
+
+
+def _rowwise_quadratic(J: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """``diag(J V J')`` with each row's value computed from that row alone (no BLAS: a customer's value must
+    not depend on the batch it is scored in)."""
+    JV = np.empty_like(J)
+    for k in range(V.shape[1]):
+        JV[:, k] = (J * V[:, k]).sum(axis=1)
+    return (JV * J).sum(axis=1)
+
+
+def difference_std_error(spec: dict, frame0: pd.DataFrame, frame1: pd.DataFrame) -> np.ndarray:
+    """Each row's delta-method standard error of ``p(frame0) − p(frame1)`` (same customers, changed values),
+    from the file's covariance with the probability map held fixed: ``J = p'(η0) x0 − p'(η1) x1``,
+    ``se = sqrt(J V J')``."""
+    X0 = np.ascontiguousarray(design_matrix(spec, frame0))
+    X1 = np.ascontiguousarray(design_matrix(spec, frame1))
+    beta = np.asarray(spec["estimates"]["values"], dtype=float)
+    block = spec["probability"]
+    J = (probability_slope(block, (X0 * beta).sum(axis=1))[:, None] * X0
+         - probability_slope(block, (X1 * beta).sum(axis=1))[:, None] * X1)
+    return np.sqrt(np.maximum(_rowwise_quadratic(J, np.asarray(spec["covariance"], dtype=float)), 0.0))
 
 
 def predict_proba(spec: dict, frame: pd.DataFrame) -> np.ndarray:

@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import benchmark, model, model_file, segments
+from analysis import benchmark, decisions, model, model_file, segments
 from analysis.dataset import load_dataset, write_data_outputs
 from analysis.features import EXCLUDED_VARIABLES, linear_formula, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
 from analysis.report.results import DATA_STAGE_TABLES, check_columns, read_tables, write_table
-from analysis.summary import headline_table, levers_table, protocol_table
+from analysis.summary import headline_actions_table, headline_table, levers_table, protocol_table
 from analysis.specification import centring_values, select_specification
 
 #: The full protocol of the benchmark; ``quick`` is for tests on small synthetic data.
-PROTOCOL = {"n_splits": 5, "n_repeats": 5, "inner_splits": 3}
-QUICK_PROTOCOL = {"n_splits": 3, "n_repeats": 2, "inner_splits": 2}
+PROTOCOL = {"n_splits": 5, "n_repeats": 5, "inner_splits": 3, "n_bootstrap": 200}
+QUICK_PROTOCOL = {"n_splits": 3, "n_repeats": 2, "inner_splits": 2, "n_bootstrap": 20}
 
 
 class _Timer:
@@ -81,7 +81,7 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         write_data_outputs(dataset, results_dir)
         for name, table in read_tables(results_dir, DATA_STAGE_TABLES).items():
             check_columns(table, name)
-        _write(protocol_table(), results_dir, "protocol")
+        _write(protocol_table(protocol), results_dir, "protocol")
         _write(levers_table(), results_dir, "levers")
         frame = model_frame(dataset.model_table)
         _write(units_table(), results_dir, "model_units")
@@ -106,7 +106,8 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         warm.join()
         X, y = xy(frame)
         y_arr = y.to_numpy()
-        bench = benchmark.run_benchmark(X, y, seed=seed, protocol=protocol, n_jobs=n_jobs)
+        bench = benchmark.run_benchmark(X, y, seed=seed, protocol={k: v for k, v in protocol.items()
+                                                                    if k != "n_bootstrap"}, n_jobs=n_jobs)
         for name, table in bench.tables.items():
             _write(table, results_dir, name)
         oof = bench.oof
@@ -135,17 +136,22 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         _write(pd.concat(tests, ignore_index=True), results_dir, "calibration_tests")
         _write(model.roc_curves(y_arr, oof), results_dir, "roc_curves")
 
-    with timer.stage("segments and offers"):
+    with timer.stage("segments"):
         p_label = oof[bench.business].to_numpy()
-        offer_predict = model.label_consistent_predict(pair, frame, p_label)
-        seg = segments.segment_analysis(frame, pair.business, p_label, y_arr, offer_predict)
+        seg = segments.segment_analysis(frame, p_label, y_arr)
         for name, table in seg.tables.items():
+            _write(table, results_dir, name)
+
+    with timer.stage("decisions (bootstrap)"):
+        decided = decisions.decide(pair, frame, formula, bench.tables["model_candidates"], seg.groups, p_label,
+                                   seg.thresholds, seed=seed, n_boot=protocol["n_bootstrap"], n_jobs=n_jobs)
+        for name, table in decided.tables.items():
             _write(table, results_dir, name)
 
     with timer.stage("save model"):
         scoring_result, probability = model.scoring_spec(pair, formula, frame)
         spec = model_file.freeze(scoring_result, frame, thresholds=seg.thresholds,
-                                 allowed_levers=seg.allowed_levers, lever_bounds=seg.bounds,
+                                 allowed_levers=decided.allowed_levers, support=decided.reference,
                                  rules=dataset.data.reference, oof_risk=oof[bench.business].to_numpy(),
                                  probability=probability, extra={"seed": seed, "model": bench.business})
         model_file.save_model(results_dir / MODEL_PATH_NAME, spec)
@@ -166,7 +172,9 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                               "n_customers": int(len(frame)), "decline_rate": float(np.mean(y))}])
     _write(headline_table(read_tables(results_dir, (
         "row_accounting", "customer_table", "segment_thresholds", "offers", "segments", "model_candidates",
-        "model_benchmark", "accuracy_gap")) | {"run_info": run_info}), results_dir, "headline")
+        "model_benchmark", "accuracy_gap", "offer_plan")) | {"run_info": run_info}), results_dir, "headline")
+    _write(headline_actions_table(read_tables(results_dir, (
+        "scenarios", "effects_by_model", "action_tests", "action_value"))), results_dir, "headline_actions")
     _write(run_info, results_dir, "run_info")
     print(f"analysis written in {times['seconds'].iloc[-1]:.1f} s", file=sys.stderr)
     return {"times": times}

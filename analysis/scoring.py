@@ -43,10 +43,11 @@ from analysis.dataset import load_dataset
 from analysis.dictionary import DICTIONARY
 from analysis.features import model_frame
 from analysis.paths import MODEL_PATH_NAME
-from analysis.segments import Thresholds, customer_offers
+from analysis.actions import OFFER_COLUMNS as ACTION_OFFER_COLUMNS, customer_offers
+from analysis.segments import Thresholds
 from stats.drift import drift_status, population_stability_index
 
-OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "reason"]
+OFFER_COLUMNS = [*ACTION_OFFER_COLUMNS, "reason"]
 DRIFT_COLUMNS = ["feature", "statistic", "value", "status", "threshold_watch", "threshold_alert"]
 COUNT_COLUMNS = ["feature", "kind", "bin", "count"]
 SUMMARY_COLUMNS = ["quantity", "reason", "customers"]
@@ -72,6 +73,8 @@ def _not_scored(ids, reasons) -> pd.DataFrame:
     ids = np.asarray(ids)
     return pd.DataFrame({"id": ids, "p_decline": np.full(len(ids), np.nan), "profit": np.full(len(ids), np.nan),
                          "segment": NOT_SCORED, "offer": NOT_SCORED_OFFER, "risk_drop": np.full(len(ids), np.nan),
+                         "risk_drop_conf_low": np.full(len(ids), np.nan),
+                         "risk_drop_conf_high": np.full(len(ids), np.nan),
                          "reason": np.asarray(reasons, dtype=object)})
 
 
@@ -105,8 +108,10 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, p_decline, profit, segment, offer, risk_drop, reason``, sorted by ``id``. Not-scored
-        customers have ``segment`` "not_scored", offer "none", no ``p_decline``, ``profit`` or ``risk_drop``, and a ``reason`` that starts with the
+        Columns ``id, p_decline, profit, segment, offer, risk_drop, risk_drop_conf_low, risk_drop_conf_high,
+        reason``, sorted by ``id`` (the interval of the risk drop: delta method from the file's covariance, the
+        probability map held fixed). Not-scored customers have ``segment`` "not_scored", offer "none", no
+        ``p_decline``, ``profit`` or ``risk_drop``, and a ``reason`` that starts with the
         rule (``regular_customer``, ``extreme_revenue``, ``new_level``) followed by ``: `` and the detail.
     """
     frame = model_frame(table).reset_index(drop=True)
@@ -116,9 +121,10 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.D
     if scorable.any():
         scored = frame[scorable].reset_index(drop=True)
         predict = _predictor(spec)
-        bounds = {k: tuple(v) for k, v in spec["lever_bounds"].items()}
         parts.append(customer_offers(scored, predict, predict(scored), Thresholds(**spec["thresholds"]),
-                                     spec["allowed_levers"], bounds).assign(reason="scored"))
+                                     spec["allowed_levers"], spec["support"],
+                                     drop_se=lambda f, cf: model_file.difference_std_error(spec, f, cf))
+                     .assign(reason="scored"))
     if not scorable.all():
         parts.append(_not_scored(frame["id"].to_numpy()[~scorable], reasons[~scorable].to_numpy()))
     if len(excluded):

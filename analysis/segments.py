@@ -1,9 +1,8 @@
-"""Segments from risk × profit, their profiles, what-if scenarios of the store's actions, and offers.
+"""Segments from risk × profit, focus groups, their profiles and the stress test of the thresholds.
 
 Risk is the out-of-fold P(decline over the next three months) of the business model (never an in-sample
-score); value is the customer's average monthly profit. Scenarios are counterfactual predictions of that model:
-associations in these observational data, not causal effects; an A/B test of each action is what would confirm
-them. Engagement outcomes (pages, categories) are reported as associations only, never as levers or offers.
+score); value is the customer's average monthly profit. What the store can do about each group is in
+:mod:`analysis.actions` and :mod:`analysis.decisions`.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ import pandas as pd
 
 from statsmodels.stats.multitest import multipletests
 
+from analysis.features import PROMO_CLUSTER_SPLIT
 from stats.groups import compare_groups
-from stats.link_margins import LinkModel, prediction_difference
 
 #: P(decline) at or above which a customer is "high risk". The business probabilities are checked for
 #: calibration (model_candidates.csv); the report gives each segment's observed decline rate beside its mean
@@ -24,14 +23,9 @@ from stats.link_margins import LinkModel, prediction_difference
 RISK_THRESHOLD = 0.5
 #: Profit quantile that splits "high" from "low" profit: the more profitable half of the customers.
 PROFIT_QUANTILE = 0.5
-#: Promotional share above which a customer is "promotion-dependent": promo_share is bimodal in these data
-#: (most customers buy 10–35 % on promotion, a separate cluster 80–100 %), and 0.5 separates the two.
-PROMO_DEPENDENT = 0.5
-#: Family-wise error rate of the scenario tests (Holm over every group × action).
-ALPHA = 0.05
-#: The target: a decline of purchasing activity over the next three months; every count of customers and
-#: every probability refers to this horizon.
-HORIZON = "next three months"
+#: Promotional share above which a customer is "promotion-dependent": the split of the bimodal promotional share
+#: (analysis.features.PROMO_CLUSTER_SPLIT).
+PROMO_DEPENDENT = PROMO_CLUSTER_SPLIT
 
 SEGMENT_COLUMNS = ["segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate",
                    "mean_profit", "profit_at_risk_upper"]
@@ -39,45 +33,6 @@ SEGMENT_COLUMNS = ["segment", "kind", "n_customers", "share", "mean_p_decline", 
 GRID_SEGMENTS = ("high_risk_high_profit", "high_risk_low_profit", "low_risk_high_profit", "low_risk_low_profit")
 PROMO_GROUP = "high_risk_promo"
 ALL_HIGH_RISK = "high_risk_all"
-
-
-@dataclass(frozen=True)
-class Lever:
-    """A change of one model column, applied only where there is room for it.
-
-    ``kind`` is ``action`` for something the store controls (it can send a contact, a reminder, change its
-    promotion policy) and ``engagement`` for a customer behaviour the store can at most encourage (pages,
-    categories): engagement is measured over windows that overlap the target, so its association with decline
-    may run both ways and it is never offered as a lever.
-    """
-
-    name: str
-    column: str
-    change: float
-    description: str
-    kind: str = "action"
-    minimum: float | None = None
-    needs_consent: bool = False
-
-
-#: Store-controlled actions (used for scenarios and offers).
-ACTIONS = (
-    Lever("more_marketing", "marketing_6m", 1.0, "one more marketing contact per month (average over six months)",
-          needs_consent=True),
-    Lever("marketing_this_month", "marketing_current", 1.0, "one more marketing contact this month",
-          needs_consent=True),
-    Lever("less_promotion", "promo_share_10pp", -1.0,
-          "10 percentage points fewer purchases on promotion (personal offers instead of blanket discounts)",
-          minimum=0.0),
-    Lever("cart_reminder", "unpaid_items", -1.0, "one unpaid cart item fewer (cart reminders)", minimum=0.0),
-)
-#: Engagement outcomes: reported as associations ("customers who ... decline less"), never as levers.
-ENGAGEMENT = (
-    Lever("more_categories", "categories_per_visit", 1.0, "one more category viewed per visit", kind="engagement"),
-    Lever("more_pages", "pages_per_visit", 2.0, "two more pages per visit", kind="engagement"),
-)
-LEVERS = ACTIONS + ENGAGEMENT
-LEVER_BY_NAME = {lever.name: lever for lever in LEVERS}
 
 
 @dataclass
@@ -93,8 +48,7 @@ class Thresholds:
 @dataclass
 class SegmentResult:
     thresholds: Thresholds
-    allowed_levers: list[str]
-    bounds: dict[str, tuple[float, float]]
+    groups: dict[str, np.ndarray]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -154,156 +108,6 @@ def segment_table(segment: np.ndarray, focus: dict[str, np.ndarray], p: np.ndarr
             "profit_at_risk_upper": float(np.sum(p[mask] * profit[mask])),
         })
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
-
-
-def lever_bounds(frame: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """The observed range of every lever's column in the modelling data (levers never leave it); scenarios
-    and offers use these same bounds."""
-    return {lever.column: (float(frame[lever.column].min()), float(frame[lever.column].max())) for lever in LEVERS}
-
-
-def apply_lever(frame: pd.DataFrame, lever: Lever,
-                bounds: dict[str, tuple[float, float]]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The counterfactual frame with the lever applied where it can move, and where that is.
-
-    A lever never moves a variable outside the range observed in the modelling data (``bounds``: no
-    extrapolation), never below its minimum, and marketing levers apply only to customers who consented.
-    """
-    values = frame[lever.column].to_numpy(dtype=float)
-    low, high = bounds[lever.column]
-    if lever.minimum is not None:
-        low = max(low, lever.minimum)
-    new = np.clip(values + lever.change, low, high)
-    room = new != values
-    if lever.needs_consent:
-        room &= frame["contact_allowed"].to_numpy() == 1
-    new = np.where(room, new, values)
-    counterfactual = frame.copy()
-    counterfactual[lever.column] = new.astype(frame[lever.column].dtype) if np.all(new % 1 == 0) else new
-    return counterfactual, room
-
-
-SCENARIO_COLUMNS = [
-    "group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario",
-    "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept",
-    "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low",
-    "profit_retained_upper_high", "recommended",
-]
-
-
-def scenarios(frame: pd.DataFrame, model: LinkModel, groups: dict[str, np.ndarray],
-              bounds: dict[str, tuple[float, float]], levers=ACTIONS, alpha: float = ALPHA,
-              conf_level: float = 0.95) -> pd.DataFrame:
-    """What-if of every lever in every group: counterfactual predictions of the business model.
-
-    For the customers of the group with room for the lever, ``effect`` is the mean change of the predicted
-    probability of decline over the next three months (negative = fewer declines), with its delta-method
-    interval through the whole link; ``customers_kept`` = −effect × n_with_room (expected customers whose
-    decline is avoided); ``profit_retained_upper`` = Σ profit × (p_baseline − p_scenario), an upper bound like
-    profit at risk. ``p_value_holm`` adjusts over every group × lever of the table (nested groups make this
-    conservative). ``recommended``: an action (never an engagement outcome) with Holm p < ``alpha`` and a
-    whole interval of fewer declines. These are predictions from observational data, to be confirmed by an
-    experiment before roll-out.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`SCENARIO_COLUMNS`.
-    """
-    rows = []
-    for name, mask in groups.items():
-        base = frame[mask]
-        if len(base) == 0:
-            continue
-        for lever in levers:
-            counterfactual, room = apply_lever(base, lever, bounds)
-            row = {"group": name, "action": lever.name, "kind": lever.kind, "n_customers": len(base),
-                   "n_with_room": int(room.sum())}
-            if room.sum() == 0:
-                rows.append(row)
-                continue
-            b, c = base[room], counterfactual[room]
-            mean = prediction_difference(model, b, c, conf_level=conf_level).iloc[0]
-            money = prediction_difference(model, b, c, weights=b["profit"].to_numpy(), normalize=False,
-                                          conf_level=conf_level).iloc[0]
-            n = int(room.sum())
-            row.update({
-                "decline_rate_baseline": mean["estimate_baseline"], "decline_rate_scenario": mean["estimate_counterfactual"],
-                "effect": mean["difference"], "std_error": mean["std_error"], "conf_low": mean["conf_low"],
-                "conf_high": mean["conf_high"], "p_value": mean["p_value"],
-                "customers_kept": -mean["difference"] * n, "customers_kept_low": -mean["conf_high"] * n,
-                "customers_kept_high": -mean["conf_low"] * n, "profit_retained_upper": -money["difference"],
-                "profit_retained_upper_low": -money["conf_high"], "profit_retained_upper_high": -money["conf_low"],
-            })
-            rows.append(row)
-    table = pd.DataFrame(rows, columns=SCENARIO_COLUMNS)
-    tested = table["p_value"].notna()
-    table["p_value_holm"] = np.nan
-    if tested.any():
-        table.loc[tested, "p_value_holm"] = multipletests(table.loc[tested, "p_value"], method="holm")[1]
-    table["recommended"] = ((table["kind"] == "action") & (table["p_value_holm"] < alpha)
-                            & (table["conf_high"] < 0)).astype(bool)
-    return table
-
-
-def recommendations(scenario_table: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-    """Per group, the recommended actions that keep the most customers over the next three months.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``group, rank, action, effect, conf_low, conf_high, customers_kept, customers_kept_low,
-        customers_kept_high, profit_retained_upper, share_with_room, p_value_holm``.
-    """
-    useful = scenario_table[scenario_table["recommended"]]
-    useful = useful.assign(share_with_room=useful["n_with_room"] / useful["n_customers"])
-    useful = useful.sort_values(["group", "customers_kept"], ascending=[True, False], kind="stable")
-    ranked = useful.groupby("group", sort=False).head(top).copy()
-    ranked["rank"] = ranked.groupby("group", sort=False).cumcount() + 1
-    return ranked[["group", "rank", "action", "effect", "conf_low", "conf_high", "customers_kept",
-                   "customers_kept_low", "customers_kept_high", "profit_retained_upper", "share_with_room",
-                   "p_value_holm"]].reset_index(drop=True)
-
-
-OFFER_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop"]
-
-
-def customer_offers(frame: pd.DataFrame, predict, p_decline: np.ndarray, thresholds: Thresholds,
-                    allowed_levers: list[str], bounds: dict[str, tuple[float, float]]) -> pd.DataFrame:
-    """One offer per customer: for high-risk customers the allowed store action that lowers their predicted
-    risk most (``predict(frame) − predict(counterfactual)``, only where the action has room and the drop is
-    positive); for low-risk customers no retention offer.
-
-    ``predict(frame)`` must return the probability the customer is labelled with (``p_decline``), so that the
-    drop is measured from that same probability.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`OFFER_COLUMNS`; ``offer`` is an action code, ``none`` (low risk) or
-        ``personal_contact`` (high risk, no action has room); ``risk_drop`` is 0 where no action is offered.
-    """
-    p_decline = np.asarray(p_decline, dtype=float)
-    profit = frame["profit"].to_numpy()
-    segment = assign_segments(p_decline, profit, thresholds)
-    base_p = np.asarray(predict(frame), dtype=float)
-    best_drop = np.zeros(len(frame))
-    best_lever = np.full(len(frame), "", dtype=object)
-    for name in allowed_levers:
-        lever = LEVER_BY_NAME[name]
-        if lever.kind != "action":
-            raise ValueError(f"{name!r} is an engagement outcome, not an action the store controls")
-        counterfactual, room = apply_lever(frame, lever, bounds)
-        drop = np.where(room, base_p - np.asarray(predict(counterfactual), dtype=float), 0.0)
-        better = drop > best_drop
-        best_drop = np.where(better, drop, best_drop)
-        best_lever = np.where(better, name, best_lever)
-    high_risk = p_decline >= thresholds.risk
-    has_lever = best_lever != ""
-    offers = np.where(~high_risk, "none", np.where(has_lever, best_lever, "personal_contact"))
-    return pd.DataFrame({"id": frame["id"].to_numpy(), "p_decline": p_decline, "profit": profit,
-                         "segment": segment, "offer": offers,
-                         "risk_drop": np.where(high_risk & has_lever, best_drop, 0.0)})
 
 
 def sensitivity(p: np.ndarray, profit: np.ndarray, risks=(0.4, 0.45, 0.5, 0.55, 0.6),
@@ -375,22 +179,24 @@ def segment_profiles(frame: pd.DataFrame, masks: dict[str, np.ndarray]) -> pd.Da
     return table[["segment"] + [c for c in table.columns if c != "segment"]]
 
 
-def segment_analysis(frame: pd.DataFrame, model: LinkModel, p_label: np.ndarray, y: np.ndarray,
-                     offer_predict, thresholds: Thresholds | None = None) -> SegmentResult:
-    """Segments, profiles, scenarios, engagement associations, recommendations and offers.
+def segment_analysis(frame: pd.DataFrame, p_label: np.ndarray, y: np.ndarray,
+                     thresholds: Thresholds | None = None) -> SegmentResult:
+    """Segments, focus groups, profiles, the stress test of the thresholds and each customer's groups.
 
     Parameters
     ----------
     frame : the model frame.
-    model : the business model (:class:`stats.link_margins.LinkModel`) for counterfactual predictions.
     p_label : out-of-fold probability of decline of the business model (labels, segments).
     y : observed decline (0/1), for the observed rate of each segment.
-    offer_predict : ``predict(frame) -> p`` that returns ``p_label`` on ``frame`` and the shifted probability on
-        a counterfactual copy (offers measure the drop from the labelled probability).
+
+    Returns
+    -------
+    SegmentResult
+        ``groups``: the groups the scenarios are evaluated in (the two high-risk grid segments, the
+        promotion-dependent high-risk customers, all high-risk customers), as boolean masks.
     """
     profit = frame["profit"].to_numpy()
     thresholds = thresholds or make_thresholds(profit)
-    bounds = lever_bounds(frame)
     segment = assign_segments(p_label, profit, thresholds)
     focus = focus_masks(frame, p_label, thresholds)
     table = segment_table(segment, focus, p_label, profit, y)
@@ -401,13 +207,6 @@ def segment_analysis(frame: pd.DataFrame, model: LinkModel, p_label: np.ndarray,
     groups = {name: segment == name for name in GRID_SEGMENTS[:2]}
     groups[PROMO_GROUP] = focus[PROMO_GROUP]
     groups[ALL_HIGH_RISK] = p_label >= thresholds.risk
-    scenario_table = scenarios(frame, model, groups, bounds, levers=ACTIONS)
-    engagement = scenarios(frame, model, {ALL_HIGH_RISK: groups[ALL_HIGH_RISK]}, bounds, levers=ENGAGEMENT)
-    engagement = engagement[["group", "action", "n_with_room", "decline_rate_baseline", "decline_rate_scenario",
-                             "effect", "conf_low", "conf_high", "p_value"]].rename(columns={"action": "outcome"})
-    recs = recommendations(scenario_table)
-    allowed = sorted(set(recs["action"]))
-    offers = customer_offers(frame, offer_predict, p_label, thresholds, allowed, bounds)
     threshold_table = pd.DataFrame([
         {"threshold": "risk", "value": thresholds.risk,
          "rule": "P(decline over the next three months) ≥ value"},
@@ -419,10 +218,7 @@ def segment_analysis(frame: pd.DataFrame, model: LinkModel, p_label: np.ndarray,
     membership = [pd.DataFrame({"id": frame["id"].to_numpy()[mask], "group": name})
                   for name, mask in {**{g: segment == g for g in GRID_SEGMENTS}, **focus,
                                      ALL_HIGH_RISK: groups[ALL_HIGH_RISK]}.items() if mask.any()]
-    return SegmentResult(thresholds=thresholds, allowed_levers=allowed, bounds=bounds, tables={
-        "segments": table, "segment_profiles": profile_table, "scenarios": scenario_table,
-        "action_effects": scenario_table, "engagement_associations": engagement,
-        "recommendations": recs, "offers": offers, "segment_sensitivity": sensitivity(p_label, profit),
-        "segment_thresholds": threshold_table, "allowed_levers": pd.DataFrame({"action": allowed}),
-        "customer_groups": pd.concat(membership, ignore_index=True),
+    return SegmentResult(thresholds=thresholds, groups=groups, tables={
+        "segments": table, "segment_profiles": profile_table, "segment_sensitivity": sensitivity(p_label, profit),
+        "segment_thresholds": threshold_table, "customer_groups": pd.concat(membership, ignore_index=True),
     })

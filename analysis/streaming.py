@@ -66,7 +66,8 @@ CHUNK_ROWS = 500_000
 ID_SAMPLE_SIZE = 1_000_000
 
 OFFER_DTYPES = {"id": "int64", "p_decline": "float64", "profit": "float64", "segment": "object",
-                "offer": "object", "risk_drop": "float64", "reason": "object"}
+                "offer": "object", "risk_drop": "float64",
+                "risk_drop_conf_low": "float64", "risk_drop_conf_high": "float64", "reason": "object"}
 COUNT_COLUMNS = ["column", "value", "count"]
 
 

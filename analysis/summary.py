@@ -12,14 +12,14 @@ import json
 import numpy as np
 import pandas as pd
 
-from analysis import benchmark, model, segments
-from analysis.dictionary import TARGET
+from analysis import actions, benchmark, decisions, model, segments
+from analysis.dictionary import FIELDS, TARGET
 
 #: Confidence level of every interval of the run (the pipeline's default everywhere).
 CONF_LEVEL = 0.95
 
 
-def protocol_table() -> pd.DataFrame:
+def protocol_table(protocol: dict | None = None) -> pd.DataFrame:
     """The rules of the run, stated before it.
 
     Returns
@@ -36,7 +36,9 @@ def protocol_table() -> pd.DataFrame:
         ("calibration_target", json.dumps(benchmark.CALIBRATION_TARGET), "Calibration target of the chosen model"),
         ("equivalence_margin", repr(benchmark.EQUIVALENCE_MARGIN),
          "AUC margin of the equivalence test (TOST) against the best model"),
-        ("alpha", repr(segments.ALPHA), "Significance level (family-wise where Holm-adjusted)"),
+        ("tie_rule", benchmark.TIE_RULE, "When candidates tie, and what follows"),
+        ("alpha", repr(actions.ALPHA), "Significance level (family-wise where Holm-adjusted: over the store "
+                                       "actions, one hypothesis per action)"),
         ("conf_level", repr(CONF_LEVEL), "Confidence level of every interval"),
         ("vif_threshold", repr(model.VIF_THRESHOLD), "VIF above which a design column is flagged"),
         ("holdout_share", repr(float(holdout)), "Share of customers in the single hold-out"),
@@ -47,24 +49,90 @@ def protocol_table() -> pd.DataFrame:
          "Trees of the forests whose out-of-bag AUC chooses the forest's leaf size and feature share"),
         ("risk_threshold", repr(segments.RISK_THRESHOLD), "P(decline) at or above which a customer is high risk"),
         ("profit_quantile", repr(segments.PROFIT_QUANTILE), "Profit quantile splitting high from low profit"),
-        ("horizon", segments.HORIZON, "Horizon of the target and of every count of customers"),
+        ("horizon", actions.HORIZON, "Horizon of the target and of every count of customers"),
+        ("horizon_months", repr(actions.HORIZON_MONTHS), "Months of the horizon (break-even price: profit "
+                                                          "retained per month × these months)"),
+        ("support_rule", actions.SUPPORT_RULE, "Which customers a scenario is evaluated for"),
+        ("support_min_customers", repr(actions.SUPPORT_MIN_CUSTOMERS),
+         "Customers of the modelling data a new value needs within half a step (same cluster)"),
+        ("n_bootstrap", repr(int((protocol or {}).get("n_bootstrap", decisions.N_BOOTSTRAP))),
+         "Customer-bootstrap replicates of the whole procedure (penalty weight, recalibration map) behind the "
+         "business figures' intervals"),
+        ("bootstrap_inner_splits", repr(decisions.BOOTSTRAP_INNER_SPLITS),
+         "Folds of a replicate's out-of-fold probabilities (customers drawn twice stay in one fold)"),
     ]
     return pd.DataFrame(rows, columns=["name", "value", "meaning"])
 
 
 def levers_table() -> pd.DataFrame:
-    """The scenario variables: store-controlled actions and engagement outcomes.
+    """The scenario variables: store actions, actions whose scenario rests on an assumption, engagement.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``action, column, change, description, kind, needs_consent``; ``kind`` is ``action`` or
-        ``engagement`` (engagement outcomes are reported as associations only).
+        Columns :data:`LEVER_COLUMNS`; ``kind`` is ``action`` (a lever), ``assumption`` (scenario only under the
+        stated ``assumption``) or ``engagement`` (an association); ``control`` the variable's classification in
+        the data dictionary.
     """
-    return pd.DataFrame([{"action": lever.name, "column": lever.column, "change": lever.change,
+    return pd.DataFrame([{"action": lever.name, "column": lever.column, "variable": lever.variable,
+                          "control": FIELDS[lever.variable].control, "change": lever.change,
                           "description": lever.description, "kind": lever.kind,
-                          "needs_consent": lever.needs_consent} for lever in segments.LEVERS],
-                        columns=["action", "column", "change", "description", "kind", "needs_consent"])
+                          "needs_consent": lever.needs_consent, "contacts": lever.contacts,
+                          "assumption": lever.assumption} for lever in actions.LEVERS], columns=LEVER_COLUMNS)
+
+
+LEVER_COLUMNS = ["action", "column", "variable", "control", "change", "description", "kind", "needs_consent",
+                 "contacts", "assumption"]
+
+HEADLINE_ACTION_COLUMNS = [
+    "action", "recommended", "offered", "robust", "p_value_holm", "n_treated", "effect", "conf_low", "conf_high", "std_error",
+    "std_error_delta", "model_min", "model_max", "model_min_code", "model_max_code", "n_models",
+    "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_month",
+    "profit_retained_month_low", "profit_retained_month_high", "break_even_per_customer",
+    "break_even_per_customer_low", "break_even_per_customer_high", "break_even_per_contact",
+    "break_even_per_contact_low", "break_even_per_contact_high",
+]
+
+
+def headline_actions_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per store action: the figures the executive summary and the brief quote (pure: no disk).
+
+    ``effect`` is the business model's change in P(decline over the next three months) among the high-risk
+    customers the action can reach, with the bootstrap interval; ``model_min``/``model_max`` the same scenario's
+    range over every interpretable candidate (delta-method fits, and the business model); the money columns
+    are :func:`analysis.decisions.action_value`'s.
+
+    Parameters
+    ----------
+    tables : dict
+        At least ``scenarios, effects_by_model, action_tests, action_value``.
+    """
+    scen = tables["scenarios"]
+    scen = scen[scen["group"] == decisions.HEADLINE_GROUP].set_index("action")
+    by_model = tables["effects_by_model"]
+    by_model = by_model[(by_model["quantity"] == "scenario") & (by_model["interval"] == "delta")]
+    tests = tables["action_tests"].set_index("action")
+    value = tables["action_value"].set_index("action")
+    rows = []
+    for lever in actions.STORE_ACTIONS:
+        s, t, v = scen.loc[lever.name], tests.loc[lever.name], value.loc[lever.name]
+        m = by_model[by_model["action"] == lever.name].dropna(subset=["estimate"])
+        low = m.loc[m["estimate"].idxmin()] if len(m) else None
+        high = m.loc[m["estimate"].idxmax()] if len(m) else None
+        rows.append({
+            "action": lever.name, "recommended": bool(str(t["recommended"]).lower() == "true"),
+            "offered": bool(str(t["offered"]).lower() == "true"), "robust": bool(str(t["robust"]).lower() == "true"),
+            "p_value_holm": float(t["p_value_holm"]), "n_treated": int(s["n_with_room"]),
+            "effect": float(s["effect"]), "conf_low": float(s["conf_low"]), "conf_high": float(s["conf_high"]),
+            "std_error": float(s["std_error"]), "std_error_delta": float(s["std_error_delta"]),
+            "model_min": float(low["estimate"]) if low is not None else np.nan,
+            "model_max": float(high["estimate"]) if high is not None else np.nan,
+            "model_min_code": str(low["model"]) if low is not None else "",
+            "model_max_code": str(high["model"]) if high is not None else "",
+            "n_models": int(m["model"].nunique()),
+            **{c: float(v[c]) for c in HEADLINE_ACTION_COLUMNS[HEADLINE_ACTION_COLUMNS.index("customers_kept"):]},
+        })
+    return pd.DataFrame(rows, columns=HEADLINE_ACTION_COLUMNS)
 
 
 def headline_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -137,4 +205,20 @@ def headline_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "equivalent": bool(str(g["equivalent"]).lower() == "true") if g is not None else False,
         "quick": str(info["quick"]).lower() == "true",
     }
+    plan = tables["offer_plan"].set_index("offer")
+    total = plan.loc["total"]
+    offered = plan.drop(index=[i for i in ("total", "personal_contact") if i in plan.index])
+    row.update({
+        "n_offered": int(offered["n_customers"].sum()),
+        "n_personal_contact": int(plan.loc["personal_contact", "n_customers"]) if "personal_contact" in plan.index
+        else 0,
+        "plan_expected_declines": float(total["expected_declines"]),
+        "plan_customers_kept": float(total["customers_kept"]),
+        "plan_customers_kept_low": float(total["customers_kept_low"]),
+        "plan_customers_kept_high": float(total["customers_kept_high"]),
+        "plan_profit_retained": float(total["profit_retained_upper"]),
+        "plan_profit_retained_low": float(total["profit_retained_upper_low"]),
+        "plan_profit_retained_high": float(total["profit_retained_upper_high"]),
+        "plan_share_of_profit_at_risk": float(total["share_of_profit_at_risk_retained"]),
+    })
     return pd.DataFrame([row])

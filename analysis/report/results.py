@@ -39,11 +39,23 @@ REGISTRY: dict[str, ResultTable] = {
         ("model", "reference", "auc_diff", "std_error", "conf_low", "conf_high", "statistic", "p_value", "margin", "tost_p_value", "equivalent",),
         "Each interpretable candidate against the best benchmarked model (reference): AUC difference with its Nadeau–Bengio corrected CI and t test, and a TOST equivalence test against `margin` (`equivalent` only when tost_p_value < 0.05; a non-significant difference is not equivalence)."),
     "action_effects": ResultTable(
-        ("group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "recommended",),
-        "Same rows as `scenarios`: store-controlled actions per group; effect = change in P(decline over the next three months) among customers with room."),
+        ("group", "action", "kind", "assumption", "n_customers", "n_eligible", "n_without_support", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "std_error_delta", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "interval",),
+        "The rows of `scenarios` (store actions, `kind` action) and `assumption_scenarios` (kind assumption) together, for the experiment plan."),
+    "action_tests": ResultTable(
+        ("action", "column", "hypothesis", "estimate", "std_error", "statistic", "p_value", "p_value_holm", "conf_low", "conf_high", "std_error_delta", "n_models_tied", "robust", "offered", "recommended",),
+        "One hypothesis per store action (AME of its column under the business model = 0): bootstrap SD and percentile interval, Wald statistic with the bootstrap SD, Holm over the store actions; std_error_delta beside; robust = the AME interval is below zero under every candidate tied with the best log loss; offered = Holm p < α and the bootstrap interval below zero (the per-customer offers use it); recommended = offered and robust (a roll-out). p-values are conditional on the model's form."),
+    "action_value": ResultTable(
+        ("action", "n_treated", "contacts_per_customer", "effect", "effect_conf_low", "effect_conf_high", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_month", "profit_retained_month_low", "profit_retained_month_high", "horizon_months", "break_even_per_customer", "break_even_per_customer_low", "break_even_per_customer_high", "break_even_per_contact", "break_even_per_contact_low", "break_even_per_contact_high", "offered", "recommended",),
+        "What each store action is worth among the high-risk customers it can reach (n_treated): change in P(decline), customers kept, monthly profit retained (upper bound), and the break-even cost per treated customer (profit retained per treated customer per month × horizon_months) and per contact (÷ contacts_per_customer), all with bootstrap intervals. An upper bound, like profit at risk."),
     "allowed_levers": ResultTable(
         ("action",),
-        "Codes of the actions allowed in offers (recommended for all high-risk customers)."),
+        "Codes of the store actions allowed in offers (`offered` in `action_tests`)."),
+    "assumption_scenarios": ResultTable(
+        ("group", "action", "kind", "assumption", "n_customers", "n_eligible", "n_without_support", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "std_error_delta", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "interval",),
+        "Scenarios of store actions that can at most influence a customer behaviour (a cart reminder, fewer promotional mailings): each holds only under its `assumption`. Never in the headline, recommendations or offers; tested by the experiment plan. Columns as `scenarios`."),
+    "bootstrap_replicates": ResultTable(
+        ("replicate", "alpha", "floor", "ceiling", "slope", "shift", "converged",),
+        "Each replicate of the customer bootstrap: the GAM's penalty weight chosen by AIC (NaN for an unpenalised logit), the recalibration map's parameters (NaN without one) and whether every fit converged."),
     "calibration_curve": ResultTable(
         ("bin", "n", "mean_predicted", "observed_rate", "conf_low", "conf_high", "model",),
         "Reliability curve of out-of-fold probabilities per model: decile bins with Wilson CI of the observed rate."),
@@ -68,9 +80,12 @@ REGISTRY: dict[str, ResultTable] = {
     "data_files": ResultTable(
         ("file", "sha256", "bytes",),
         "The four exports analysed: SHA-256 and size."),
+    "effects_by_model": ResultTable(
+        ("model", "role", "tied", "action", "kind", "quantity", "group", "n_customers", "estimate", "std_error", "conf_low", "conf_high", "interval",),
+        "Each action's AME (quantity ame, per unit of its column, all customers) and its scenario among all high-risk customers (quantity scenario) under every interpretable candidate and the business model: interval delta (conditional on that fitted model) or bootstrap (the business model, whole procedure). tied: the candidate ties with the best out-of-fold log loss."),
     "engagement_associations": ResultTable(
-        ("group", "outcome", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "conf_low", "conf_high", "p_value",),
-        "Engagement outcomes (pages, categories) per group: difference in P(decline) associated with more engagement. Associations, not levers: no customers kept, never offered."),
+        ("group", "outcome", "n_with_room", "n_without_support", "decline_rate_baseline", "decline_rate_scenario", "effect", "conf_low", "conf_high",),
+        "Engagement outcomes (pages, categories) among all high-risk customers: difference in P(decline) associated with more engagement (delta-method CI, conditional on the business model). Associations, not levers: no customers kept, no test, never offered."),
     "excluded_customers": ResultTable(
         ("id", "step", "reason", "detail",),
         "Customers removed by the business rules, with the rule and a detail."),
@@ -78,8 +93,8 @@ REGISTRY: dict[str, ResultTable] = {
         ("variable", "reason",),
         "Variables left out of the risk model as exported, with the reason."),
     "experiment_plan": ResultTable(
-        ("group", "action", "n_customers", "n_with_room", "baseline_rate", "predicted_effect", "predicted_conf_low", "predicted_conf_high", "p_value_holm", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90", "n_per_arm_80_ci_bound", "feasible", "note",),
-        "A/B-test plan of every recommended store action in its group (analysis.experiment): baseline = mean out-of-fold risk of the customers with room, predicted effect with CI, customers per arm for 80 % and 90 % power (α = 0.05, two-sided), minimum detectable effect of the customers available (mde_80), feasible, a plain-words note."),
+        ("group", "action", "n_customers", "n_with_room", "baseline_rate", "predicted_effect", "predicted_conf_low", "predicted_conf_high", "kind", "assumption", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90", "n_per_arm_80_ci_bound", "feasible", "note",),
+        "A/B-test plan of every store action and every assumption-based action (kind) per group (analysis.experiment): baseline = mean out-of-fold risk of the customers with room, predicted effect with CI, customers per arm for 80 % and 90 % power (α = 0.05, two-sided), minimum detectable effect of the customers available (mde_80), feasible, a plain-words note."),
     "floor_logit_coefficients": ResultTable(
         ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",),
         "All-linear logit with a floor p = γ + (1 − γ)·expit(η), ML; row floor_gamma is γ."),
@@ -93,14 +108,17 @@ REGISTRY: dict[str, ResultTable] = {
         ("term", "n_columns", "gvif", "gvif_adjusted",),
         "Generalised VIF per term of the fitted (selected, centred) design."),
     "headline": ResultTable(
-        ("n_exported", "n_customers", "decline_rate", "risk_threshold", "n_high_risk", "share_high_risk", "profit_at_risk_upper_total", "profit_at_risk_upper_high_risk", "share_profit_at_risk_high_risk", "top_segment", "top_segment_n", "top_segment_share", "top_segment_mean_p", "top_segment_observed_rate", "top_segment_profit_at_risk_upper", "top_segment_share_of_profit_at_risk", "inference_model", "business_model", "business_meets_target", "business_hl_p_value", "business_calibration_slope", "business_calibration_intercept", "n_models", "best_model", "best_auc", "business_auc", "auc_diff", "auc_diff_conf_low", "auc_diff_conf_high", "auc_diff_p_value", "equivalence_margin", "tost_p_value", "equivalent", "quick",),
-        "Headline numbers of the executive summary, one row: computed by analysis.summary from the other tables."),
+        ("n_exported", "n_customers", "decline_rate", "risk_threshold", "n_high_risk", "share_high_risk", "profit_at_risk_upper_total", "profit_at_risk_upper_high_risk", "share_profit_at_risk_high_risk", "top_segment", "top_segment_n", "top_segment_share", "top_segment_mean_p", "top_segment_observed_rate", "top_segment_profit_at_risk_upper", "top_segment_share_of_profit_at_risk", "inference_model", "business_model", "business_meets_target", "business_hl_p_value", "business_calibration_slope", "business_calibration_intercept", "n_models", "best_model", "best_auc", "business_auc", "auc_diff", "auc_diff_conf_low", "auc_diff_conf_high", "auc_diff_p_value", "equivalence_margin", "tost_p_value", "equivalent", "quick", "n_offered", "n_personal_contact", "plan_expected_declines", "plan_customers_kept", "plan_customers_kept_low", "plan_customers_kept_high", "plan_profit_retained", "plan_profit_retained_low", "plan_profit_retained_high", "plan_share_of_profit_at_risk",),
+        "Headline numbers of the executive summary, one row: computed by analysis.summary from the other tables (plan_*: the total row of `offer_plan`)."),
+    "headline_actions": ResultTable(
+        ("action", "recommended", "offered", "robust", "p_value_holm", "n_treated", "effect", "conf_low", "conf_high", "std_error", "std_error_delta", "model_min", "model_max", "model_min_code", "model_max_code", "n_models", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_month", "profit_retained_month_low", "profit_retained_month_high", "break_even_per_customer", "break_even_per_customer_low", "break_even_per_customer_high", "break_even_per_contact", "break_even_per_contact_low", "break_even_per_contact_high",),
+        "One row per store action, the figures of the executive summary and the brief: recommended, offered, robust and Holm p (`action_tests`), the business model's scenario among the high-risk customers it can reach with the bootstrap interval and both SEs, the range of that scenario over every interpretable candidate, and the money of `action_value`."),
     "influence": ResultTable(
         ("row", "leverage", "cooks_distance", "pearson_residual", "deviance_residual", "id",),
         "The most influential customers of the selected logit (Cook's distance, leverage, residuals)."),
     "levers": ResultTable(
-        ("action", "column", "change", "description", "kind", "needs_consent",),
-        "Every scenario variable: code, model column, change, description, kind (action or engagement)."),
+        ("action", "column", "variable", "control", "change", "description", "kind", "needs_consent", "contacts", "assumption",),
+        "Every scenario variable: code, model column, the data-dictionary variable and its control class, change, description (in the variable's own terms), kind (action, assumption or engagement), consent needed, contacts per treated customer, the assumption a scenario rests on."),
     "logit_coefficients": ResultTable(
         ("term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio", "odds_ratio_low", "odds_ratio_high",),
         "Coefficients of the logit with the specification selected on all customers (model-based SE); products centred."),
@@ -114,8 +132,8 @@ REGISTRY: dict[str, ResultTable] = {
         ("model", "auc_mean", "auc_sd", "auc_conf_low", "auc_conf_high", "n_folds", "log_loss", "brier", "test_auc",),
         "Every model of the nested CV: mean AUC with corrected CI, log loss, Brier, single hold-out AUC."),
     "model_candidates": ResultTable(
-        ("model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "n_folds", "folds_not_converged", "meets_target", "role", "chosen",),
-        "Interpretable candidates on the same outer folds with calibration against the target; folds_not_converged counts the outer folds whose fit reported no convergence (empty: the model reports none); role says which model is for inference and which gives the business figures; chosen marks the business model."),
+        ("model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "log_loss_diff", "log_loss_diff_se", "tied", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope", "calibration_intercept", "n_folds", "folds_not_converged", "meets_target", "role", "chosen",),
+        "Interpretable candidates on the same outer folds with calibration against the target; log_loss_diff and log_loss_diff_se: mean out-of-fold log loss minus the best candidate's with the Nadeau–Bengio corrected SE; tied: within one SE (the tie rule of `protocol`); folds_not_converged counts the outer folds whose fit reported no convergence (empty: the model reports none); role says which model is for inference and which gives the business figures; chosen marks the business model."),
     "model_comparison": ResultTable(
         ("model_a", "model_b", "auc_diff", "t_stat", "p_value", "p_value_holm",),
         "Pairwise corrected resampled t tests of AUC, with Holm-adjusted p over all pairs."),
@@ -125,9 +143,12 @@ REGISTRY: dict[str, ResultTable] = {
     "model_units": ResultTable(
         ("variable", "unit",),
         "Unit of one step of each model variable."),
+    "offer_plan": ResultTable(
+        ("offer", "n_customers", "expected_declines", "profit_at_risk_upper", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "share_of_declines_avoided", "share_of_profit_at_risk_retained",),
+        "The offer plan among the high-risk customers: per offered action, personal_contact and total: customers, expected declines (Σ P) and profit at risk (Σ P × profit, upper bound) beside expected customers kept and monthly profit retained (upper bound) with bootstrap intervals, and the shares of declines avoided and of profit at risk retained."),
     "offers": ResultTable(
-        ("id", "p_decline", "profit", "segment", "offer", "risk_drop",),
-        "One offer per customer: action code, `none` or `personal_contact`; risk_drop computed from the labelled probability."),
+        ("id", "p_decline", "profit", "segment", "offer", "risk_drop", "risk_drop_conf_low", "risk_drop_conf_high",),
+        "One offer per customer: an offered store action (`action_tests`), `none` or `personal_contact`; risk_drop from the labelled (out-of-fold) probability, with its delta-method interval (conditional on the fitted model and the recalibration map)."),
     "roc_curves": ResultTable(
         ("model", "fpr", "tpr", "pooled_auc",),
         "Empirical ROC curve of each model's pooled out-of-fold probabilities (one row per threshold) and its pooled AUC (slightly optimistic against the per-fold AUCs of `model_benchmark`)."),
@@ -144,8 +165,8 @@ REGISTRY: dict[str, ResultTable] = {
         ("name", "value", "meaning",),
         "The rules stated before the run: choice rule, calibration target, equivalence margin, α, confidence level, thresholds, hold-out share."),
     "recommendations": ResultTable(
-        ("group", "rank", "action", "effect", "conf_low", "conf_high", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "share_with_room", "p_value_holm",),
-        "Per group, the recommended actions (Holm p < α, CI below zero) ranked by customers kept over the next three months."),
+        ("group", "rank", "action", "n_with_room", "effect", "conf_low", "conf_high", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "share_with_room",),
+        "Per group, the store actions offered (`action_tests`) with the group's scenario estimates and bootstrap intervals, ranked by customers kept over the next three months."),
     "row_accounting": ResultTable(
         ("step", "rows_in", "rows_out", "removed", "reason",),
         "Rows in and out of every step from the raw exports to the analysed customers."),
@@ -156,8 +177,8 @@ REGISTRY: dict[str, ResultTable] = {
         ("stage", "seconds",),
         "Seconds per stage of the run."),
     "scenarios": ResultTable(
-        ("group", "action", "kind", "n_customers", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "p_value", "p_value_holm", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "recommended",),
-        "What-if of every store action per group (business model): effect on P(decline over the next three months), Holm p over all group × action cells, customers kept and profit retained (upper bound) with CIs."),
+        ("group", "action", "kind", "assumption", "n_customers", "n_eligible", "n_without_support", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "std_error_delta", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "interval",),
+        "What-if of every store action per group (business model): change in P(decline over the next three months) among the customers with room (eligible: consent; supported: the support rule of `protocol`), with n_without_support; customers kept and monthly profit retained (upper bound). `interval` bootstrap: SD and percentile interval of the customer bootstrap of the whole procedure (penalty weight, recalibration map), conditional on the model's form; std_error_delta the delta-method SE holding both fixed. No p-values: each action is tested once (`action_tests`)."),
     "segment_profiles": ResultTable(
         ("segment", "variable", "level", "kind", "group_value", "rest_value", "effect_size", "effect_measure", "test", "statistic", "p_value", "p_adjusted", "role",),
         "Each group against the rest; role described (the variable defines the group: no test) or tested (Holm)."),

@@ -1,0 +1,567 @@
+"""Decisions: the store actions' effects under every candidate model, the customer bootstrap of the whole
+procedure, the test of each action, the offers, what an action is worth and the offer plan.
+
+Why each piece is here:
+
+* **Robust to the model.** Every action's average marginal effect (AME) and its scenario among all high-risk
+  customers are computed under every interpretable candidate (:func:`effects_by_model`): a decision that holds
+  under one model form only is not a decision.
+* **Honest intervals.** The business figures come from a procedure: the penalty weight of the GAM chosen by
+  AIC, the recalibration map fitted on out-of-fold probabilities. The delta method holds both fixed. The
+  customer bootstrap (:func:`bootstrap_procedure`) redoes both on every resample of the customers and gives the
+  headline's intervals; the delta-method SE stays beside it. The intervals are conditional on the model's form
+  (the choice among the candidates is not redone: the range across models shows what it matters) and on the
+  knots of the splines (placed once on all customers). The estimands are the store's own customers: each
+  replicate's refitted model is evaluated on the original customers, as the delta method does.
+* **A price.** :func:`action_value`: profit retained per treated customer over the horizon, i.e. the break-even
+  cost of treating one customer (and of one contact), with the bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from analysis import actions
+from analysis.actions import ASSUMED_ACTIONS, ENGAGEMENT, HORIZON_MONTHS, LEVER_BY_NAME, STORE_ACTIONS
+from analysis.dictionary import TARGET
+from analysis.features import CATEGORICAL_PREDICTORS, PREDICTORS, REFERENCE_LEVELS
+from stats.bootstrap import grouped_stratified_folds, replicate_rng, resample, summarise_replicates
+
+#: Customer-bootstrap replicates of the whole procedure (the protocol's; the quick protocol uses fewer).
+N_BOOTSTRAP = 200
+#: Inner folds of a replicate's out-of-fold probabilities (the recalibration map is fitted on them).
+BOOTSTRAP_INNER_SPLITS = 5
+#: The group whose scenarios are the headline: every high-risk customer.
+HEADLINE_GROUP = "high_risk_all"
+#: Relative step of the AMEs' central differences (× the variable's SD), as stats.link_margins.
+AME_STEP = 1e-4
+
+EFFECT_COLUMNS = ["model", "role", "tied", "action", "kind", "quantity", "group", "n_customers", "estimate",
+                  "std_error", "conf_low", "conf_high", "interval"]
+VALUE_COLUMNS = ["action", "n_treated", "contacts_per_customer", "effect", "effect_conf_low", "effect_conf_high",
+                 "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_month",
+                 "profit_retained_month_low", "profit_retained_month_high", "horizon_months",
+                 "break_even_per_customer", "break_even_per_customer_low", "break_even_per_customer_high",
+                 "break_even_per_contact", "break_even_per_contact_low", "break_even_per_contact_high",
+                 "offered", "recommended"]
+PLAN_COLUMNS = ["offer", "n_customers", "expected_declines", "profit_at_risk_upper", "customers_kept",
+                "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low",
+                "profit_retained_upper_high", "share_of_declines_avoided", "share_of_profit_at_risk_retained"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Effects under every candidate model (delta method, conditional on each fitted model)
+# ---------------------------------------------------------------------------------------------------------
+def effects_by_model(links: dict[str, tuple[object, str, bool]], frame: pd.DataFrame, group: np.ndarray,
+                     reference: dict, levers=STORE_ACTIONS + ASSUMED_ACTIONS, conf_level: float = 0.95,
+                     bootstrap_rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each lever's AME and its scenario in ``group`` under every model of ``links``.
+
+    Parameters
+    ----------
+    links
+        ``name -> (LinkModel, role, tied)``.
+    bootstrap_rows
+        Optional rows in :data:`EFFECT_COLUMNS` (the business model's bootstrap intervals) appended as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`EFFECT_COLUMNS`: ``quantity`` ``ame`` (per unit of the lever's column, over all customers)
+        or ``scenario`` (the lever's change among the group's customers with room); ``interval`` ``delta``
+        (conditional on that fitted model) or ``bootstrap``.
+    """
+    from stats.link_margins import average_marginal_effects
+
+    rows = []
+    columns = list(dict.fromkeys(lever.column for lever in levers))
+    for name, (link, role, tied) in links.items():
+        ame = average_marginal_effects(link, frame, numeric=columns, conf_level=conf_level).set_index("variable")
+        scen = actions.scenarios(frame, link, {HEADLINE_GROUP: group}, reference, levers=levers,
+                                 conf_level=conf_level).set_index("action")
+        for lever in levers:
+            a = ame.loc[lever.column]
+            rows.append({"model": name, "role": role, "tied": tied, "action": lever.name, "kind": lever.kind,
+                         "quantity": "ame", "group": "all", "n_customers": len(frame), "estimate": a["estimate"],
+                         "std_error": a["std_error"], "conf_low": a["conf_low"], "conf_high": a["conf_high"],
+                         "interval": "delta"})
+            s = scen.loc[lever.name]
+            rows.append({"model": name, "role": role, "tied": tied, "action": lever.name, "kind": lever.kind,
+                         "quantity": "scenario", "group": HEADLINE_GROUP, "n_customers": int(s["n_with_room"]),
+                         "estimate": s["effect"], "std_error": s["std_error"], "conf_low": s["conf_low"],
+                         "conf_high": s["conf_high"], "interval": "delta"})
+    table = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    if bootstrap_rows is not None and len(bootstrap_rows):
+        table = pd.concat([table, bootstrap_rows[EFFECT_COLUMNS]], ignore_index=True)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The customer bootstrap of the whole procedure
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Frames:
+    """The frames every replicate is evaluated on (keys ``base``, ``cf:<lever>``, ``up:<col>``, ``down:<col>``),
+    with each lever's room and each AME's step."""
+
+    keys: list[str]
+    frames: dict[str, pd.DataFrame]
+    room: dict[str, np.ndarray]
+    steps: dict[str, float]
+
+
+def evaluation_frames(frame: pd.DataFrame, reference: dict, levers=STORE_ACTIONS + ASSUMED_ACTIONS) -> Frames:
+    frames, room, steps = {"base": frame}, {}, {}
+    for lever in levers:
+        counterfactual, has_room, _ = actions.apply_action(frame, lever, reference)
+        frames[f"cf:{lever.name}"] = counterfactual
+        room[lever.name] = has_room
+    for column in dict.fromkeys(lever.column for lever in levers):
+        x = frame[column].to_numpy(dtype=float)
+        h = AME_STEP * (float(np.std(x)) or 1.0)
+        steps[column] = h
+        up, down = frame.copy(), frame.copy()
+        up[column], down[column] = x + h, x - h
+        frames[f"up:{column}"], frames[f"down:{column}"] = up, down
+    return Frames(list(frames), frames, room, steps)
+
+
+def _calibrate(p: np.ndarray, cal: np.ndarray | None) -> np.ndarray:
+    """The business probability of inference probabilities ``p`` (the floor-and-ceiling map, or none)."""
+    if cal is None or not np.all(np.isfinite(cal)):
+        return p
+    floor, ceiling, slope, shift = cal
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    s = np.log(q) - np.log1p(-q)
+    return floor + (ceiling - floor) * expit(slope * s + shift)
+
+
+def _inverse(q: np.ndarray, cal: np.ndarray | None) -> np.ndarray:
+    """The inference-model score (logit scale) whose business probability is ``q``."""
+    if cal is None or not np.all(np.isfinite(cal)):
+        q = np.clip(q, 1e-12, 1 - 1e-12)
+        return np.log(q) - np.log1p(-q)
+    floor, ceiling, slope, shift = cal
+    span = ceiling - floor
+    u = (np.clip(q, floor + 1e-9 * span, ceiling - 1e-9 * span) - floor) / span
+    return (np.log(u) - np.log1p(-u) - shift) / slope
+
+
+@dataclass
+class StatisticPlan:
+    """What every replicate computes from its probabilities (all arrays over the original customers)."""
+
+    keys: list[str]
+    groups: dict[str, np.ndarray]
+    room: dict[str, np.ndarray]
+    steps: dict[str, float]
+    profit: np.ndarray
+    p_label: np.ndarray
+    scenario_levers: list[str]
+    ame_columns: list[str]
+    drop_levers: list[str]
+
+
+def statistics(plan: StatisticPlan, p_inf: np.ndarray, cal: np.ndarray | None) -> tuple[dict, dict]:
+    """Scalars (AMEs, scenario effects, customers kept, profit retained per group and lever) and each
+    customer's label-consistent risk drop per store action, from the inference model's probabilities on the
+    plan's frames (``p_inf[k]`` for ``plan.keys[k]``) and the recalibration map ``cal``."""
+    index = {key: k for k, key in enumerate(plan.keys)}
+
+    def business(key):
+        return _calibrate(p_inf[index[key]], cal)
+
+    base = business("base")
+    scalars = {}
+    for column in plan.ame_columns:
+        scalars[f"ame:{column}"] = float(np.mean(business(f"up:{column}") - business(f"down:{column}"))
+                                         / (2 * plan.steps[column]))
+    for name in plan.scenario_levers:
+        diff = business(f"cf:{name}") - base
+        for group, mask in plan.groups.items():
+            m = mask & plan.room[name]
+            if not m.any():
+                continue
+            d = diff[m]
+            scalars[f"effect:{group}:{name}"] = float(d.mean())
+            scalars[f"kept:{group}:{name}"] = float(-d.sum())
+            scalars[f"profit:{group}:{name}"] = float(-(plan.profit[m] * d).sum())
+    drops = {}
+    if plan.drop_levers:
+        q = np.clip(p_inf, 1e-12, 1 - 1e-12)
+        score = np.log(q) - np.log1p(-q)
+        s_label = _inverse(plan.p_label, cal)
+        for name in plan.drop_levers:
+            moved = s_label + score[index[f"cf:{name}"]] - score[index["base"]]
+            p_moved = _calibrate(expit(moved), cal) if cal is not None else expit(moved)
+            drops[name] = np.where(plan.room[name], plan.p_label - p_moved, 0.0)
+    return scalars, drops
+
+
+@dataclass
+class BootstrapTask:
+    """Everything a replicate of the fast path needs (arrays are shared with the workers)."""
+
+    X: np.ndarray                  # training design of the inference model (the base frame's rows)
+    y: np.ndarray
+    penalty: np.ndarray | None     # scaled GAM penalty, or None for an unpenalised logit
+    alphas: tuple
+    designs: np.ndarray            # (n_keys, n, k): the inference design of every evaluation frame
+    recalibrate: bool
+    inner_splits: int
+    plan: StatisticPlan
+
+
+def _fit(X, y, penalty, alphas):
+    from stats.gam import choose_weight, fit_penalized_logit
+
+    if penalty is None:
+        fit = fit_penalized_logit(X, y, np.zeros((X.shape[1], X.shape[1])), damped=True)
+        return np.nan, fit
+    return choose_weight(X, y, penalty, alphas, damped=True)
+
+
+def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, np.ndarray, bool]:
+    from threadpoolctl import threadpool_limits
+
+    from stats.calibration import AsymptoteCalibrator
+
+    with threadpool_limits(limits=1):
+        rng = replicate_rng(seed, b)
+        # a resample in which a design column is all zero (a category level not drawn) identifies no coefficient
+        # for it: such a resample is drawn again from the replicate's own stream (the bootstrap is conditional on
+        # every level being present, as the fitted model is)
+        for _ in range(100):
+            idx = resample(len(task.y), rng)
+            Xb, yb = task.X[idx], task.y[idx]
+            if np.all(np.abs(Xb).max(axis=0) > 0):
+                break
+        else:
+            raise RuntimeError(f"bootstrap replicate {b}: 100 resamples in a row lack a category level")
+        alpha, fit = _fit(Xb, yb, task.penalty, task.alphas)
+        converged = bool(fit["converged"])
+        p_inf = expit(task.designs @ fit["params"])
+        cal = None
+        if task.recalibrate:
+            folds = grouped_stratified_folds(idx, task.y, task.inner_splits, rng)
+            oof = np.empty(len(yb))
+            for k in range(task.inner_splits):
+                test = folds == k
+                _, inner = _fit(Xb[~test], yb[~test], task.penalty, task.alphas)
+                converged &= bool(inner["converged"])
+                oof[test] = expit(Xb[test] @ inner["params"])
+            c = AsymptoteCalibrator().fit(oof, yb)
+            cal = np.array([c.floor_, c.ceiling_, c.slope_, c.shift_])
+        scalars, drops = statistics(task.plan, p_inf, cal)
+        return scalars, drops, alpha, (cal if cal is not None else np.full(4, np.nan)), converged
+
+
+@dataclass
+class BootstrapResult:
+    estimates: pd.Series                       # statistic -> value on the original data
+    replicates: pd.DataFrame                   # one row per replicate
+    drops: dict[str, np.ndarray]               # lever -> (B, n) label-consistent risk drops
+    drops_estimate: dict[str, np.ndarray]
+    info: pd.DataFrame = field(default_factory=pd.DataFrame)  # per replicate: alpha, map, converged
+    conf_level: float = 0.95
+
+    def summary(self) -> pd.DataFrame:
+        return summarise_replicates(self.estimates, self.replicates, self.conf_level)
+
+
+def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
+                   inner_splits: int = BOOTSTRAP_INNER_SPLITS) -> BootstrapTask:
+    """The fast path of the bootstrap: the inference model is linear in a design whose basis is fixed (the GAM,
+    the all-linear and the cluster-promotion logits), so a replicate refits only the coefficients (and the GAM's
+    weight) on resampled rows of one design matrix."""
+    from analysis.model import FORMULA_LOGITS
+
+    code = pair.inference_code
+    if code == "gam_engagement":
+        est = pair.estimator
+        X, penalty, alphas = est.design_matrix_, est.penalty_, tuple(est.alphas)
+        designs = np.stack([est.design(frames.frames[key]) for key in frames.keys])
+    elif code in FORMULA_LOGITS and code != "logit_selected":
+        designs = np.stack([np.asarray(pair.inference.design(frames.frames[key]), dtype=float)
+                            for key in frames.keys])
+        X, penalty, alphas = designs[0], None, ()
+    else:
+        raise NotImplementedError(f"the bootstrap of the whole procedure is implemented for a fixed design; "
+                                  f"{code!r} re-searches its specification or has a non-logit link")
+    return BootstrapTask(X=np.ascontiguousarray(X), y=np.asarray(y, dtype=float), penalty=penalty, alphas=alphas,
+                         designs=np.ascontiguousarray(designs), recalibrate=pair.score_map is not None,
+                         inner_splits=inner_splits, plan=plan)
+
+
+def bootstrap_procedure(task: BootstrapTask, pair, seed: int, n_boot: int, n_jobs: int = 1,
+                        conf_level: float = 0.95) -> BootstrapResult:
+    """Refit the procedure (coefficients, the GAM's weight by AIC, the recalibration map on out-of-fold
+    probabilities of grouped inner folds) on ``n_boot`` customer resamples and compute every statistic of the
+    plan on the original customers. Replicate ``b`` draws from ``SeedSequence([seed, b])``: the result does not
+    depend on ``n_jobs``."""
+    from joblib import Parallel, delayed
+
+    cal0 = None
+    if pair.score_map is not None:
+        m = pair.score_map
+        cal0 = np.array([m.floor_, m.ceiling_, m.slope_, m.shift_])
+    params = pair.estimator.params_ if pair.inference_code == "gam_engagement" else np.asarray(pair.inference.params)
+    estimates, drops0 = statistics(task.plan, expit(task.designs @ params), cal0)
+    outputs = Parallel(n_jobs=n_jobs)(delayed(_one_replicate)(task, seed, b) for b in range(n_boot))
+    names = list(estimates)
+    replicates = pd.DataFrame([[out[0].get(k, np.nan) for k in names] for out in outputs], columns=names)
+    drops = {name: np.stack([out[1][name] for out in outputs]) for name in drops0} if outputs else {}
+    info = pd.DataFrame({"replicate": np.arange(n_boot), "alpha": [out[2] for out in outputs],
+                         "floor": [out[3][0] for out in outputs], "ceiling": [out[3][1] for out in outputs],
+                         "slope": [out[3][2] for out in outputs], "shift": [out[3][3] for out in outputs],
+                         "converged": [out[4] for out in outputs]})
+    return BootstrapResult(pd.Series(estimates, dtype=float), replicates, drops, drops0, info, conf_level)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables from the bootstrap
+# ---------------------------------------------------------------------------------------------------------
+def bootstrap_columns(scenario_table: pd.DataFrame, boot: BootstrapResult) -> pd.DataFrame:
+    """Scenario rows with the bootstrap's SD and percentile intervals (``interval`` = ``bootstrap``); the delta
+    SE stays in ``std_error_delta``. Rows the bootstrap did not cover keep their delta intervals."""
+    summary = boot.summary()
+    out = scenario_table.copy()
+    for i, row in out.iterrows():
+        key = f"{row['group']}:{row['action']}"
+        if f"effect:{key}" not in summary.index:
+            continue
+        e, k, p = summary.loc[f"effect:{key}"], summary.loc[f"kept:{key}"], summary.loc[f"profit:{key}"]
+        out.loc[i, ["std_error", "conf_low", "conf_high"]] = [e["std_error"], e["conf_low"], e["conf_high"]]
+        out.loc[i, ["customers_kept_low", "customers_kept_high"]] = [k["conf_low"], k["conf_high"]]
+        out.loc[i, ["profit_retained_upper_low", "profit_retained_upper_high"]] = [p["conf_low"], p["conf_high"]]
+        out.loc[i, "interval"] = "bootstrap"
+    return out
+
+
+def bootstrap_ames(boot: BootstrapResult, delta_ames: pd.DataFrame, columns) -> pd.DataFrame:
+    """``variable, estimate, std_error, conf_low, conf_high, std_error_delta`` of the business model's AMEs."""
+    summary = boot.summary()
+    delta = delta_ames.set_index("variable")
+    rows = []
+    for column in columns:
+        s = summary.loc[f"ame:{column}"]
+        rows.append({"variable": column, "estimate": s["estimate"], "std_error": s["std_error"],
+                     "conf_low": s["conf_low"], "conf_high": s["conf_high"],
+                     "std_error_delta": float(delta.loc[column, "std_error"])})
+    return pd.DataFrame(rows)
+
+
+def action_value(scenario_table: pd.DataFrame, boot: BootstrapResult, recommended: list[str],
+                 offered: list[str] = (), group: str = HEADLINE_GROUP,
+                 horizon_months: int = HORIZON_MONTHS) -> pd.DataFrame:
+    """What each store action is worth per treated customer: the break-even cost.
+
+    The treated customers are the group's customers with room. ``profit_retained_month`` is the upper-bound
+    monthly profit retained over all of them; ``break_even_per_customer`` = profit retained per treated customer
+    per month × ``horizon_months`` (the decline is measured over the next three months): a treatment that costs
+    less per customer pays, on the model's prediction; it is an upper bound, as the profit retained is (a
+    declining customer is assumed to lose the store all their monthly profit for the whole horizon).
+    ``break_even_per_contact`` divides by the contacts the action implies. Intervals are the bootstrap's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`VALUE_COLUMNS`, one row per store action.
+    """
+    rows = []
+    scen = scenario_table[scenario_table["group"] == group].set_index("action")
+    for lever in STORE_ACTIONS:
+        key = f"{group}:{lever.name}"
+        n = int(scen.loc[lever.name, "n_with_room"])
+        row = {"action": lever.name, "n_treated": n, "contacts_per_customer": lever.contacts,
+               "horizon_months": horizon_months, "offered": lever.name in offered,
+               "recommended": lever.name in recommended}
+        if n == 0 or f"effect:{key}" not in boot.estimates.index:
+            rows.append(row)
+            continue
+        effect = boot.estimates[f"effect:{key}"]
+        kept, profit = boot.estimates[f"kept:{key}"], boot.estimates[f"profit:{key}"]
+        reps = boot.replicates
+        per_customer = horizon_months * reps[f"profit:{key}"] / n
+        est_per_customer = horizon_months * profit / n
+
+        def interval(values):
+            values = np.asarray(values, dtype=float)
+            values = values[np.isfinite(values)]
+            lo, hi = (1 - boot.conf_level) / 2, (1 + boot.conf_level) / 2
+            return float(np.quantile(values, lo)), float(np.quantile(values, hi))
+
+        row.update({
+            "effect": effect, "effect_conf_low": interval(reps[f"effect:{key}"])[0],
+            "effect_conf_high": interval(reps[f"effect:{key}"])[1],
+            "customers_kept": kept, "customers_kept_low": interval(reps[f"kept:{key}"])[0],
+            "customers_kept_high": interval(reps[f"kept:{key}"])[1],
+            "profit_retained_month": profit, "profit_retained_month_low": interval(reps[f"profit:{key}"])[0],
+            "profit_retained_month_high": interval(reps[f"profit:{key}"])[1],
+            "break_even_per_customer": est_per_customer,
+            "break_even_per_customer_low": interval(per_customer)[0],
+            "break_even_per_customer_high": interval(per_customer)[1],
+            "break_even_per_contact": est_per_customer / lever.contacts,
+            "break_even_per_contact_low": interval(per_customer)[0] / lever.contacts,
+            "break_even_per_contact_high": interval(per_customer)[1] / lever.contacts,
+        })
+        rows.append(row)
+    return pd.DataFrame(rows, columns=VALUE_COLUMNS)
+
+
+def offer_plan(offers: pd.DataFrame, boot: BootstrapResult, risk_threshold: float) -> pd.DataFrame:
+    """The offer plan's expected customers kept and profit retained, with bootstrap intervals, beside what is at
+    risk among the high-risk customers.
+
+    One row per offered action, one ``personal_contact`` row (no action has room), and a ``total`` row over all
+    high-risk customers. ``expected_declines`` = Σ P(decline) and ``profit_at_risk_upper`` = Σ P × profit of the
+    row's customers; ``customers_kept`` = Σ risk drop and ``profit_retained_upper`` = Σ profit × risk drop per
+    month (upper bound), each drop measured from the customer's labelled risk.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PLAN_COLUMNS`.
+    """
+    high = offers["p_decline"].to_numpy(float) >= risk_threshold
+    p = offers["p_decline"].to_numpy(float)
+    profit = offers["profit"].to_numpy(float)
+    lo, hi = (1 - boot.conf_level) / 2, (1 + boot.conf_level) / 2
+    n_boot = len(boot.replicates)
+    rows = []
+    groups = [(name, high & (offers["offer"].to_numpy() == name)) for name in offers.loc[high, "offer"].unique()]
+    groups = sorted(groups, key=lambda g: (g[0] == "personal_contact", g[0])) + [("total", high)]
+    for name, mask in groups:
+        kept_draws = np.zeros(n_boot)
+        profit_draws = np.zeros(n_boot)
+        kept = float(offers.loc[mask, "risk_drop"].sum())
+        retained = float((profit[mask] * offers.loc[mask, "risk_drop"].to_numpy(float)).sum())
+        for lever, draws in boot.drops.items():
+            chosen = mask & (offers["offer"].to_numpy() == lever)
+            kept_draws += draws[:, chosen].sum(axis=1)
+            profit_draws += draws[:, chosen] @ profit[chosen]
+        at_risk = float((p[mask] * profit[mask]).sum())
+        declines = float(p[mask].sum())
+        rows.append({"offer": name, "n_customers": int(mask.sum()), "expected_declines": declines,
+                     "profit_at_risk_upper": at_risk, "customers_kept": kept,
+                     "customers_kept_low": float(np.quantile(kept_draws, lo)) if n_boot else np.nan,
+                     "customers_kept_high": float(np.quantile(kept_draws, hi)) if n_boot else np.nan,
+                     "profit_retained_upper": retained,
+                     "profit_retained_upper_low": float(np.quantile(profit_draws, lo)) if n_boot else np.nan,
+                     "profit_retained_upper_high": float(np.quantile(profit_draws, hi)) if n_boot else np.nan,
+                     "share_of_declines_avoided": kept / declines if declines else np.nan,
+                     "share_of_profit_at_risk_retained": retained / at_risk if at_risk else np.nan})
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The whole decision stage
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class DecisionResult:
+    allowed_levers: list[str]
+    reference: dict
+    tables: dict[str, pd.DataFrame]
+
+
+def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, groups: dict[str, np.ndarray],
+           p_label: np.ndarray, thresholds, seed: int, n_boot: int = N_BOOTSTRAP, n_jobs: int = 1,
+           conf_level: float = 0.95) -> DecisionResult:
+    """Effects by model, the bootstrap, the action tests, scenarios, recommendations, offers, value and plan.
+
+    Parameters
+    ----------
+    pair : analysis.model.ModelPair
+    candidates : the ``model_candidates`` table (``tied`` from the tie rule).
+    groups : the scenario groups of :func:`analysis.segments.segment_analysis`.
+    p_label : the business model's out-of-fold risk of every customer.
+    """
+    from analysis.model import _link_model, label_consistent_drop_se, label_consistent_predict
+    from analysis.benchmark import INTERPRETABLE
+    from stats.link_margins import average_marginal_effects
+
+    reference = actions.support_reference(frame)
+    levers = STORE_ACTIONS + ASSUMED_ACTIONS
+    tied = set(candidates.loc[candidates["tied"].astype(bool), "model"])
+
+    # every interpretable candidate, and the business model when it is a recalibrated version
+    links = {}
+    for code in INTERPRETABLE:
+        link = pair.inference if code == pair.inference_code else _link_model(code, frame, formula)[0]
+        links[code] = (link, "inference" if code == pair.inference_code else "candidate", code in tied)
+    if pair.business_code != pair.inference_code:
+        links[pair.business_code] = (pair.business, "business", False)
+    else:
+        links[pair.business_code] = (pair.business, "inference and business", pair.business_code in tied)
+
+    # the bootstrap of the business procedure
+    frames = evaluation_frames(frame, reference, levers)
+    plan = StatisticPlan(keys=frames.keys, groups=groups, room=frames.room, steps=frames.steps,
+                         profit=frame["profit"].to_numpy(dtype=float), p_label=np.asarray(p_label, dtype=float),
+                         scenario_levers=[lever.name for lever in levers],
+                         ame_columns=list(dict.fromkeys(lever.column for lever in levers)),
+                         drop_levers=[lever.name for lever in STORE_ACTIONS])
+    task = bootstrap_task(pair, frames, plan, frame[TARGET].to_numpy())
+    boot = bootstrap_procedure(task, pair, seed=seed, n_boot=n_boot, n_jobs=n_jobs, conf_level=conf_level)
+    summary = boot.summary()
+
+    # business model's bootstrap rows beside the delta-method rows of every model
+    business = pair.business_code
+    boot_rows = []
+    for lever in levers:
+        for quantity, key, group, n in (
+                ("ame", f"ame:{lever.column}", "all", len(frame)),
+                ("scenario", f"effect:{HEADLINE_GROUP}:{lever.name}", HEADLINE_GROUP,
+                 int((groups[HEADLINE_GROUP] & frames.room[lever.name]).sum()))):
+            if key not in summary.index:
+                continue
+            s = summary.loc[key]
+            boot_rows.append({"model": business, "role": links[business][1], "tied": links[business][2],
+                              "action": lever.name, "kind": lever.kind, "quantity": quantity, "group": group,
+                              "n_customers": n, "estimate": s["estimate"], "std_error": s["std_error"],
+                              "conf_low": s["conf_low"], "conf_high": s["conf_high"], "interval": "bootstrap"})
+    by_model = effects_by_model(links, frame, groups[HEADLINE_GROUP], reference, levers, conf_level,
+                                bootstrap_rows=pd.DataFrame(boot_rows))
+
+    # one test per store action; robustness over the tied candidates
+    delta_ames = average_marginal_effects(pair.business, frame, numeric=[lv.column for lv in levers],
+                                          conf_level=conf_level)
+    ames = bootstrap_ames(boot, delta_ames, [lv.column for lv in levers])
+    tied_ames = by_model[(by_model["quantity"] == "ame") & by_model["tied"].astype(bool)
+                         & (by_model["interval"] == "delta")].rename(columns={"action": "lever"})
+    tied_ames = tied_ames.assign(variable=tied_ames["lever"].map(lambda a: LEVER_BY_NAME[a].column))
+    tests = actions.action_tests(ames, tied_ames[["model", "variable", "conf_low", "conf_high"]])
+    recommended = list(tests.loc[tests["recommended"], "action"])
+    offered = list(tests.loc[tests["offered"], "action"])
+
+    # scenarios: store actions, assumption-based actions (own table), engagement associations
+    store = bootstrap_columns(actions.scenarios(frame, pair.business, groups, reference, STORE_ACTIONS,
+                                                conf_level), boot)
+    assumed = bootstrap_columns(actions.scenarios(frame, pair.business, groups, reference, ASSUMED_ACTIONS,
+                                                  conf_level), boot)
+    engagement = actions.scenarios(frame, pair.business, {HEADLINE_GROUP: groups[HEADLINE_GROUP]}, reference,
+                                   ENGAGEMENT, conf_level)
+    engagement = engagement[["group", "action", "n_with_room", "n_without_support", "decline_rate_baseline",
+                             "decline_rate_scenario", "effect", "conf_low", "conf_high"]].rename(
+        columns={"action": "outcome"})
+    recs = actions.recommendations(store, offered)
+
+    # offers: the store actions the business model supports (offered; a roll-out only when also robust), each
+    # drop with its delta-method interval
+    predict = label_consistent_predict(pair, frame, p_label)
+    drop_se = label_consistent_drop_se(pair, frame, p_label)
+    offers = actions.customer_offers(frame, predict, p_label, thresholds, offered, reference, drop_se=drop_se,
+                                     conf_level=conf_level)
+    value = action_value(store, boot, recommended, offered)
+    plan_table = offer_plan(offers, boot, thresholds.risk)
+    return DecisionResult(allowed_levers=offered, reference=reference, tables={
+        "effects_by_model": by_model, "scenarios": store, "assumption_scenarios": assumed,
+        "action_effects": pd.concat([store, assumed], ignore_index=True),
+        "engagement_associations": engagement, "action_tests": tests, "recommendations": recs,
+        "allowed_levers": pd.DataFrame({"action": offered}), "offers": offers, "action_value": value,
+        "offer_plan": plan_table, "bootstrap_replicates": boot.info,
+    })
