@@ -27,6 +27,7 @@ import patsy
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import stats as sps
 from scipy.special import expit
 
 import analysis.specification as specification
@@ -118,8 +119,6 @@ def test_score_test_and_df_equal_statsmodels(case, seed):
     stat, df = _score_test(X, p, y, Z, xtwx_inv)
     assert df == df_ref == EXPECTED_DF[case]
     assert stat == pytest.approx(stat_ref, rel=1e-6, abs=1e-8)
-    from scipy import stats as sps
-
     assert (float(sps.chi2.sf(stat, df)) if df else 1.0) == pytest.approx(p_ref, rel=1e-6, abs=1e-12)
 
 
