@@ -73,18 +73,25 @@ def _score_test(X: np.ndarray, p: np.ndarray, y: np.ndarray, Z: np.ndarray, xtwx
 
     ``U = Z'(y − p)``, ``I = Z'WZ − Z'WX (X'WX)⁻¹ X'WZ`` (the efficient information of ``Z``), ``LM = U' I⁺ U``
     with the degrees of freedom the rank of ``I`` (a spline block contains the linear term already in ``X``,
-    which removes one direction).
+    which removes one direction; a column collinear with ``X`` adds none).
+
+    The rank is judged with every column of ``Z`` scaled to unit information before projection, so that a direction
+    counts when more than 1e-9 of a column's own information is left once ``X`` is projected out. (Relative to the
+    largest eigenvalue of ``I`` instead, a single column collinear with ``X`` kept its rounding noise as one degree
+    of freedom about half the time.)
     """
     w = p * (1.0 - p)
     WZ = Z * w[:, None]
     cross = X.T @ WZ
-    info = Z.T @ WZ - cross.T @ xtwx_inv @ cross
+    own = np.einsum("ij,ij->j", Z, WZ)  # diag(Z'WZ)
+    scale = np.sqrt(np.where(own > 0, own, 1.0))  # an all-zero column (a spline on few values) stays zero
+    info = (Z.T @ WZ - cross.T @ xtwx_inv @ cross) / np.outer(scale, scale)
     info = (info + info.T) / 2.0
     values, vectors = np.linalg.eigh(info)
-    keep = values > max(values.max(), 0.0) * 1e-9
+    keep = values > 1e-9
     if not keep.any():
         return 0.0, 0
-    u = Z.T @ (y - p)
+    u = Z.T @ (y - p) / scale
     proj = vectors[:, keep].T @ u
     return float(np.sum(proj ** 2 / values[keep])), int(keep.sum())
 
