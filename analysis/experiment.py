@@ -513,7 +513,7 @@ def analyze_experiment(assignments: pd.DataFrame, outcomes: pd.DataFrame,
         if key.any():
             e = action_effects[key].iloc[0]
             effects = pd.concat([effects, pd.DataFrame([{
-                "method": "model_prediction", "estimate": e["effect"], "p_value": e["p_value"],
+                "method": "model_prediction", "estimate": e["effect"], "p_value": e.get("p_value", np.nan),
                 "conf_low": e["conf_low"], "conf_high": e["conf_high"],
                 "rate_control": e["decline_rate_baseline"], "rate_treatment": e["decline_rate_scenario"]}])],
                 ignore_index=True)

@@ -109,32 +109,70 @@ def segments_table(res: Results) -> pd.DataFrame:
     return frame.rename(columns={c: label(c, LANG) for c in frame.columns})
 
 
-def action_rows(res: Results, group: str = ALL_HIGH_RISK) -> pd.DataFrame:
-    """The recommended store-controlled actions of ``group`` in rank order, with the rows of
-    ``action_effects.csv`` (effect on the three-month decline probability among customers with room)."""
-    recs = res["recommendations"]
-    if recs.empty:
-        return pd.DataFrame(columns=["action", "rank"])
-    chosen = recs[recs["group"] == group].sort_values("rank")[["action", "rank"]]
-    effects = res["action_effects"]
-    effects = effects[effects["group"] == group]
-    return chosen.merge(effects, on="action", how="left", validate="one_to_one").reset_index(drop=True)
+def action_rows(res: Results) -> pd.DataFrame:
+    """The store actions of ``headline_actions.csv`` (the run's figures), in the order of the data dictionary."""
+    return res["headline_actions"].reset_index(drop=True)
 
 
-def actions_table(res: Results, group: str = ALL_HIGH_RISK) -> pd.DataFrame:
-    """Action, whom it reaches, the expected change in the probability of decline over the next three months
-    (percentage points, with its CI) and the customers kept (with its CI)."""
+def _decision_ru(r) -> str:
+    if _is_true(r["recommended"]):
+        return "применять"
+    if _is_true(r["offered"]):
+        return "проверить тестом"
+    return "нет"
+
+
+def actions_table(res: Results) -> pd.DataFrame:
+    """The store's actions among the high-risk customers they reach: the change in the probability of decline over
+    three months (pp, bootstrap CI) and its range over the models, whole customers kept, monthly profit retained
+    and the break-even price of a contact (upper bounds), and the decision."""
     rows = []
-    for r in action_rows(res, group).itertuples():
+    for r in action_rows(res).to_dict("records"):
         rows.append({
-            label("action", LANG): lever_label(r.action, LANG),
-            label("who", LANG): f"{fmt_int(r.n_with_room, LANG)} из {fmt_int(r.n_customers, LANG)}",
-            label("effect", LANG):
-                f"{fmt_pp(r.effect, 1, LANG)} ({fmt_ci(r.conf_low, r.conf_high, 1, 100, LANG)})",
-            label("customers_kept", LANG):
-                f"{fmt_num(r.customers_kept, 1, LANG)} ({fmt_ci(r.customers_kept_low, r.customers_kept_high, 1, lang=LANG)})",
+            "Действие": lever_label(r["action"], LANG),
+            "Клиентов": fmt_int(r["n_treated"], LANG),
+            "Изменение риска, п.\u00a0п. (ДИ)":
+                f"{fmt_num(100 * r['effect'], 1, LANG)} ({fmt_ci(r['conf_low'], r['conf_high'], 1, 100, LANG)})",
+            "По разным моделям": fmt_ci(r["model_min"], r["model_max"], 1, 100, LANG),
+            "Удержано клиентов (ДИ)":
+                f"{fmt_int(r['customers_kept'], LANG)} ({fmt_ci(r['customers_kept_low'], r['customers_kept_high'], 0, lang=LANG)})",
+            "Прибыль в месяц, не более": fmt_num(r["profit_retained_month"], 1, LANG),
+            "Окупается, если контакт дешевле": fmt_num(r["break_even_per_contact"], 3, LANG),
+            "Решение": _decision_ru(r),
         })
     return pd.DataFrame(rows)
+
+
+def decision_facts(res: Results) -> dict[str, str]:
+    """The brief's decision sentences' numbers (Russian formats, whole customers)."""
+    rows = {r["action"]: r for r in action_rows(res).to_dict("records")}
+    h = res["headline"].iloc[0]
+    out = {
+        "n_offered": customers_ru(h["n_offered"]),
+        "plan_kept": fmt_int(h["plan_customers_kept"], LANG),
+        "plan_kept_ci": fmt_ci(h["plan_customers_kept_low"], h["plan_customers_kept_high"], 0, lang=LANG),
+        "plan_declines": fmt_int(h["plan_expected_declines"], LANG),
+        "plan_profit": with_unit(fmt_num(h["plan_profit_retained"], 1, LANG), PROFIT_UNIT),
+        "plan_share": fmt_pct(h["plan_share_of_profit_at_risk"], 0, LANG),
+        "profit_at_risk_high": with_unit(fmt_int(h["profit_at_risk_upper_high_risk"], LANG), PROFIT_UNIT),
+    }
+    main = rows.get("more_marketing")
+    if main is not None:
+        out.update({
+            "main_per_contact": with_unit(fmt_num(main["break_even_per_contact"], 3, LANG), PROFIT_UNIT),
+            "main_per_contact_ci": fmt_ci(main["break_even_per_contact_low"], main["break_even_per_contact_high"], 3,
+                                          lang=LANG),
+            "main_decision": ("данные поддерживают его при любой из моделей, одинаково хорошо описывающих данные"
+                              if _is_true(main["recommended"]) else
+                              "основная модель его поддерживает, но при одной из моделей, описывающих данные не хуже, "
+                              "интервал включает ноль, поэтому его стоит не вводить для всех, а проверить тестом"
+                              if _is_true(main["offered"]) else "данные его не поддерживают"),
+        })
+    month = rows.get("marketing_this_month")
+    if month is not None:
+        out["month_effect"] = (f"{fmt_num(100 * month['effect'], 1, LANG)}{NBSP}п.{NBSP}п. "
+                               f"({fmt_ci(month['conf_low'], month['conf_high'], 1, 100, LANG)})")
+    return out
 
 
 def contacts(res: Results, n: int = N_CONTACTS) -> pd.DataFrame:
@@ -191,8 +229,8 @@ def quick_note(res: Results) -> str:
 
 
 def first_experiment(res: Results) -> pd.Series | None:
-    """The row of ``experiment_plan.csv`` for the first action of :func:`actions_table` in its group (the
-    first row of the plan when that group has none); None when no action is recommended."""
+    """The row of ``experiment_plan.csv`` of the first store action among all high-risk customers (the first
+    row of the plan when there is none); None for an empty plan."""
     plan = res["experiment_plan"]
     if plan.empty:
         return None
@@ -212,7 +250,7 @@ def experiment_sentence(res: Results) -> str:
     """One sentence with the sample size of the first experiment (``experiment_plan.csv``)."""
     e = first_experiment(res)
     if e is None:
-        return "Ни одно действие не рекомендовано, поэтому эксперимент не планируется."
+        return "Ни одно действие нельзя применить к клиентам, поэтому эксперимент не планируется."
     action = quote(lever_label(e["action"], LANG).split(" (")[0], LANG)
     group = segment_label(e["group"], LANG).lower()
     power = fmt_pct(PLAN_POWER, 0, LANG)

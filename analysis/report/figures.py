@@ -29,7 +29,7 @@ from analysis.report.labels import (
     variable_label,
 )
 from analysis.report.results import Results
-from analysis.report.text import _ame_unit, _units, alpha, headline, key_predictors, thresholds
+from analysis.report.text import _ame_unit, _units, alpha, headline, key_predictors, thresholds  # noqa: F401
 #: Okabe–Ito colour-blind-safe palette.
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
@@ -357,28 +357,48 @@ def fig_profit_at_risk(res: Results) -> Figure:
     return fig
 
 
-def fig_scenarios(res: Results, group: str = ALL_HIGH_RISK) -> Figure:
-    """Store actions for one group: customers kept and upper-bound profit retained over the next three months."""
-    s = res["scenarios"]
-    s = s[s["group"] == group].sort_values("customers_kept").reset_index(drop=True)
-    recommended = s["recommended"].astype(str).str.lower() == "true"
-    colors = [OKABE_ITO["blue"] if r else OKABE_ITO["grey"] for r in recommended]
-    a = alpha(res)
+#: Order of the models in the forest plot of effects (candidates, then the business model and its bootstrap).
+EFFECT_ORDER = ("logit_linear", "logit_promo_flexible", "logit_selected", "logit_floor", "gam_engagement")
+
+
+def fig_effects_by_model(res: Results) -> Figure:
+    """Forest plot: each action's scenario among all high-risk customers (change in P(decline) over the next three
+    months, pp) under every interpretable candidate (delta-method intervals, conditional on the fitted model) and
+    under the business model (delta method and the customer bootstrap of the whole procedure); one panel per
+    action, store actions first."""
+    e = res["effects_by_model"]
+    e = e[e["quantity"] == "scenario"]
+    order = [a for a in res["levers"]["action"] if a in set(e["action"])]
+    kinds = res["levers"].set_index("action")["kind"]
+    business = str(res["headline"]["business_model"].iloc[0])
+    rows_per = []
+    for action in order:
+        sub = e[e["action"] == action]
+        rows = [sub[(sub["model"] == m) & (sub["interval"] == "delta")] for m in EFFECT_ORDER]
+        rows += [sub[(sub["model"] == business) & (sub["interval"] == i)] for i in ("delta", "bootstrap")]
+        rows_per.append([r.iloc[0] for r in rows if len(r)])
+    n_rows = sum(len(r) for r in rows_per)
     with _style():
-        fig = _figure(0.4 * len(s) + 1.3)
-        axes = fig.subplots(1, 2, sharey=True)
-        y = np.arange(len(s))
-        for ax, column, title in ((axes[0], "customers_kept", "Customers kept, next three months"),
-                                  (axes[1], "profit_retained_upper", "Profit retained, upper bound")):
-            est, lo, hi = s[column], s[f"{column}_low"], s[f"{column}_high"]
-            ax.barh(y, est, color=colors, height=0.6)
-            ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="none", ecolor="black", capsize=2, linewidth=0.9)
-            ax.axvline(0, color="black", linewidth=0.8)
-            ax.set_title(title)
-            ax.set_xlabel("customers (expected)" if column == "customers_kept" else "profit units, as exported")
-        axes[0].set_yticks(y, [lever_label(v) for v in s["action"]])
-        from matplotlib.patches import Patch
-        fig.legend([Patch(color=OKABE_ITO["blue"]), Patch(color=OKABE_ITO["grey"])],
-                   [f"recommended (Holm p < {a:g}, interval excludes zero)", "not recommended"],
-                   loc="outside lower center", ncols=2)
+        fig = _figure(0.15 * n_rows + 0.35 * len(order) + 0.5)
+        axes = fig.subplots(len(order), 1, sharex=True, gridspec_kw={"height_ratios": [len(r) for r in rows_per]})
+        axes = np.atleast_1d(axes)
+        for ax, action, rows in zip(axes, order, rows_per):
+            y = np.arange(len(rows))[::-1]
+            for yi, r in zip(y, rows):
+                boot = r["interval"] == "bootstrap"
+                is_business = r["model"] == business
+                color = OKABE_ITO["vermillion"] if boot else OKABE_ITO["blue"] if is_business else OKABE_ITO["black"]
+                ax.errorbar(100 * r["estimate"], yi, xerr=[[100 * (r["estimate"] - r["conf_low"])],
+                                                           [100 * (r["conf_high"] - r["estimate"])]],
+                            fmt="o", color=color, markersize=3.5, capsize=2, linewidth=1)
+            labels = [model_label(r["model"], short=True) + (" (bootstrap)" if r["interval"] == "bootstrap" else "")
+                      for r in rows]
+            ax.set_yticks(y, labels, fontsize=7.5)
+            ax.set_ylim(-0.7, len(rows) - 0.3)
+            ax.axvline(0, color="grey", linewidth=0.8)
+            title = lever_label(action).replace(" (with consent)", "")
+            ax.set_title(f"{title} — store action" if kinds.get(action) == "action" else title, loc="left",
+                         fontsize=8.5)
+        axes[-1].set_xlabel("Change in P(decline over the next three months) among high-risk customers with room, "
+                            "pp", fontsize=8)
     return fig

@@ -82,6 +82,21 @@ def fmt_p(p, lang: str = "en") -> str:
     return f"<{NBSP}{_localise('0.001', lang)}" if p < 0.001 else _localise(f"{p:.3f}", lang)
 
 
+#: Below this a model-based p-value is not printed as a number: it depends on the model's form more than on its
+#: digits.
+P_MODEL_FLOOR = 1e-6
+
+
+def fmt_p_model(p, lang: str = "en") -> str:
+    """A model-based p-value: as :func:`fmt_p`, but below :data:`P_MODEL_FLOOR` never bare: ``< 1e-6
+    (conditional on the model's form)``."""
+    if not _missing(p) and float(p) < P_MODEL_FLOOR:
+        if lang == "ru":
+            return f"<{NBSP}10⁻⁶ (при данной форме модели)"
+        return f"<{NBSP}1e−6 (conditional on the model's form)"
+    return fmt_p(p, lang)
+
+
 def fmt_ci(low, high, digits: int = 2, scale: float = 1.0, lang: str = "en") -> str:
     """``0.10 to 0.25`` (en) or ``от 0,10 до 0,25`` (ru)."""
     if _missing(low) or _missing(high):

@@ -129,6 +129,8 @@ MODEL_LABELS = {
     "logit_floor_recalibrated": "Logit with a floor, recalibrated inside each fold",
     "gam_engagement": "Penalised splines of the engagement variables (logistic GAM)",
     "gam_engagement_recalibrated": "Penalised splines, recalibrated inside each fold",
+    "logit_promo_flexible": "Logit, all linear, promotion with its own intercept and slope in the upper cluster",
+    "logit_promo_flexible_recalibrated": "Logit, promotion by cluster, recalibrated inside each fold",
     "logit_l2": "Penalised logistic regression (L1/L2, tuned)",
     "svc_rbf": "Support vector machine, RBF kernel (tuned)",
     "random_forest": "Random forest (200 trees, tuned)",
@@ -142,6 +144,8 @@ MODEL_SHORT = {
     "logit_linear": "Logit, linear", "logit_linear_recalibrated": "Logit, linear, recal.",
     "logit_floor": "Floor logit", "logit_floor_recalibrated": "Floor logit, recal.",
     "gam_engagement": "GAM", "gam_engagement_recalibrated": "GAM, recal.",
+    "logit_promo_flexible": "Logit, promotion by cluster", "logit_promo_flexible_recalibrated":
+    "Logit, promotion by cluster, recal.",
     "logit_l2": "Penalised logit", "svc_rbf": "SVM (RBF)", "random_forest": "Random forest",
     "decision_tree": "Decision tree", "knn": "k-NN", "logit_spec": "Logit, full-data spec.",
 }
@@ -162,20 +166,20 @@ GRID_SEGMENTS = ("high_risk_high_profit", "high_risk_low_profit", "low_risk_high
 ALL_HIGH_RISK = "high_risk_all"
 PROMO_GROUP = "high_risk_promo"
 
-#: Store-controlled actions and engagement outcomes (codes of ``levers.csv``): short labels.
+#: Store actions, actions that rest on an assumption, and offers (codes of ``levers.csv``): short labels.
 ACTION_LABELS = {
-    "more_marketing": "+1 marketing contact per month (with consent)",
+    "more_marketing": "+1 marketing contact per month for six months (with consent)",
     "marketing_this_month": "+1 marketing contact this month (with consent)",
-    "less_promotion": "−10 pp share of promotional purchases",
-    "cart_reminder": "−1 unpaid cart item (cart reminder)",
+    "less_promotion": "Fewer promotional mailings (assumed: −10 pp promotional share)",
+    "cart_reminder": "Cart reminder (assumed: −1 unpaid item)",
     "none": "None (standard communication)",
-    "personal_contact": "Personal contact (no action has room)",
+    "personal_contact": "Personal contact (no offered action applies)",
 }
 #: Compact action labels for wide tables (consent is stated in the table caption).
 ACTION_SHORT = {
-    "more_marketing": "+1 contact/month",
+    "more_marketing": "+1 contact/month (6 months)",
     "marketing_this_month": "+1 contact now",
-    "less_promotion": "−10 pp promo share",
+    "less_promotion": "fewer promo mailings",
     "cart_reminder": "cart reminder",
 }
 ENGAGEMENT_LABELS = {
@@ -238,6 +242,8 @@ MODEL_LABELS_RU = {
     "logit_linear_recalibrated": "логистическая регрессия, все признаки линейно, с перекалибровкой",
     "logit_floor": "логистическая регрессия с нижним порогом, все признаки линейно",
     "logit_floor_recalibrated": "логистическая регрессия с нижним порогом, с перекалибровкой",
+    "logit_promo_flexible": "логистическая регрессия, своя доля акций для кластера «покупают по акциям»",
+    "logit_promo_flexible_recalibrated": "логистическая регрессия, своя доля акций для кластера, с перекалибровкой",
     "gam_engagement": "логистическая модель со сглаживающими сплайнами вовлечённости",
     "gam_engagement_recalibrated": "логистическая модель со сглаживающими сплайнами, с перекалибровкой",
     "logit_l2": "логистическая регрессия со штрафом (настроенная)",
@@ -253,6 +259,8 @@ MODEL_SHORT_RU = {
     "logit_linear": "логит, линейный", "logit_linear_recalibrated": "логит, линейный, перекалибр.",
     "logit_floor": "логит с порогом", "logit_floor_recalibrated": "логит с порогом, перекалибр.",
     "gam_engagement": "сплайновая модель", "gam_engagement_recalibrated": "сплайновая модель, перекалибр.",
+    "logit_promo_flexible": "логит, акции по кластерам",
+    "logit_promo_flexible_recalibrated": "логит, акции по кластерам, перекалибр.",
     "logit_l2": "логит со штрафом", "svc_rbf": "опорные векторы", "random_forest": "случайный лес",
     "decision_tree": "дерево решений", "knn": "ближайшие соседи", "logit_spec": "логит, спецификация на всех",
 }
@@ -263,10 +271,10 @@ SEGMENT_LABELS_RU = {
     "not_scored": "без оценки",
 }
 ACTION_LABELS_RU = {
-    "more_marketing": "+1 маркетинговый контакт в месяц (с согласия клиента)",
+    "more_marketing": "+1 маркетинговый контакт в месяц в течение полугода (с согласия клиента)",
     "marketing_this_month": "+1 маркетинговый контакт в этом месяце (с согласия клиента)",
-    "less_promotion": "−10\u00a0п.\u00a0п. доли покупок по акции",
-    "cart_reminder": "−1 неоплаченный товар в корзине (напоминание о корзине)",
+    "less_promotion": "меньше акционных рассылок (допущение: доля покупок по акции −10\u00a0п.\u00a0п.)",
+    "cart_reminder": "напоминание о корзине (допущение: −1 неоплаченный товар)",
     "none": "нет (обычная рассылка)",
     "personal_contact": "личный звонок менеджера (ни одно действие не применимо)",
 }

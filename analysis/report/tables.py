@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.dictionary import CATEGORY_LABELS, DICTIONARY, EXPORT_FILES, FEATURE_GROUPS, KNOWN_TYPOS, dictionary_frame
-from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_pct
+from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct
 from analysis.report.labels import (
     ACTION_SHORT,
     ALL_HIGH_RISK,
@@ -43,6 +43,7 @@ from analysis.report.text import (
     _english_detail,
     _term_unit,
     _units,
+    action_rows,
     alpha,
     headline,
     summary_strings,
@@ -214,20 +215,92 @@ def excluded_variables_table(res: Results) -> pd.DataFrame:
                          "Reason": e["reason"].str.capitalize()})
 
 
-def actions_table(h: dict) -> pd.DataFrame:
-    """The executive summary's actions: customers kept and upper-bound profit retained over the next three
-    months, each with its interval."""
-    s = summary_strings(h)
+def _pp_est_ci(est, low, high, digits: int = 1) -> str:
+    return fmt_est_ci(100 * est, 100 * low, 100 * high, digits)
+
+
+def actions_table(res: Results) -> pd.DataFrame:
+    """The executive summary's store actions: among the high-risk customers each can reach, the change in
+    P(decline) with its bootstrap interval and its range across the candidate models, customers kept, monthly
+    profit retained (upper bound), the break-even cost per contact, and the decision."""
     rows = []
-    for i, a in enumerate(h["actions"], start=1):
-        who = "All high-risk customers" if a["group"] == ALL_HIGH_RISK else f"{segment_label(a['group'])} customers"
-        rows.append({"Action": lever_label(a["action"]), "Customers targeted": f"{who} ({s[f'action{i}_room']} with room)",
-                     f"Customers kept, next three months ({CI})": s[f"action{i}_kept"],
-                     f"Profit retained, upper bound ({CI})": s[f"action{i}_profit"]})
-    return pd.DataFrame(rows, columns=["Action", "Customers targeted", f"Customers kept, next three months ({CI})",
-                                       f"Profit retained, upper bound ({CI})"])
+    for a in action_rows(res):
+        rows.append({
+            "Store action": ACTION_SHORT.get(a["action"], a["label"]), "Reached": fmt_int(a["n_treated"]),
+            f"Δ P(decline), pp ({CI}, bootstrap)": _pp_est_ci(a["effect"], a["conf_low"], a["conf_high"]),
+            "Range over models, pp": a["range_text"].replace(" pp", ""),
+            f"Customers kept ({CI})": a["kept_text"],
+            f"Profit / month, at most ({CI})": a["profit_text"],
+            f"Break-even per contact ({CI})": a["per_contact_text"],
+            "Decision": ("roll out" if a["recommended"] else "offer as a test" if a["offered"] else "none"),
+        })
+    return pd.DataFrame(rows)
 
 
+def action_tests_table(res: Results) -> pd.DataFrame:
+    """One test per store action: the business model's AME with the bootstrap SD beside the delta-method SE,
+    Holm over the actions, robustness over the tied candidates."""
+    t = res["action_tests"]
+    yes = lambda x: "yes" if str(x).lower() == "true" else "no"  # noqa: E731
+    return pd.DataFrame({
+        "Store action": t["action"].map(lever_label),
+        "AME, pp per unit": (100 * t["estimate"]).map(lambda x: fmt_num(x, 2)),
+        f"{CI} (bootstrap)": [fmt_ci(100 * lo, 100 * hi, 2) for lo, hi in zip(t["conf_low"], t["conf_high"])],
+        "SE bootstrap": (100 * t["std_error"]).map(lambda x: fmt_num(x, 2)),
+        "SE delta": (100 * t["std_error_delta"]).map(lambda x: fmt_num(x, 2)),
+        "z": t["statistic"].map(lambda x: fmt_num(x, 2)),
+        "p (Holm)": t["p_value_holm"].map(fmt_p_model),
+        "Robust": t["robust"].map(yes), "Offered": t["offered"].map(yes), "Recommended": t["recommended"].map(yes),
+    })
+
+
+def effects_by_model_table(res: Results, quantity: str = "ame") -> pd.DataFrame:
+    """Each action's effect under every model: AME per unit of the action's column (``ame``) or the scenario among
+    the high-risk customers with room (``scenario``), in pp with the interval's kind."""
+    e = res["effects_by_model"]
+    e = e[e["quantity"] == quantity]
+    return pd.DataFrame({
+        "Action": e["action"].map(lambda a: ACTION_SHORT.get(a, lever_label(a))),
+        "Model": e["model"].map(lambda m: model_label(m, short=True)),
+        "Tied": e["tied"].map(lambda x: "yes" if str(x).lower() == "true" else ""),
+        "Estimate, pp": (100 * e["estimate"]).map(lambda x: fmt_num(x, 2)),
+        CI: [fmt_ci(100 * lo, 100 * hi, 2) for lo, hi in zip(e["conf_low"], e["conf_high"])],
+        "Interval": e["interval"].map({"delta": "delta method", "bootstrap": "bootstrap"}),
+    })
+
+
+def _scenario_rows(s: pd.DataFrame, assumption: bool = False) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "Group": s["group"].map(segment_label),
+        "Action": s["action"].map(lambda a: ACTION_SHORT.get(a, lever_label(a))),
+        "Reached": [f"{fmt_int(r)} of {fmt_int(n)}" for r, n in zip(s["n_with_room"], s["n_customers"])],
+        "No support": s["n_without_support"].map(fmt_int),
+        f"Δ P(decline), pp ({CI})": [_pp_est_ci(e, lo, hi) for e, lo, hi in zip(s["effect"], s["conf_low"],
+                                                                                s["conf_high"])],
+        "SE boot./delta": [fmt_num(a / b, 2) if b and np.isfinite(b) and b > 0 else "—"
+                           for a, b in zip(s["std_error"], s["std_error_delta"])],
+        "Customers kept": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in
+                           zip(s["customers_kept"], s["customers_kept_low"], s["customers_kept_high"])],
+        "Profit retained / month (upper bound)": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in
+                                                  zip(s["profit_retained_upper"], s["profit_retained_upper_low"],
+                                                      s["profit_retained_upper_high"])],
+    })
+    if assumption:
+        out.insert(2, "Assumption", s["assumption"].fillna(""))
+    return out
+
+
+def scenarios_table(res: Results) -> pd.DataFrame:
+    """Store actions per group: change in P(decline) among the customers reached (bootstrap interval), how many
+    lack support, customers kept and upper-bound profit retained per month."""
+    return _scenario_rows(res["scenarios"])
+
+
+def assumption_scenarios_table(res: Results) -> pd.DataFrame:
+    """Store actions that can at most influence a behaviour: their scenarios, the assumption beside every row."""
+    s = res["assumption_scenarios"]
+    s = s[s["group"] == ALL_HIGH_RISK]
+    return _scenario_rows(s, assumption=True).drop(columns=["Group"])
 def specification_table(res: Results) -> pd.DataFrame:
     """The selected steps of the forward search (score tests) and, last, the best candidate that failed."""
     steps = res["specification_steps"]
@@ -477,24 +550,6 @@ def described_variables(res: Results) -> str:
     return ", ".join(dict.fromkeys(variable_label(v).lower() for v in d["variable"])) or "none"
 
 
-def scenarios_table(res: Results) -> pd.DataFrame:
-    """Store-controlled actions per group: effect on P(decline) among customers with room, Holm p, customers kept
-    and upper-bound profit retained over the next three months."""
-    s = res["scenarios"]
-    return pd.DataFrame({
-        "Group": s["group"].map(segment_label), "Action": s["action"].map(lambda a: ACTION_SHORT.get(a, lever_label(a))),
-        "With room": [f"{fmt_int(r)} of {fmt_int(n)}" for r, n in zip(s["n_with_room"], s["n_customers"])],
-        f"Δ P(decline), pp ({CI})": [fmt_est_ci(100 * e, 100 * lo, 100 * hi, 1)
-                                    for e, lo, hi in zip(s["effect"], s["conf_low"], s["conf_high"])],
-        "p (Holm)": s["p_value_holm"].map(fmt_p),
-        "Customers kept": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in
-                           zip(s["customers_kept"], s["customers_kept_low"], s["customers_kept_high"])],
-        "Profit retained (upper bound)": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in
-                                          zip(s["profit_retained_upper"], s["profit_retained_upper_low"],
-                                              s["profit_retained_upper_high"])],
-    })
-
-
 def engagement_table(res: Results) -> pd.DataFrame:
     """Engagement outcomes as associations: no customers kept, no recommendation."""
     e = res["engagement_associations"]
@@ -512,11 +567,44 @@ def recommendations_table(res: Results) -> pd.DataFrame:
     r = res["recommendations"]
     return pd.DataFrame({
         "Group": r["group"].map(segment_label), "Rank": r["rank"].map(fmt_int), "Action": r["action"].map(lever_label),
+        "Reached": r["n_with_room"].map(fmt_int),
         f"Customers kept ({CI})": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in
                                    zip(r["customers_kept"], r["customers_kept_low"], r["customers_kept_high"])],
-        "Profit retained (upper bound)": r["profit_retained_upper"].map(lambda x: fmt_num(x, 1)),
-        "Share with room": r["share_with_room"].map(lambda x: fmt_pct(x, 0)),
-        "p (Holm)": r["p_value_holm"].map(fmt_p),
+        f"Profit retained / month, upper bound ({CI})": [
+            fmt_est_ci(e, lo, hi, 1) for e, lo, hi in zip(r["profit_retained_upper"], r["profit_retained_upper_low"],
+                                                          r["profit_retained_upper_high"])],
+        "Share reached": r["share_with_room"].map(lambda x: fmt_pct(x, 0)),
+    })
+
+
+def action_value_table(res: Results) -> pd.DataFrame:
+    """What each store action is worth among the high-risk customers it reaches: the break-even cost."""
+    v = res["action_value"]
+    return pd.DataFrame({
+        "Store action": v["action"].map(lever_label), "Treated": v["n_treated"].map(fmt_int),
+        "Contacts each": v["contacts_per_customer"].map(lambda x: fmt_num(x, 0)),
+        f"Profit retained / month ({CI})": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in zip(
+            v["profit_retained_month"], v["profit_retained_month_low"], v["profit_retained_month_high"])],
+        f"Break-even per treated customer ({CI})": [fmt_est_ci(e, lo, hi, 2) for e, lo, hi in zip(
+            v["break_even_per_customer"], v["break_even_per_customer_low"], v["break_even_per_customer_high"])],
+        f"Break-even per contact ({CI})": [fmt_est_ci(e, lo, hi, 3) for e, lo, hi in zip(
+            v["break_even_per_contact"], v["break_even_per_contact_low"], v["break_even_per_contact_high"])],
+    })
+
+
+def offer_plan_table(res: Results) -> pd.DataFrame:
+    """The offer plan beside what is at risk among the high-risk customers."""
+    o = res["offer_plan"]
+    return pd.DataFrame({
+        "Offer": o["offer"].map(lambda x: "All high-risk customers" if x == "total" else lever_label(x)),
+        "Customers": o["n_customers"].map(fmt_int),
+        "Expected declines": o["expected_declines"].map(lambda x: fmt_num(x, 1)),
+        "Profit at risk / month (upper bound)": o["profit_at_risk_upper"].map(lambda x: fmt_num(x, 1)),
+        f"Customers kept ({CI})": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in zip(
+            o["customers_kept"], o["customers_kept_low"], o["customers_kept_high"])],
+        f"Profit retained / month ({CI})": [fmt_est_ci(e, lo, hi, 1) for e, lo, hi in zip(
+            o["profit_retained_upper"], o["profit_retained_upper_low"], o["profit_retained_upper_high"])],
+        "Share of profit at risk": o["share_of_profit_at_risk_retained"].map(lambda x: fmt_pct(x, 1)),
     })
 
 
@@ -540,10 +628,12 @@ def data_files_table(res: Results) -> pd.DataFrame:
 
 
 def experiment_plan_table(res: Results) -> pd.DataFrame:
-    """The A/B test plan: predicted effect, customers reachable and needed per arm, detectable effect."""
+    """The A/B test plan among all high-risk customers: predicted effect, customers reachable and needed per arm,
+    detectable effect (store actions and actions whose effect rests on an assumption)."""
     p = res["experiment_plan"]
+    p = p[p["group"] == ALL_HIGH_RISK]
     return pd.DataFrame({
-        "Group": p["group"].map(segment_label),
+        "Kind": p["kind"].map({"action": "store action", "assumption": "assumed"}),
         "Action": p["action"].map(lambda a: ACTION_SHORT.get(a, lever_label(a))),
         f"Predicted Δ, pp ({CI})": [fmt_est_ci(100 * e, 100 * lo, 100 * hi, 1) for e, lo, hi in
                                     zip(p["predicted_effect"], p["predicted_conf_low"], p["predicted_conf_high"])],

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.dictionary import DICTIONARY, TARGET
-from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_pct
+from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct
 from analysis.report.labels import (
     ALL_HIGH_RISK,
     ENGAGEMENT_LABELS,
@@ -33,8 +33,6 @@ from analysis.report.labels import (
 )
 from analysis.report.results import Results
 
-#: Actions in the executive summary: the best levers for all high-risk customers, plus one for the focus group.
-N_SUMMARY_ACTIONS = 3
 
 
 #: Profile rows shown: numeric differences with |Cliff's delta| at least "medium" (Romano et al.) and category
@@ -330,33 +328,90 @@ def _true(x) -> bool:
     return str(x).lower() == "true"
 
 
-def summary_actions(res: Results, n: int = N_SUMMARY_ACTIONS) -> list[dict]:
-    """The actions of the executive summary: the top ``n`` recommended store actions for all high-risk customers,
-    then the best recommended action of the promotion-dependent group if it is not among them; each with the
-    rows of ``scenarios.csv`` (customers kept and upper-bound profit retained over the next three months)."""
-    recs, scen = res["recommendations"], res["scenarios"]
-    if recs.empty:
-        return []
-    chosen = recs[recs["group"] == ALL_HIGH_RISK].sort_values("rank").head(n)
-    rows = [(ALL_HIGH_RISK, a) for a in chosen["action"]]
-    used = {a for _, a in rows}
-    promo = recs[(recs["group"] == PROMO_GROUP) & ~recs["action"].isin(used)].sort_values("rank")
-    if len(promo):
-        rows.append((PROMO_GROUP, promo["action"].iloc[0]))
-    actions = []
-    for group, action in rows:
-        s = scen[(scen["group"] == group) & (scen["action"] == action)].iloc[0]
-        actions.append({
-            "group": group, "action": action, "label": lever_label(action),
-            "n_customers": int(s["n_customers"]), "n_with_room": int(s["n_with_room"]),
-            "effect": float(s["effect"]), "p_value_holm": float(s["p_value_holm"]),
-            "customers_kept": float(s["customers_kept"]), "customers_kept_low": float(s["customers_kept_low"]),
-            "customers_kept_high": float(s["customers_kept_high"]),
-            "profit_retained": float(s["profit_retained_upper"]),
-            "profit_retained_low": float(s["profit_retained_upper_low"]),
-            "profit_retained_high": float(s["profit_retained_upper_high"]),
+def _pp(x, digits: int = 1) -> str:
+    return fmt_num(100 * x, digits)
+
+
+def _pp_ci(est, low, high, digits: int = 1) -> str:
+    return f"{_pp(est, digits)} pp (95% CI {_pp(low, digits)} to {_pp(high, digits)})"
+
+
+def action_rows(res: Results) -> list[dict]:
+    """The store actions of ``headline_actions.csv`` (computed by the run), each with its display strings."""
+    out = []
+    for r in res["headline_actions"].to_dict("records"):
+        r = dict(r)
+        for key in ("recommended", "offered", "robust"):
+            r[key] = _true(r[key])
+        r["label"] = lever_label(r["action"])
+        r["effect_text"] = _pp_ci(r["effect"], r["conf_low"], r["conf_high"])
+        r["range_text"] = f"{_pp(r['model_min'])} to {_pp(r['model_max'])} pp"
+        r["kept_text"] = fmt_est_ci(r["customers_kept"], r["customers_kept_low"], r["customers_kept_high"], 1)
+        r["profit_text"] = fmt_est_ci(r["profit_retained_month"], r["profit_retained_month_low"],
+                                      r["profit_retained_month_high"], 1)
+        r["per_contact_text"] = fmt_est_ci(r["break_even_per_contact"], r["break_even_per_contact_low"],
+                                           r["break_even_per_contact_high"], 3)
+        r["per_customer_text"] = fmt_est_ci(r["break_even_per_customer"], r["break_even_per_customer_low"],
+                                            r["break_even_per_customer_high"], 2)
+        r["status"] = ("recommended: supported under every model that fits the data as well" if r["recommended"]
+                       else "offered as a test: the business model supports it, not every tied model does"
+                       if r["offered"] else "not supported by the data")
+        out.append(r)
+    return out
+
+
+def tied_models(res: Results) -> list[str]:
+    """Codes of the candidates tied with the best out-of-fold log loss (the tie rule)."""
+    c = res["model_candidates"]
+    return [str(m) for m in c.loc[c["tied"].astype(str).str.lower() == "true", "model"]]
+
+
+def decision_summary(res: Results) -> dict[str, str]:
+    """The decision sentences of the executive summary and the decisions chapter, from the run's tables."""
+    rows = {r["action"]: r for r in action_rows(res)}
+    h = res["headline"].iloc[0]
+    tests = res["action_tests"].set_index("action")
+    by_model = res["effects_by_model"]
+    tied = tied_models(res)
+    business = str(h["business_model"])
+    main = rows.get("more_marketing")
+    month = rows.get("marketing_this_month")
+    out = {"n_actions": fmt_int(len(rows)), "tied": ", ".join(model_label(m, short=True) for m in tied),
+           "n_tied": fmt_int(len(tied)), "business": model_label(business, short=True)}
+    if main is not None:
+        blocking = []
+        ame = by_model[(by_model["action"] == "more_marketing") & (by_model["quantity"] == "ame")
+                       & (by_model["interval"] == "delta") & by_model["model"].isin(tied)]
+        for r in ame.itertuples():
+            if not r.conf_high < 0:
+                blocking.append(f"{model_label(r.model, short=True)} ({_pp_ci(r.estimate, r.conf_low, r.conf_high)} "
+                                f"per contact a month)")
+        out.update({
+            "main_label": main["label"].lower(), "main_n": fmt_int(main["n_treated"]), "main_effect": main["effect_text"],
+            "main_range": main["range_text"], "main_n_models": fmt_int(main["n_models"]),
+            "main_kept": main["kept_text"], "main_profit": main["profit_text"],
+            "main_per_contact": main["per_contact_text"], "main_per_customer": main["per_customer_text"],
+            "main_status": main["status"], "main_p": fmt_p_model(main["p_value_holm"]),
+            "main_blocking": "; ".join(blocking) if blocking else "",
+            "main_se_ratio": fmt_num(main["std_error"] / main["std_error_delta"], 2)
+            if main["std_error_delta"] > 0 else "—",
         })
-    return actions
+    if month is not None:
+        t = tests.loc["marketing_this_month"]
+        out.update({"month_effect": month["effect_text"], "month_n": fmt_int(month["n_treated"]),
+                    "month_ame": _pp_ci(t["estimate"], t["conf_low"], t["conf_high"]),
+                    "month_p": fmt_p_model(t["p_value_holm"]), "month_range": month["range_text"]})
+    out.update({
+        "n_offered": fmt_int(h["n_offered"]), "n_personal": fmt_int(h["n_personal_contact"]),
+        "plan_declines": fmt_num(h["plan_expected_declines"], 0),
+        "plan_kept": fmt_est_ci(h["plan_customers_kept"], h["plan_customers_kept_low"], h["plan_customers_kept_high"], 1),
+        "plan_profit": fmt_est_ci(h["plan_profit_retained"], h["plan_profit_retained_low"],
+                                  h["plan_profit_retained_high"], 1),
+        "plan_share": fmt_pct(h["plan_share_of_profit_at_risk"], 1),
+        "profit_at_risk_high": fmt_int(h["profit_at_risk_upper_high_risk"]),
+        "n_recommended": fmt_int(sum(r["recommended"] for r in rows.values())),
+    })
+    return out
 
 
 def headline(res: Results) -> dict:
@@ -364,7 +419,7 @@ def headline(res: Results) -> dict:
     h = res["headline"].iloc[0].to_dict()
     for key in ("business_meets_target", "equivalent", "quick"):
         h[key] = _true(h[key])
-    h["actions"] = summary_actions(res)
+    h["actions"] = action_rows(res)
     h["conf_level"] = conf_level(res)
     h["alpha"] = alpha(res)
     return h
@@ -405,11 +460,6 @@ def summary_strings(h: dict) -> dict[str, str]:
         "cal_intercept": fmt_num(h["business_calibration_intercept"], 2),
         "conf_level": f"{h['conf_level']:.0%}",
     }
-    for i, a in enumerate(h["actions"], start=1):
-        s[f"action{i}_kept"] = fmt_est_ci(a["customers_kept"], a["customers_kept_low"], a["customers_kept_high"], 1)
-        s[f"action{i}_profit"] = fmt_est_ci(a["profit_retained"], a["profit_retained_low"],
-                                            a["profit_retained_high"], 1)
-        s[f"action{i}_room"] = fmt_int(a["n_with_room"])
     return s
 
 
@@ -562,12 +612,17 @@ def offers_summary(res: Results) -> dict[str, str]:
     targeted = o[~o["offer"].isin(["none", "personal_contact"])]
     top = targeted["offer"].value_counts()
     allowed = res["allowed_levers"]["action"].tolist() if len(res["allowed_levers"]) else []
+    width = (targeted["risk_drop_conf_high"] - targeted["risk_drop_conf_low"]) if len(targeted) else pd.Series([])
     return {"n_targeted": fmt_int(len(targeted)), "n_none": fmt_int((o["offer"] == "none").sum()),
             "n_personal": fmt_int((o["offer"] == "personal_contact").sum()),
             "top_offer": lever_label(top.index[0]).lower() if len(top) else "none",
             "top_offer_n": fmt_int(top.iloc[0]) if len(top) else "0",
             "allowed": "; ".join(lever_label(x).lower() for x in allowed) or "none",
-            "n_allowed": fmt_int(len(allowed))}
+            "n_allowed": fmt_int(len(allowed)),
+            "drop_median": _pp(targeted["risk_drop"].median()) if len(targeted) else "—",
+            "drop_min": _pp(targeted["risk_drop"].min()) if len(targeted) else "—",
+            "drop_max": _pp(targeted["risk_drop"].max()) if len(targeted) else "—",
+            "width_median": _pp(width.median()) if len(targeted) else "—"}
 
 
 def engagement_sentence(res: Results) -> str:
@@ -653,21 +708,49 @@ def methods_facts(res: Results) -> dict[str, str]:
         "svc_max_rows": fmt_int(float(protocol(res)["svc_max_rows"])),
         "forest_trees": fmt_int(float(protocol(res)["forest_trees"])),
         "forest_tuning_trees": fmt_int(float(protocol(res)["forest_tuning_trees"])),
+        "support_rule": protocol(res)["support_rule"], "tie_rule": protocol(res)["tie_rule"],
+        "n_bootstrap": fmt_int(float(protocol(res)["n_bootstrap"])),
     }
 
 
 def experiment_summary(res: Results) -> dict[str, str]:
-    """Facts of the A/B test plan for the report's prose (all from ``experiment_plan.csv``)."""
+    """Facts of the A/B test plan for the report's prose (all from ``experiment_plan.csv``): the headline is
+    the plan of the most supported store action among all high-risk customers."""
     p = res["experiment_plan"]
+    empty = {"n_rows": "0", "n_feasible": "0", "first_group": "", "first_action": "", "first_needed": "",
+             "first_available": "", "first_mde": "", "ratio": "",
+             "summary": "no store action can reach enough customers to be tested."}
     if len(p) == 0:
-        return {"n_rows": "0", "n_feasible": "0", "first_group": "", "first_action": "", "first_needed": "",
-                "first_available": "", "first_mde": "", "ratio": ""}
+        return empty
     feasible = p["feasible"].astype(str).str.lower() == "true"
-    first = p.sort_values("n_per_arm_80", kind="stable").iloc[0]
+    rows = {r["action"]: r for r in action_rows(res)}
+    main = p[(p["group"] == ALL_HIGH_RISK) & (p["action"] == "more_marketing")]
+    first = main.iloc[0] if len(main) else p.sort_values("n_per_arm_80", kind="stable").iloc[0]
+    needed, available = first["n_per_arm_80"], first["n_per_arm_available"]
+    label = rows[first["action"]]["label"].lower() if first["action"] in rows else lever_label(first["action"]).lower()
+    summary = (f"for {label}, the {fmt_int(available)} high-risk customers available per arm could detect only a "
+               f"change of about {fmt_num(100 * abs(first['mde_80']), 1)} percentage points with 80 % power, against "
+               f"the {fmt_num(100 * abs(first['predicted_effect']), 1)} predicted; detecting the prediction needs "
+               f"{fmt_int(needed)} customers per arm (@tbl-experiment-plan).")
     return {
         "n_rows": fmt_int(len(p)), "n_feasible": fmt_int(int(feasible.sum())),
         "first_group": segment_label(first["group"]).lower(), "first_action": lever_label(first["action"]),
-        "first_needed": fmt_int(first["n_per_arm_80"]), "first_available": fmt_int(first["n_per_arm_available"]),
+        "first_needed": fmt_int(needed), "first_available": fmt_int(available),
         "first_mde": fmt_num(100 * abs(first["mde_80"]), 1),
-        "ratio": fmt_num(first["n_per_arm_80"] / max(first["n_per_arm_available"], 1), 0),
+        "ratio": fmt_num(needed / max(available, 1), 0), "summary": summary,
     }
+
+
+def robustness_sentence(res: Results) -> str:
+    """How the store actions' effects move with the model, and which tied model blocks a roll-out."""
+    d = decision_summary(res)
+    if "main_effect" not in d:
+        return ""
+    text = (f"For {d['main_label']}, the business model's change among the high-risk customers it reaches is "
+            f"{d['main_effect']}, and the candidates range from {d['main_range']}; the bootstrap SD is "
+            f"{d['main_se_ratio']} times the delta-method SE.")
+    if d["main_blocking"]:
+        text += (f" Its AME interval includes zero under a tied candidate, {d['main_blocking']}: the data do not "
+                 "support it under every model that fits them as well, so it is offered as a test, not recommended "
+                 "for a roll-out.")
+    return text
