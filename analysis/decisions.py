@@ -216,13 +216,33 @@ class BootstrapTask:
     plan: StatisticPlan
 
 
-def _fit(X, y, penalty, alphas):
+#: Newton's stopping rule in the bootstrap: the largest step below this (the error after it is of its square).
+BOOTSTRAP_TOL = 1e-8
+
+
+def _fit(X, y, penalty, alphas, starts=None, fits=None):
+    """One fit of the procedure's coefficients: the unpenalised logit, or the GAM with its weight by AIC. Plain
+    Newton first; damped Newton (step halving, least squares on a singular Hessian) only when that fails."""
     from stats.gam import choose_weight, fit_penalized_logit
 
-    if penalty is None:
-        fit = fit_penalized_logit(X, y, np.zeros((X.shape[1], X.shape[1])), damped=True)
-        return np.nan, fit
-    return choose_weight(X, y, penalty, alphas, damped=True)
+    def run(damped):
+        if penalty is None:
+            zero = np.zeros((X.shape[1], X.shape[1]))
+            start = None if starts is None else starts.get(0.0)
+            fit = fit_penalized_logit(X, y, zero, damped=damped, start=start, tol=BOOTSTRAP_TOL)
+            if fits is not None:
+                fits[0.0] = fit["params"]
+            return np.nan, fit
+        return choose_weight(X, y, penalty, alphas, damped=damped, starts=starts, fits=fits, tol=BOOTSTRAP_TOL)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            alpha, fit = run(False)
+            if fit["converged"] and np.all(np.isfinite(fit["params"])):
+                return alpha, fit
+        except np.linalg.LinAlgError:
+            pass
+        return run(True)
 
 
 def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, np.ndarray, bool]:
@@ -242,7 +262,8 @@ def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, 
                 break
         else:
             raise RuntimeError(f"bootstrap replicate {b}: 100 resamples in a row lack a category level")
-        alpha, fit = _fit(Xb, yb, task.penalty, task.alphas)
+        solutions: dict = {}
+        alpha, fit = _fit(Xb, yb, task.penalty, task.alphas, fits=solutions)
         converged = bool(fit["converged"])
         p_inf = expit(task.designs @ fit["params"])
         cal = None
@@ -251,7 +272,8 @@ def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, 
             oof = np.empty(len(yb))
             for k in range(task.inner_splits):
                 test = folds == k
-                _, inner = _fit(Xb[~test], yb[~test], task.penalty, task.alphas)
+                # each weight's Newton run starts from the replicate's own solution at that weight
+                _, inner = _fit(Xb[~test], yb[~test], task.penalty, task.alphas, starts=solutions)
                 converged &= bool(inner["converged"])
                 oof[test] = expit(Xb[test] @ inner["params"])
             c = AsymptoteCalibrator().fit(oof, yb)

@@ -446,6 +446,41 @@ def label_consistent_predict(pair: ModelPair, frame: pd.DataFrame, p_label: np.n
     return predict
 
 
+GAM_SMOOTH_COLUMNS = ["smooth", "basis", "n_basis", "knots", "penalty_scale", "alpha", "edf", "edf_total",
+                      "n_coefficients"]
+
+
+def gam_smooth_table(gam) -> pd.DataFrame:
+    """The fitted GAM's smooths (all customers): basis, knots, the factor of the mgcv penalty scaling, the chosen
+    weight α, the effective degrees of freedom of each smooth and of the whole model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`GAM_SMOOTH_COLUMNS`; ``knots`` lists the knots (boundary knots included) as text.
+    """
+    rows = []
+    for column, cols in gam.smooth_slices_.items():
+        rows.append({"smooth": column, "basis": f"cr(df={gam.df}, constraints='center')",
+                     "n_basis": int(cols.stop - cols.start), "knots": _knots_text(gam, column),
+                     "penalty_scale": float(gam.penalty_scale_[column]), "alpha": float(gam.alpha_),
+                     "edf": float(gam.edf_smooth_[column]), "edf_total": float(gam.edf_),
+                     "n_coefficients": int(len(gam.params_))})
+    return pd.DataFrame(rows, columns=GAM_SMOOTH_COLUMNS)
+
+
+def _knots_text(gam, column: str) -> str:
+    """The knots of the smooth of ``column`` (boundary knots included), from the frozen design of the model file's
+    writer, as text."""
+    from analysis.model_file import freeze_design
+
+    design = freeze_design(gam.design_info_)
+    for factor in design["factors"].values():
+        if factor.get("kind") == "cr" and factor.get("variable") == column:
+            return " ".join(f"{k:.6g}" for k in factor["knots"])
+    return ""
+
+
 def label_consistent_drop_se(pair: ModelPair, frame: pd.DataFrame, p_label: np.ndarray):
     """``se(f, counterfactual)``: each customer's delta-method standard error of the risk drop of
     :func:`label_consistent_predict`, ``p_label − g(s_label + s(cf) − s(f))``, through the inference model's
@@ -526,7 +561,10 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[st
         effect_model = pair.business
     else:
         effect_model, _, _ = _link_model("logit_selected", frame, formula)
+    gam = pair.estimator if pair.inference_code == "gam_engagement" else _link_model("gam_engagement", frame,
+                                                                                       formula)[2]
     return {
+        "gam_smooths": gam_smooth_table(gam),
         "logit_coefficients": coefficient_table(selected),
         "logit_coefficients_hc3": coefficient_table(robust),
         "model_fit": fit,

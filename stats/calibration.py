@@ -274,8 +274,24 @@ class AsymptoteCalibrator:
             q = np.clip(c0 + (c1 - c0) / (1.0 + np.exp(-(a * s + b))), 1e-12, 1 - 1e-12)
             return -float(np.sum(y_arr * np.log(q) + (1 - y_arr) * np.log1p(-q)))
 
+        def gradient(t):
+            # the chain rule through q = c0 + (c1 − c0)·σ(a s + b) and the parametrisation of unpack
+            c0, c1, a, b = unpack(t)
+            e = 1.0 / (1.0 + np.exp(-(a * s + b)))
+            raw = c0 + (c1 - c0) * e
+            q = np.clip(raw, 1e-12, 1 - 1e-12)
+            inside = (raw > 1e-12) & (raw < 1 - 1e-12)  # the clip's derivative is zero outside
+            dq = np.where(inside, -(y_arr / q - (1 - y_arr) / (1 - q)), 0.0)
+            du = dq * (c1 - c0) * e * (1 - e)
+            g0 = float(np.sum(dq * (1 - e)))   # d nll / d c0 (c1 held)
+            g1 = float(np.sum(dq * e))         # d nll / d c1
+            s1 = 1.0 / (1.0 + np.exp(-t[1]))
+            dc0 = c0 * (1 - c0)
+            return np.array([g0 * dc0 + g1 * dc0 * (1 - s1), g1 * (1 - c0) * s1 * (1 - s1),
+                             float(np.sum(du * s)) * a, float(np.sum(du))])
+
         start = np.array([np.log(0.02 / 0.98), np.log(0.98 / 0.02), 0.0, 0.0])
-        res = minimize(nll, start, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
+        res = minimize(nll, start, jac=gradient, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
         self.floor_, self.ceiling_, self.slope_, self.shift_ = (float(v) for v in unpack(res.x))
         self.converged_ = bool(res.success)
         return self

@@ -118,13 +118,19 @@ def scale_penalty(penalty: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, f
     return penalty * factor, factor
 
 
-def choose_weight(X: np.ndarray, y: np.ndarray, penalty: np.ndarray, alphas, damped: bool = False) -> tuple[float, dict]:
+def choose_weight(X: np.ndarray, y: np.ndarray, penalty: np.ndarray, alphas, damped: bool = False,
+                  starts: dict | None = None, fits: dict | None = None, tol: float = 1e-10) -> tuple[float, dict]:
     """The weight of ``alphas`` with the smallest AIC of :func:`fit_penalized_logit` (``alpha · penalty``);
-    ties keep the first. The weights are fitted in the order given, each Newton run started from the previous
-    solution (same optima, fewer steps)."""
+    ties keep the first. The weights are fitted in the order given, each Newton run started from ``starts[alpha]``
+    when given, else from the previous weight's solution (same optima, fewer steps); ``fits``, when given, receives
+    every weight's fit (to warm-start a related fit, e.g. the folds of the same rows)."""
     best, start = None, None
     for alpha in alphas:
-        fit = fit_penalized_logit(X, y, alpha * penalty, start=start, damped=damped)
+        if starts is not None and alpha in starts:
+            start = starts[alpha]
+        fit = fit_penalized_logit(X, y, alpha * penalty, start=start, damped=damped, tol=tol)
+        if fits is not None:
+            fits[alpha] = fit["params"]
         start = fit["params"]
         if best is None or fit["aic"] < best[1]["aic"]:
             best = (float(alpha), fit)

@@ -101,6 +101,9 @@ REGISTRY: dict[str, ResultTable] = {
     "floor_lr_test": ResultTable(
         ("lr_chi2", "df", "p_value", "null_distribution", "floor_gamma",),
         "LR test of γ = 0 for the floor logit, on the boundary: 50:50 χ²₀/χ²₁ mixture."),
+    "gam_smooths": ResultTable(
+        ("smooth", "basis", "n_basis", "knots", "penalty_scale", "alpha", "edf", "edf_total", "n_coefficients",),
+        "The logistic GAM on all customers, one row per smooth: the basis (natural cubic regression spline, centred), its knots (boundary knots included), the factor by which its roughness penalty was scaled (mgcv's scale.penalty: ‖X_j‖²∞ / ‖S_j‖∞), the weight α chosen by AIC (one for all smooths), the smooth's effective degrees of freedom and the model's."),
     "gvif": ResultTable(
         ("term", "n_columns", "gvif", "gvif_adjusted",),
         "Generalised VIF per predictor of the linear design."),
