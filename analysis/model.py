@@ -469,6 +469,27 @@ def gam_smooth_table(gam) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GAM_SMOOTH_COLUMNS)
 
 
+RECALIBRATION_COLUMNS = ["parameter", "value", "meaning"]
+
+
+def recalibration_table(pair: ModelPair) -> pd.DataFrame:
+    """The business model's recalibration map ``p = floor + (ceiling − floor)·expit(slope·s + shift)``, ``s`` the
+    inference model's logit, with its parameters fitted on the inference model's out-of-fold probabilities (empty
+    when the business model is not recalibrated).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RECALIBRATION_COLUMNS`.
+    """
+    if pair.score_map is None:
+        return pd.DataFrame(columns=RECALIBRATION_COLUMNS)
+    meaning = {"floor": "lowest probability the map gives (c0)", "ceiling": "highest probability (c1)",
+               "slope": "a: stretch of the inference model's logit", "shift": "b: shift of the logit"}
+    return pd.DataFrame([{"parameter": k, "value": float(v), "meaning": meaning[k]}
+                         for k, v in pair.score_map.params().items()], columns=RECALIBRATION_COLUMNS)
+
+
 def _knots_text(gam, column: str) -> str:
     """The knots of the smooth of ``column`` (boundary knots included), from the frozen design of the model file's
     writer, as text."""
@@ -563,8 +584,14 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[st
         effect_model, _, _ = _link_model("logit_selected", frame, formula)
     gam = pair.estimator if pair.inference_code == "gam_engagement" else _link_model("gam_engagement", frame,
                                                                                        formula)[2]
+    from types import SimpleNamespace
+
+    gam_result = SimpleNamespace(params=pd.Series(gam.params_, index=gam.column_names_),
+                                 bse=pd.Series(np.sqrt(np.diag(gam.cov_)), index=gam.column_names_))
     return {
         "gam_smooths": gam_smooth_table(gam),
+        "gam_coefficients": coefficient_table(gam_result),
+        "recalibration_map": recalibration_table(pair),
         "logit_coefficients": coefficient_table(selected),
         "logit_coefficients_hc3": coefficient_table(robust),
         "model_fit": fit,

@@ -101,6 +101,9 @@ REGISTRY: dict[str, ResultTable] = {
     "floor_lr_test": ResultTable(
         ("lr_chi2", "df", "p_value", "null_distribution", "floor_gamma",),
         "LR test of γ = 0 for the floor logit, on the boundary: 50:50 χ²₀/χ²₁ mixture."),
+    "gam_coefficients": ResultTable(
+        ("term", "estimate", "std_error", "z", "p_value", "conf_low", "conf_high", "odds_ratio", "odds_ratio_low", "odds_ratio_high",),
+        "Coefficients of the logistic GAM on all customers (the inference model when it is chosen): the linear terms and the spline basis coefficients, with the Bayesian covariance (H + 2αS)⁻¹ conditional on the chosen weight; Wald z, p and CI."),
     "gam_smooths": ResultTable(
         ("smooth", "basis", "n_basis", "knots", "penalty_scale", "alpha", "edf", "edf_total", "n_coefficients",),
         "The logistic GAM on all customers, one row per smooth: the basis (natural cubic regression spline, centred), its knots (boundary knots included), the factor by which its roughness penalty was scaled (mgcv's scale.penalty: ‖X_j‖²∞ / ‖S_j‖∞), the weight α chosen by AIC (one for all smooths), the smooth's effective degrees of freedom and the model's."),
@@ -152,6 +155,9 @@ REGISTRY: dict[str, ResultTable] = {
     "offers": ResultTable(
         ("id", "p_decline", "profit", "segment", "offer", "risk_drop", "risk_drop_conf_low", "risk_drop_conf_high",),
         "One offer per customer: an offered store action (`action_tests`), `none` or `personal_contact`; risk_drop from the labelled (out-of-fold) probability, with its delta-method interval (conditional on the fitted model and the recalibration map)."),
+    "recalibration_map": ResultTable(
+        ("parameter", "value", "meaning",),
+        "The business model's recalibration map p = floor + (ceiling − floor)·expit(slope·s + shift), s the inference model's logit, fitted by maximum likelihood on the inference model's out-of-fold probabilities (empty without recalibration)."),
     "roc_curves": ResultTable(
         ("model", "fpr", "tpr", "pooled_auc",),
         "Empirical ROC curve of each model's pooled out-of-fold probabilities (one row per threshold) and its pooled AUC (slightly optimistic against the per-fold AUCs of `model_benchmark`)."),
