@@ -20,7 +20,7 @@ from statsmodels.stats.multitest import multipletests
 
 from ._common import check_choice
 
-__all__ = ["cliffs_delta", "compare_groups"]
+__all__ = ["cliffs_delta", "cliffs_delta_interval", "difference_interval", "compare_groups"]
 
 _CORRECTIONS = ("holm", "fdr_bh", "none")
 
@@ -61,6 +61,32 @@ def cliffs_delta(x, y) -> float:
     return float((greater - less) / (len(xs) * len(ys)))
 
 
+def cliffs_delta_interval(delta: float, n_x: int, n_y: int, conf_level: float = 0.95) -> tuple[float, float]:
+    """Interval of Cliff's delta through the area under the ROC curve ``A = (δ + 1) / 2``, with the variance of
+    Hanley & McNeil (1982): ``var A = [A(1 − A) + (n_x − 1)(Q1 − A²) + (n_y − 1)(Q2 − A²)] / (n_x n_y)``,
+    ``Q1 = A / (2 − A)``, ``Q2 = 2A² / (1 + A)``; the Wald interval of ``A`` clipped to [0, 1], mapped back by
+    ``δ = 2A − 1``. Ties make it approximate (its coverage is checked by simulation in the tests)."""
+    from ._common import normal_quantile
+
+    a = (float(delta) + 1.0) / 2.0
+    q1, q2 = a / (2.0 - a), 2.0 * a * a / (1.0 + a)
+    var = (a * (1 - a) + (n_x - 1) * (q1 - a * a) + (n_y - 1) * (q2 - a * a)) / (n_x * n_y)
+    half = normal_quantile(conf_level) * np.sqrt(max(var, 0.0))
+    return 2.0 * max(a - half, 0.0) - 1.0, 2.0 * min(a + half, 1.0) - 1.0
+
+
+def difference_interval(k_x: int, n_x: int, k_y: int, n_y: int, conf_level: float = 0.95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (his method 10) of ``k_x/n_x − k_y/n_y`` from the two Wilson intervals:
+    ``d − sqrt((p_x − l_x)² + (u_y − p_y)²)`` to ``d + sqrt((u_x − p_x)² + (p_y − l_y)²)``."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    px, py = k_x / n_x, k_y / n_y
+    lx, ux = proportion_confint(k_x, n_x, alpha=1 - conf_level, method="wilson")
+    ly, uy = proportion_confint(k_y, n_y, alpha=1 - conf_level, method="wilson")
+    d = px - py
+    return d - np.sqrt((px - lx) ** 2 + (uy - py) ** 2), d + np.sqrt((ux - px) ** 2 + (py - ly) ** 2)
+
+
 def _level_labels(values: pd.Series) -> pd.Series:
     return values.map(lambda v: str(v) if not isinstance(v, (bool, np.bool_)) else str(bool(v)))
 
@@ -71,6 +97,7 @@ def compare_groups(
     numeric: Sequence[str],
     categorical: Sequence[str],
     correction: str = "holm",
+    conf_level: float = 0.95,
 ) -> pd.DataFrame:
     """Compare a group of rows with the remaining rows, variable by variable.
 
@@ -105,6 +132,9 @@ def compare_groups(
           ``group_value - rest_value`` (categorical).
         - ``effect_measure`` (str): ``"cliffs_delta"`` or
           ``"difference_in_proportions"``.
+        - ``conf_low``, ``conf_high`` (float): interval of the effect size at
+          ``conf_level`` (:func:`cliffs_delta_interval`, Hanley–McNeil; or
+          :func:`difference_interval`, Newcombe's hybrid score).
         - ``test`` (str): ``"mann_whitney_u"`` or ``"chi2_independence"``.
         - ``statistic`` (float): U of the group sample, or Pearson chi2 of
           the group x level table (repeated on each level row).
@@ -149,6 +179,8 @@ def compare_groups(
         test = sps.mannwhitneyu(g, r, alternative="two-sided", method="auto")
         var_rows.append([len(rows)])
         var_p.append(float(test.pvalue))
+        delta = cliffs_delta(g, r)
+        low, high = cliffs_delta_interval(delta, len(g), len(r), conf_level)
         rows.append(
             {
                 "variable": var,
@@ -156,8 +188,10 @@ def compare_groups(
                 "kind": "numeric",
                 "group_value": float(np.median(g)),
                 "rest_value": float(np.median(r)),
-                "effect_size": cliffs_delta(g, r),
+                "effect_size": delta,
                 "effect_measure": "cliffs_delta",
+                "conf_low": low,
+                "conf_high": high,
                 "test": "mann_whitney_u",
                 "statistic": float(test.statistic),
                 "p_value": float(test.pvalue),
@@ -186,6 +220,8 @@ def compare_groups(
         idx = []
         for level in levels:
             idx.append(len(rows))
+            low, high = difference_interval(int(table.loc[level, True]), int(table[True].sum()),
+                                            int(table.loc[level, False]), int(table[False].sum()), conf_level)
             rows.append(
                 {
                     "variable": var,
@@ -195,6 +231,8 @@ def compare_groups(
                     "rest_value": float(share_r[level]),
                     "effect_size": float(share_g[level] - share_r[level]),
                     "effect_measure": "difference_in_proportions",
+                    "conf_low": float(low),
+                    "conf_high": float(high),
                     "test": "chi2_independence",
                     "statistic": float(stat),
                     "p_value": float(p),
@@ -207,7 +245,7 @@ def compare_groups(
         rows,
         columns=[
             "variable", "level", "kind", "group_value", "rest_value", "effect_size",
-            "effect_measure", "test", "statistic", "p_value",
+            "effect_measure", "conf_low", "conf_high", "test", "statistic", "p_value",
         ],
     )
     adjusted = np.full(len(var_p), np.nan)

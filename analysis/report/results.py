@@ -189,7 +189,7 @@ REGISTRY: dict[str, ResultTable] = {
         ("group", "action", "kind", "assumption", "n_customers", "n_eligible", "n_without_support", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "std_error_delta", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "interval",),
         "What-if of every store action per group (business model): change in P(decline over the next three months) among the customers with room (eligible: consent; supported: the support rule of `protocol`), with n_without_support; customers kept and monthly profit retained (upper bound). `interval` bootstrap: SD and percentile interval of the customer bootstrap of the whole procedure (penalty weight, recalibration map), conditional on the model's form; std_error_delta the delta-method SE holding both fixed. No p-values: each action is tested once (`action_tests`)."),
     "segment_profiles": ResultTable(
-        ("segment", "variable", "level", "kind", "group_value", "rest_value", "effect_size", "effect_measure", "test", "statistic", "p_value", "p_adjusted", "role",),
+        ("segment", "variable", "level", "kind", "group_value", "rest_value", "effect_size", "effect_measure", "conf_low", "conf_high", "test", "statistic", "p_value", "p_adjusted", "role",),
         "Each group against the rest; role described (the variable defines the group: no test) or tested (Holm)."),
     "segment_sensitivity": ResultTable(
         ("risk_threshold", "profit_quantile", "profit_threshold", "segment", "n_customers", "profit_at_risk_upper",),

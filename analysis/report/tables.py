@@ -517,30 +517,39 @@ def sensitivity_table(res: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def profiles_table(res: Results, segments: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Significant (Holm) and sizeable differences of the top segment and the promotion-dependent group from the
-    other customers, for the variables that do not define the group (role ``tested``)."""
+#: Variables shown per group in the profiles table (the largest effects).
+PROFILE_TOP = 6
+
+
+def profiles_table(res: Results, segments: tuple[str, ...] | None = None, top: int = PROFILE_TOP) -> pd.DataFrame:
+    """What distinguishes the top segment and the promotion-dependent group from the other customers: the
+    ``top`` largest effect sizes of each with their intervals (Cliff's δ with the Hanley–McNeil interval for a
+    numeric variable, the difference of shares with Newcombe's interval for a category level). Variables that
+    define a group are described, not tested (a group chosen for its risk differs in the risk's predictors by
+    construction); a tested variable shows its Holm p-value."""
     p = res["segment_profiles"]
-    columns = ["Segment", "Variable", "Segment value", "Other customers", "Effect", "p (Holm)"]
+    columns = ["Segment", "Variable", "Segment value", "Other customers", f"Effect ({CI})", "p (Holm)"]
     if p.empty:
         return pd.DataFrame(columns=columns)
     segments = segments or (headline(res)["top_segment"], PROMO_GROUP)
-    a = alpha(res)
-    sel = p[p["segment"].isin(segments) & (p["role"] == "tested") & (p["p_adjusted"] < a)]
-    numeric = (sel["kind"] == "numeric") & (sel["effect_size"].abs() >= PROFILE_MIN_DELTA)
-    categorical = (sel["kind"] == "categorical") & (sel["effect_size"].abs() >= PROFILE_MIN_SHARE_DIFF)
-    sel = sel[numeric | categorical]
-    if "contact_allowed" in set(sel["variable"]):  # the two levels of a binary variable say the same thing
-        sel = sel[~((sel["variable"] == "contact_allowed") & (sel["level"].astype(str).isin(["0", "0.0"])))]
+    # one row per binary variable (its two levels say the same thing)
+    p = p[~((p["variable"] == "contact_allowed") & (p["level"].astype(str).isin(["0", "0.0"])))]
+    size = np.where(p["kind"] == "numeric", p["effect_size"].abs(), 2 * p["effect_size"].abs())
+    p = p.assign(_size=size)
+    parts = [p[p["segment"] == seg].sort_values("_size", ascending=False, kind="stable").head(top)
+             for seg in segments]
+    sel = pd.concat(parts) if parts else p.head(0)
     names = [variable_label(v) if k == "numeric" else f"{variable_label(v)}: {level_label(v, lvl)}"
              for v, k, lvl in zip(sel["variable"], sel["kind"], sel["level"])]
+    effect = [f"δ\u00a0=\u00a0{fmt_num(e)} ({fmt_ci(lo, hi)})" if k == "numeric" else
+              f"Δ\u00a0=\u00a0{fmt_num(100 * e, 0)}\u00a0pp ({fmt_ci(100 * lo, 100 * hi, 0)})"
+              for k, e, lo, hi in zip(sel["kind"], sel["effect_size"], sel["conf_low"], sel["conf_high"])]
     return pd.DataFrame({
         "Segment": sel["segment"].map(segment_label), "Variable": names,
         "Segment value": [_profile_value(v, k, x) for v, k, x in zip(sel["variable"], sel["kind"], sel["group_value"])],
         "Other customers": [_profile_value(v, k, x) for v, k, x in zip(sel["variable"], sel["kind"], sel["rest_value"])],
-        "Effect": [f"δ\u00a0=\u00a0{fmt_num(e)}" if k == "numeric" else f"Δ\u00a0=\u00a0{fmt_num(100 * e, 0)}\u00a0pp"
-                   for k, e in zip(sel["kind"], sel["effect_size"])],
-        "p (Holm)": sel["p_adjusted"].map(fmt_p),
+        f"Effect ({CI})": effect,
+        "p (Holm)": [fmt_p(x) if r == "tested" else "described" for r, x in zip(sel["role"], sel["p_adjusted"])],
     }, columns=columns)
 
 
