@@ -26,6 +26,7 @@ from analysis.report.labels import (
     STEP_LABELS,
     capitalise,
     contrast_label,
+    is_spline,
     level_label,
     lever_label,
     model_label,
@@ -347,19 +348,63 @@ def centring_table(res: Results) -> pd.DataFrame:
                          "Rule": c["rule"].map(capitalise)})
 
 
+def _odds_ratio(term: str, value: float) -> str:
+    """An odds ratio where it means something: not for the intercept (the odds of the reference customer with
+    every numeric variable at zero) nor for a spline basis coefficient (a basis function has no unit step)."""
+    if term == "Intercept" or is_spline(term):
+        return ""
+    return fmt_num(value, 2) if abs(value) < 1000 else fmt_big(value)
+
+
+def tidy_coefficients(c: pd.DataFrame, units: dict | None = None) -> pd.DataFrame:
+    """A tidy coefficient frame (``term, estimate, std_error, z or statistic, p_value, conf_low, conf_high`` and
+    optionally odds ratios) as a display table: log-odds with SE, z, p and CI on the coefficient scale, then the odds
+    ratio with its CI where it means something."""
+    z = c["z"] if "z" in c.columns else c["statistic"]
+    out = {"Term": c["term"].map(term_label)}
+    if units is not None:
+        out["Unit (one step)"] = [_term_unit(t, units) for t in c["term"]]
+    out.update({
+        "Log-odds": c["estimate"].map(lambda x: fmt_num(x, 3)),
+        "SE": c["std_error"].map(lambda x: fmt_num(x, 3)),
+        "z": z.map(lambda x: fmt_num(x, 2)),
+        "p": c["p_value"].map(fmt_p),
+        CI: [fmt_ci(lo, hi, 3) for lo, hi in zip(c["conf_low"], c["conf_high"])],
+    })
+    ors = np.exp(c["estimate"].to_numpy(dtype=float))
+    lo, hi = np.exp(c["conf_low"].to_numpy(dtype=float)), np.exp(c["conf_high"].to_numpy(dtype=float))
+    out["OR"] = [_odds_ratio(t, v) for t, v in zip(c["term"], ors)]
+    out[f"OR {CI}"] = ["" if _odds_ratio(t, v) == "" else fmt_ci(a, b, 2)
+                       for t, v, a, b in zip(c["term"], ors, lo, hi)]
+    return pd.DataFrame(out)
+
+
 def coefficient_table(res: Results, robust: bool = False) -> pd.DataFrame:
-    """The full coefficient table: log-odds, SE, p and odds ratios with intervals, units stated."""
+    """The selected logit's coefficients: log-odds with SE, z, p and CI, odds ratios with their CI (none for the
+    intercept), units stated."""
     c = res["logit_coefficients_hc3" if robust else "logit_coefficients"]
-    units = _units(res)
-    return relabel(pd.DataFrame({
-        "term": c["term"].map(term_label),
-        "unit": [_term_unit(t, units) for t in c["term"]],
-        "estimate": c["estimate"].map(lambda x: fmt_num(x, 3)),
-        "std_error": c["std_error"].map(lambda x: fmt_num(x, 3)),
-        "p_value": c["p_value"].map(fmt_p),
-        "odds_ratio": c["odds_ratio"].map(fmt_big),
-        "or_conf_int": [fmt_ci(lo, hi, 2) for lo, hi in zip(c["odds_ratio_low"], c["odds_ratio_high"])],
-    }))
+    return tidy_coefficients(c, _units(res))
+
+
+def gam_coefficient_table(res: Results) -> pd.DataFrame:
+    """The logistic GAM's coefficients (the linear part and the spline basis coefficients; Bayesian covariance
+    conditional on the chosen weight)."""
+    return tidy_coefficients(res["gam_coefficients"], _units(res))
+
+
+def gam_smooth_display(res: Results) -> pd.DataFrame:
+    g = res["gam_smooths"]
+    return pd.DataFrame({
+        "Smooth": g["smooth"].map(variable_label), "Basis": g["basis"], "Knots": g["knots"],
+        "Penalty scale": g["penalty_scale"].map(fmt_big), "α": g["alpha"].map(lambda x: fmt_num(x, 2)),
+        "edf": g["edf"].map(lambda x: fmt_num(x, 2)),
+    })
+
+
+def recalibration_display(res: Results) -> pd.DataFrame:
+    r = res["recalibration_map"]
+    return pd.DataFrame({"Parameter": r["parameter"], "Value": r["value"].map(lambda x: fmt_num(x, 4)),
+                         "Meaning": r["meaning"]})
 
 
 def conditional_effects_table(res: Results) -> pd.DataFrame:
@@ -375,10 +420,13 @@ def conditional_effects_table(res: Results) -> pd.DataFrame:
 
 
 def floor_table(res: Results) -> pd.DataFrame:
+    """The floor logit: log-odds coefficients with SE, z, p, CI and odds ratios; γ on the probability scale (no
+    odds ratio)."""
     f = res["floor_logit_coefficients"]
-    return pd.DataFrame({"Term": f["term"].map(term_label), "Estimate": f["estimate"].map(lambda x: fmt_num(x, 3)),
-                         "Std. error": f["std_error"].map(lambda x: fmt_num(x, 3)), "p": f["p_value"].map(fmt_p),
-                         CI: [fmt_ci(lo, hi, 3) for lo, hi in zip(f["conf_low"], f["conf_high"])]})
+    table = tidy_coefficients(f)
+    gamma = (f["term"] == "floor_gamma").to_numpy()
+    table.loc[gamma, ["OR", f"OR {CI}"]] = ""
+    return table
 
 
 def ame_table(res: Results) -> pd.DataFrame:

@@ -754,3 +754,32 @@ def robustness_sentence(res: Results) -> str:
                  "support it under every model that fits them as well, so it is offered as a test, not recommended "
                  "for a roll-out.")
     return text
+
+
+def gam_facts(res: Results) -> dict[str, str]:
+    """The GAM's specification in words and symbols, from ``gam_smooths.csv`` and ``gam_coefficients.csv``."""
+    g = res["gam_smooths"]
+    c = res["gam_coefficients"]
+    linear = list(dict.fromkeys(t.split("[")[0] for t in c["term"] if not t.startswith("cr(") and t != "Intercept"))
+    first = g.iloc[0] if len(g) else None
+    return {
+        "smooths": "; ".join(variable_label(v).lower() for v in g["smooth"]),
+        "linear": "; ".join(term_label(t).lower() for t in linear),
+        "linear_formula": " + ".join(linear),
+        "basis": str(first["basis"]) if first is not None else "",
+        "n_basis": fmt_int(first["n_basis"]) if first is not None else "",
+        "alpha": fmt_num(first["alpha"], 2) if first is not None else "",
+        "edf_total": fmt_num(first["edf_total"], 1) if first is not None else "",
+        "n_coefficients": fmt_int(first["n_coefficients"]) if first is not None else "",
+        "edf_smooths": "; ".join(f"{variable_label(r.smooth).lower()} {fmt_num(r.edf, 2)}" for r in g.itertuples()),
+    }
+
+
+def recalibration_facts(res: Results) -> dict[str, str]:
+    """The recalibration map's fitted parameters (empty strings without a map)."""
+    r = res["recalibration_map"]
+    if r.empty:
+        return {"present": "", "floor": "", "ceiling": "", "slope": "", "shift": ""}
+    m = r.set_index("parameter")["value"]
+    return {"present": "yes", "floor": fmt_num(m["floor"], 4), "ceiling": fmt_num(m["ceiling"], 4),
+            "slope": fmt_num(m["slope"], 4), "shift": fmt_num(m["shift"], 4)}
