@@ -31,7 +31,7 @@ LANG = "ru"
 #: The segment whose customers are contacted first (the top of the risk × profit grid).
 CONTACT_SEGMENT = "high_risk_high_profit"
 #: Rows of the contact list printed in the brief (the full list is ``results/offers.csv``).
-N_CONTACTS = 15
+N_CONTACTS = 10
 #: Power of ``n_per_arm_80`` in ``experiment_plan.csv`` (the column is named for it).
 PLAN_POWER = 0.8
 #: Offers that are no store action (no risk reduction is predicted for them).
@@ -129,14 +129,13 @@ def actions_table(res: Results) -> pd.DataFrame:
     rows = []
     for r in action_rows(res).to_dict("records"):
         rows.append({
-            "Действие": lever_label(r["action"], LANG),
+            "Действие": lever_label(r["action"], LANG, short=True),
             "Клиентов": fmt_int(r["n_treated"], LANG),
             "Изменение риска, п.\u00a0п. (ДИ)":
                 f"{fmt_num(100 * r['effect'], 1, LANG)} ({fmt_ci(r['conf_low'], r['conf_high'], 1, 100, LANG)})",
             "По разным моделям": fmt_ci(r["model_min"], r["model_max"], 1, 100, LANG),
             "Удержано клиентов (ДИ)":
                 f"{fmt_int(r['customers_kept'], LANG)} ({fmt_ci(r['customers_kept_low'], r['customers_kept_high'], 0, lang=LANG)})",
-            "Прибыль в месяц, не более": fmt_num(r["profit_retained_month"], 1, LANG),
             "Окупается, если контакт дешевле": fmt_num(r["break_even_per_contact"], 3, LANG),
             "Решение": _decision_ru(r),
         })
@@ -190,9 +189,11 @@ def contacts_table(res: Results, n: int = N_CONTACTS) -> pd.DataFrame:
         label("id", LANG): c["id"].astype(str),
         label("p_decline", LANG): c["p_decline"].map(lambda x: fmt_num(x, 2, LANG)),
         label("profit", LANG): c["profit"].map(lambda x: fmt_num(x, 2, LANG)),
-        label("offer", LANG): c["offer"].map(lambda x: lever_label(x, LANG)),
-        label("risk_drop", LANG): [("—" if o in NO_ACTION_OFFERS else fmt_pp(d, 1, LANG, sign=False))
-                                   for o, d in zip(c["offer"], c["risk_drop"])],
+        label("offer", LANG): c["offer"].map(lambda x: lever_label(x, LANG, short=True)),
+        label("risk_drop", LANG): [("—" if o in NO_ACTION_OFFERS else
+                                    f"{fmt_pp(d, 1, LANG, sign=False)} ({fmt_ci(lo, hi, 1, 100, LANG)})")
+                                   for o, d, lo, hi in zip(c["offer"], c["risk_drop"], c["risk_drop_conf_low"],
+                                                           c["risk_drop_conf_high"])],
     })
 
 
@@ -202,7 +203,8 @@ def contacts_sentence(res: Results) -> str:
     o = o[o["segment"] == CONTACT_SEGMENT]
     counts = o["offer"].value_counts()
     counts = counts.reindex(sorted(counts.index, key=lambda c: (-counts[c], c)))
-    parts = [f"{quote(lever_label(code, LANG), LANG)} — {fmt_int(k, LANG)}" for code, k in counts.items()]
+    parts = [f"{quote(lever_label(code, LANG, short=True), LANG)}{NBSP}— {fmt_int(k, LANG)}"
+             for code, k in counts.items()]
     return f"Предложения в сегменте: {'; '.join(parts)}."
 
 

@@ -278,6 +278,13 @@ ACTION_LABELS_RU = {
     "none": "нет (обычная рассылка)",
     "personal_contact": "личный звонок менеджера (ни одно действие не применимо)",
 }
+#: Compact Russian action labels for the brief's tables.
+ACTION_SHORT_RU = {
+    "more_marketing": "+1 контакт в месяц (полгода)",
+    "marketing_this_month": "+1 контакт в этом месяце",
+    "less_promotion": "меньше акционных рассылок",
+    "cart_reminder": "напоминание о корзине",
+}
 ENGAGEMENT_LABELS_RU = {
     "more_categories": "на одну категорию больше за визит",
     "more_pages": "на две страницы больше за визит",
@@ -292,6 +299,7 @@ LABEL_TABLES = {
     "model_short": {"en": MODEL_SHORT, "ru": MODEL_SHORT_RU},
     "segment": {"en": SEGMENT_LABELS, "ru": SEGMENT_LABELS_RU},
     "action": {"en": ACTION_LABELS, "ru": ACTION_LABELS_RU},
+    "action_short": {"en": ACTION_SHORT, "ru": ACTION_SHORT_RU},
     "engagement": {"en": ENGAGEMENT_LABELS, "ru": ENGAGEMENT_LABELS_RU},
 }
 #: Kinds whose Russian table covers only what the brief shows (the English report has far more columns):
@@ -442,9 +450,12 @@ def model_label(code: str, short: bool = False, lang: str = "en") -> str:
     return _table("model_short" if short else "model", lang).get(str(code), str(code))
 
 
-def lever_label(code: str, lang: str = "en") -> str:
-    """Short label of an action, an engagement outcome or an offer code."""
+def lever_label(code: str, lang: str = "en", short: bool = False) -> str:
+    """Label of an action, an engagement outcome or an offer code (``short``: the compact table label, where
+    there is one)."""
     code = str(code)
+    if short and code in _table("action_short", lang):
+        return _table("action_short", lang)[code]
     return (_table("action", lang).get(code)
             or capitalise(_table("engagement", lang).get(code, code.replace("_", " "))))
 

@@ -779,7 +779,13 @@ def recalibration_facts(res: Results) -> dict[str, str]:
     """The recalibration map's fitted parameters (empty strings without a map)."""
     r = res["recalibration_map"]
     if r.empty:
-        return {"present": "", "floor": "", "ceiling": "", "slope": "", "shift": ""}
+        return {"present": "", "floor": "", "ceiling": "", "slope": "", "shift": "",
+                "ceiling_note": "The business model is the inference model itself: no map."}
     m = r.set_index("parameter")["value"]
+    note = (f"The ceiling c₁ = {fmt_num(m['ceiling'], 4)} is at its bound of 1, so the map is in effect "
+            "p = c₀ + (1 − c₀)·expit(a·s + b): a floor of background decline and a stretched logit."
+            if m["ceiling"] > 0.9999 else
+            f"Between the floor c₀ = {fmt_num(m['floor'], 4)} and the ceiling c₁ = {fmt_num(m['ceiling'], 4)} the "
+            "map stretches the GAM's logit.")
     return {"present": "yes", "floor": fmt_num(m["floor"], 4), "ceiling": fmt_num(m["ceiling"], 4),
-            "slope": fmt_num(m["slope"], 4), "shift": fmt_num(m["shift"], 4)}
+            "slope": fmt_num(m["slope"], 4), "shift": fmt_num(m["shift"], 4), "ceiling_note": note}
