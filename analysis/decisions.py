@@ -587,3 +587,35 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
         "allowed_levers": pd.DataFrame({"action": offered}), "offers": offers, "action_value": value,
         "offer_plan": plan_table, "bootstrap_replicates": boot.info,
     })
+
+
+DEPLOYED_COLUMNS = ["id", "p_oof", "p_deployed", "segment", "offer", "risk_drop", "risk_drop_conf_low",
+                    "risk_drop_conf_high"]
+
+
+def deployed_predictions(pair, frame: pd.DataFrame, p_oof: np.ndarray, thresholds, allowed: list[str],
+                         reference: dict, conf_level: float = 0.95) -> pd.DataFrame:
+    """What the deployed model (the business model fitted on all customers, as the model file holds it) says about
+    the training customers: its probability beside the out-of-fold one, and the segment, offer and risk drop it
+    implies, computed in memory. ``score`` on the training export must give these from the model file alone.
+
+    The run's own lists (``offers.csv``, the segments) use ``p_oof``: a training customer's in-sample probability
+    is fitted to their own outcome, so it would overstate how well the model separates them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`DEPLOYED_COLUMNS`.
+    """
+    link = pair.business
+
+    def drop_se(f, counterfactual):
+        X0, X1 = link.design(f), link.design(counterfactual)
+        J = link.jacobian(link.params, X0) - link.jacobian(link.params, X1)
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J), 0.0))
+
+    p = link.predict(frame)
+    offers = actions.customer_offers(frame, link.predict, p, thresholds, allowed, reference, drop_se=drop_se,
+                                     conf_level=conf_level)
+    offers.insert(1, "p_oof", np.asarray(p_oof, dtype=float))
+    return offers.rename(columns={"p_decline": "p_deployed"})[DEPLOYED_COLUMNS]

@@ -155,6 +155,9 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                                  rules=dataset.data.reference, oof_risk=oof[bench.business].to_numpy(),
                                  probability=probability, extra={"seed": seed, "model": bench.business})
         model_file.save_model(results_dir / MODEL_PATH_NAME, spec)
+        _write(decisions.deployed_predictions(pair, frame, oof[bench.business].to_numpy(), seg.thresholds,
+                                              decided.allowed_levers, decided.reference), results_dir,
+               "deployed_predictions")
 
     with timer.stage("experiment plan"):
         from analysis.experiment import experiment_plan, read_inputs

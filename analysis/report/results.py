@@ -80,6 +80,9 @@ REGISTRY: dict[str, ResultTable] = {
     "data_files": ResultTable(
         ("file", "sha256", "bytes",),
         "The four exports analysed: SHA-256 and size."),
+    "deployed_predictions": ResultTable(
+        ("id", "p_oof", "p_deployed", "segment", "offer", "risk_drop", "risk_drop_conf_low", "risk_drop_conf_high",),
+        "Every training customer under the deployed model (the business model fitted on all customers, as results/model.json holds it): its probability beside the out-of-fold one the run's lists use, and the segment, offer and risk drop (delta-method interval) it implies. `score` on the training export gives these from the model file alone (to 1e-12)."),
     "effects_by_model": ResultTable(
         ("model", "role", "tied", "action", "kind", "quantity", "group", "n_customers", "estimate", "std_error", "conf_low", "conf_high", "interval",),
         "Each action's AME (quantity ame, per unit of its column, all customers) and its scenario among all high-risk customers (quantity scenario) under every interpretable candidate and the business model: interval delta (conditional on that fitted model) or bootstrap (the business model, whole procedure). tied: the candidate ties with the best out-of-fold log loss."),
