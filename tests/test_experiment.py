@@ -41,10 +41,18 @@ def _plan(inputs):
 def test_typical_plan(inputs):
     plan = _plan(inputs)
     assert list(plan.columns) == PLAN_COLUMNS
-    recommended = inputs["action_effects"][inputs["action_effects"]["recommended"]]
-    assert len(plan) == len(recommended) > 0
-    effects = inputs["action_effects"].set_index(["group", "action"])
+    effects = inputs["action_effects"]
+    # every store action and every assumption-based action is planned in every group where it reaches someone
+    reachable = effects[effects["n_with_room"] > 0]
+    assert len(plan) == len(reachable) > 0
+    assert set(zip(plan["group"], plan["action"])) == set(zip(reachable["group"], reachable["action"]))
+    assert set(plan["action"]) == {"more_marketing", "marketing_this_month", "cart_reminder", "less_promotion"}
+    effects = effects.set_index(["group", "action"])
     for row in plan.itertuples():
+        assert row.kind == effects.loc[(row.group, row.action), "kind"]
+        assert row.kind == ("action" if row.action in ("more_marketing", "marketing_this_month") else "assumption")
+        assert (row.assumption == "") == (row.kind == "action")
+        assert row.assumption == effects.loc[(row.group, row.action), "assumption"]
         reach = population(row.action, row.group, inputs["customer_groups"], inputs["oof_predictions"],
                            inputs["customer_table"])
         # the population is the customers with room, and the plan's count equals the effects table's
@@ -62,7 +70,10 @@ def test_typical_plan(inputs):
         assert row.mde_80 == pytest.approx(minimum_detectable_effect(p1, len(reach) // 2), abs=1e-12)
         assert row.feasible == (row.n_per_arm_80 <= len(reach) // 2)
         assert row.note.startswith("Feasible" if row.feasible else "Too small")
-        assert row.n_per_arm_80_ci_bound >= row.n_per_arm_80  # the CI end nearest zero is a smaller effect
+        if row.predicted_conf_low <= 0 <= row.predicted_conf_high:  # no CI end on the effect's side of zero
+            assert np.isnan(row.n_per_arm_80_ci_bound)
+        else:
+            assert row.n_per_arm_80_ci_bound >= row.n_per_arm_80  # the CI end nearest zero is a smaller effect
 
 
 def test_plan_feasible_when_effect_is_large(inputs):
@@ -82,10 +93,16 @@ def test_plan_too_small_names_what_is_needed(inputs):
     assert "more customers" in short.note and "longer follow-up" in short.note
 
 
-def test_edge_case_plan_empty_without_recommendations(inputs):
-    effects = inputs["action_effects"].assign(recommended=False)
+def test_edge_case_plan_empty_without_room_or_effect(inputs):
+    effects = inputs["action_effects"].assign(n_with_room=0)
     plan = _plan({**inputs, "action_effects": effects})
     assert plan.empty and list(plan.columns) == PLAN_COLUMNS
+    # a row without an effect (a scenario with no customer to evaluate) is not planned either
+    effects = inputs["action_effects"].assign(effect=np.nan)
+    assert _plan({**inputs, "action_effects": effects}).empty
+    # an engagement outcome or an unknown action is never planned, whatever its numbers
+    effects = inputs["action_effects"].assign(action="more_pages")
+    assert _plan({**inputs, "action_effects": effects}).empty
 
 
 def test_assignment_balanced_and_stratified(inputs):
@@ -151,6 +168,10 @@ def test_analysis_recovers_large_effect_and_reports_it(inputs):
     assert result.verdict.startswith("The action lowered the decline rate")
     assert "CI" in result.verdict and "model predicted" in result.verdict
     assert rows.loc["model_prediction", "estimate"] == pytest.approx(-0.05)
+    # the run's action_effects.csv carries no p-values (scenarios are estimates with intervals): none is shown
+    assert "p_value" not in inputs["action_effects"].columns
+    assert np.isnan(rows.loc["model_prediction", "p_value"])
+    assert rows.loc["model_prediction", "conf_high"] == pytest.approx(-0.05 + 1.96 * 0.015)
 
 
 def test_analysis_null_effect_never_claims_no_effect(inputs):

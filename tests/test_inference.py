@@ -612,10 +612,16 @@ def test_spline_classifier_selects_the_smallest_aic_and_predicts_by_hand():
     assert clf.formula_ == "z + cr(x, df=5, constraints='center')"
     assert clf.classes_.tolist() == [0, 1]
     assert clf.column_names_ == ["Intercept", "z"] + [f"cr(x, df=5, constraints='center')[{i}]" for i in range(5)]
-    # the penalty sits on the spline block only and equals that term's roughness matrix
+    # the penalty sits on the spline block only and equals that term's roughness matrix, scaled as mgcv's
+    # scale.penalty does: × (largest absolute row sum of the block's training columns)² / (largest of S)
     term = next(t for t in clf.design_info_.terms if t.name().startswith("cr("))
     S = second_derivative_penalty(clf.design_info_, term, "x", frame["x"].min(), frame["x"].max())
-    np.testing.assert_allclose(clf.penalty_[2:, 2:], S, rtol=1e-12)
+    basis = clf.design(frame)[:, 2:]
+    factor = max(sum(abs(v) for v in row) for row in basis) ** 2 / max(sum(abs(v) for v in row) for row in S)
+    assert clf.penalty_scale_ == {"x": pytest.approx(factor, rel=1e-12)} and factor != pytest.approx(1.0)
+    np.testing.assert_allclose(clf.penalty_[2:, 2:], factor * S, rtol=1e-12)
+    assert clf.smooth_slices_ == {"x": slice(2, 7)}
+    np.testing.assert_array_equal(clf.design_matrix_, clf.design(frame))
     assert np.all(clf.penalty_[:2, :] == 0) and np.all(clf.penalty_[:, :2] == 0)
     design = clf.design(frame)
     aics = [fit_penalized_logit(design, frame["y"].to_numpy(), a * S_full)["aic"]

@@ -215,7 +215,8 @@ def test_raises_on_wrong_version_and_foreign_json(saved):
     with pytest.raises(model_file.ModelFileError) as err:
         model_file.load_model(saved)
     assert _one_line(err.value).startswith(f"model file {saved} has format version 99; this package reads "
-                                           "version 1")
+                                           "version 2")
+    assert model_file.VERSION == 2
     saved.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(model_file.ModelFileError, match="is not a model file of this package"):
         model_file.load_model(saved)
@@ -226,3 +227,109 @@ def test_save_is_deterministic(training, tmp_path):
     a = model_file.save_model(tmp_path / "a.json", model_file.freeze(result, training)).read_bytes()
     b = model_file.save_model(tmp_path / "b.json", model_file.freeze(result, training)).read_bytes()
     assert a == b
+
+
+# --- version 2: the support reference, per-customer intervals of a risk drop -------------------------------------
+
+def test_support_replaces_lever_bounds_and_an_old_file_is_refused(training, tmp_path):
+    """Version 2 stores the support rule's reference counts under ``support`` (no ``lever_bounds``); a version-1
+    file is refused with the rerun advice, and a version-2 file without ``support`` is refused too."""
+    from analysis import actions
+
+    store = model_frame(customer_table(300, 4))
+    result = smf.logit(f"activity_decline ~ {linear_formula()}", store).fit(disp=0)
+    reference = actions.support_reference(store)
+    spec = model_file.freeze(result, store, support=reference)
+    assert "lever_bounds" not in spec and spec["support"] == json.loads(json.dumps(reference))
+    path = model_file.save_model(tmp_path / "model.json", spec)
+    loaded = model_file.load_model(path)
+    assert loaded["support"] == spec["support"]
+    # the stored counts give the same room as the training frame's own reference
+    for lever in actions.STORE_ACTIONS:
+        _, room, _ = actions.apply_action(store, lever, loaded["support"])
+        np.testing.assert_array_equal(room, actions.apply_action(store, lever, reference)[1])
+    old = {k: v for k, v in spec.items() if k not in ("support", "sha256")} | {"version": 1, "lever_bounds": {}}
+    old["sha256"] = __import__("hashlib").sha256(model_file._canonical(old)).hexdigest()
+    path.write_text(json.dumps(old), encoding="utf-8")
+    with pytest.raises(model_file.ModelFileError, match="has format version 1; this package reads version 2: "
+                                                        "rerun `python -m analysis run`"):
+        model_file.load_model(path)
+    new = {k: v for k, v in spec.items() if k not in ("support", "sha256")}
+    new["sha256"] = __import__("hashlib").sha256(model_file._canonical(new)).hexdigest()
+    path.write_text(json.dumps(new), encoding="utf-8")
+    with pytest.raises(model_file.ModelFileError, match="lacks support: rerun"):
+        model_file.load_model(path)
+
+
+SMOOTH_BLOCKS = {
+    "logit": {"link": "logit"},
+    "floor_logit": {"link": "floor_logit", "floor": 0.12},
+    "asymptote": {"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.05, "ceiling": 0.9,
+                                                  "slope": 1.3, "shift": -0.4}},
+    "floor_asymptote": {"link": "floor_logit", "floor": 0.1,
+                        "calibrator": {"kind": "asymptote", "floor": 0.02, "ceiling": 0.95, "slope": 0.8,
+                                       "shift": 0.3}},
+    "platt": {"link": "logit", "calibrator": {"kind": "platt", "a": 0.7, "b": 0.25}},
+    "floor_platt": {"link": "floor_logit", "floor": 0.2, "calibrator": {"kind": "platt", "a": 1.4, "b": -0.6}},
+}
+
+
+@pytest.mark.parametrize("name", list(SMOOTH_BLOCKS))
+def test_probability_slope_is_the_derivative_of_probability_from_eta(name):
+    block = SMOOTH_BLOCKS[name]
+    eta = np.linspace(-6, 6, 49)
+    h = 1e-5
+    numeric = (model_file.probability_from_eta(block, eta + h) - model_file.probability_from_eta(block, eta - h)) / (2 * h)
+    slope = model_file.probability_slope(block, eta)
+    np.testing.assert_allclose(slope, numeric, rtol=1e-7, atol=1e-12)
+    assert np.all(slope > 0)
+
+
+def test_probability_slope_refuses_an_isotonic_map():
+    block = {"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.1, 0.5, 0.9], "y": [0.0, 0.4, 1.0]}}
+    with pytest.raises(model_file.ModelFileError, match="isotonic calibrator has no derivative"):
+        model_file.probability_slope(block, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("name", ["logit", "floor_platt", "asymptote"])
+def test_difference_std_error_against_a_finite_difference_jacobian(name, training, new_data):
+    """se_i of p(x0_i) − p(x1_i): a numerical Jacobian of each row's difference in the coefficients (central
+    differences of predict_proba on specs with moved estimates), then sqrt(J V J') row by row."""
+    # a full-rank design (splines, a text factor, a product): the covariance is well conditioned
+    result = smf.logit("y ~ cr(x, df=4, constraints='center') + C(g, Treatment('b')) + x:z + z", training).fit(disp=0)
+    spec = model_file.freeze(result, training, probability=SMOOTH_BLOCKS[name])
+    frame0 = new_data.iloc[:40].reset_index(drop=True)
+    frame1 = frame0.assign(x=frame0["x"] + 0.7, z=frame0["z"] - 0.3)
+    beta = np.asarray(spec["estimates"]["values"], dtype=float)
+    V = np.asarray(spec["covariance"], dtype=float)
+    J = np.empty((len(frame0), len(beta)))
+    for j in range(len(beta)):
+        step = np.zeros(len(beta))
+        step[j] = 1e-6
+
+        def diff(b):
+            moved = {**spec, "estimates": {**spec["estimates"], "values": b.tolist()}}
+            return model_file.predict_proba(moved, frame0) - model_file.predict_proba(moved, frame1)
+
+        J[:, j] = (diff(beta + step) - diff(beta - step)) / 2e-6
+    expected = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
+    se = model_file.difference_std_error(spec, frame0, frame1)
+    np.testing.assert_allclose(se, expected, rtol=1e-5)
+    assert np.all(se > 0)
+    # no change, no uncertainty
+    np.testing.assert_allclose(model_file.difference_std_error(spec, frame0, frame0), 0.0, atol=1e-15)
+    # a row's value does not depend on the batch it is scored in (a design without splines: patsy's spline basis
+    # itself differs in the last bit between batches, which is the design's business, not this function's)
+    plain = smf.logit("y ~ C(g, Treatment('b')) + x:z + z + x", training).fit(disp=0)
+    plain_spec = model_file.freeze(plain, training, probability=SMOOTH_BLOCKS[name])
+    whole = model_file.difference_std_error(plain_spec, frame0, frame1)
+    for i in range(len(frame0)):
+        assert model_file.difference_std_error(plain_spec, frame0.iloc[[i]], frame1.iloc[[i]])[0] == whole[i]
+
+
+def test_difference_std_error_refuses_an_isotonic_map(training, new_data):
+    result = smf.logit(f"y ~ {FORMULAS['numeric']}", training).fit(disp=0)
+    block = {"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.1, 0.9], "y": [0.0, 1.0]}}
+    spec = model_file.freeze(result, training, probability=block)
+    with pytest.raises(model_file.ModelFileError, match="isotonic"):
+        model_file.difference_std_error(spec, new_data, new_data.assign(x=new_data["x"] + 1))

@@ -501,7 +501,8 @@ def _cheap_candidates():
     return {"logit_selected": (FormulaLogitClassifier(formula="x1 + C(g)"), None),
             "logit_linear": (FormulaLogitClassifier(formula="x1 + x2 + C(g)"), None),
             "logit_floor": (FormulaLogitClassifier(formula="x2"), None),
-            "gam_engagement": (FormulaLogitClassifier(formula="x1"), None)}
+            "gam_engagement": (FormulaLogitClassifier(formula="x1"), None),
+            "logit_promo_flexible": (FormulaLogitClassifier(formula="x1 + x2"), None)}
 
 
 def _cheap_benchmark(seed):
@@ -636,7 +637,20 @@ def _check_common(X, y, result, seed=3):
     assert result.calibration_models == list(dict.fromkeys([result.business, result.inference,
                                                             *bm.INTERPRETABLE]))
     assert list(result.oof.index) == list(X.index)
-    return tables["model_candidates"]
+    # the tie rule: each model's mean log-loss difference to the chosen candidate over the same outer folds and
+    # its Nadeau–Bengio SE, from stats.crossval's corrected t test (|mean / t| is the SE it divides by)
+    candidates = tables["model_candidates"]
+    losses = cv_scores.pivot(index=["repeat", "fold"], columns="model", values="log_loss")
+    for row in candidates.itertuples():
+        diff = (losses[row.model] - losses[result.inference]).to_numpy()
+        if row.model == result.inference:
+            assert (row.log_loss_diff, row.log_loss_diff_se, row.tied) == (0.0, 0.0, True)
+            continue
+        test = stats.crossval.corrected_resampled_ttest(diff, 100, 100)
+        assert row.log_loss_diff == pytest.approx(test["mean_diff"], abs=1e-15)
+        assert row.log_loss_diff_se == pytest.approx(abs(test["mean_diff"] / test["t_stat"]), rel=1e-12)
+        assert row.tied == (row.model in bm.INTERPRETABLE and row.log_loss_diff <= row.log_loss_diff_se)
+    return candidates
 
 
 def test_run_benchmark_when_the_chosen_model_meets_the_calibration_target(cheap_run):
@@ -663,8 +677,12 @@ def test_run_benchmark_recalibrates_the_chosen_model_when_it_misses_the_target(c
     roles = dict(zip(candidates["model"], candidates["role"]))
     assert roles == {**{m: ("inference" if m == inference else "") for m in bm.INTERPRETABLE},
                      result.business: "business figures"}
-    assert list(candidates["chosen"]) == [False] * 4 + [True]
-    assert list(candidates["meets_target"])[:4] == [m != inference for m in bm.INTERPRETABLE]
+    assert list(candidates["chosen"]) == [False] * len(bm.INTERPRETABLE) + [True]
+    assert list(candidates["meets_target"])[:len(bm.INTERPRETABLE)] == [m != inference for m in bm.INTERPRETABLE]
+    # the recalibrated business model has its log-loss difference but is never tied: it is not a candidate
+    business_row = candidates.set_index("model").loc[result.business]
+    assert np.isfinite(business_row["log_loss_diff"]) and np.isfinite(business_row["log_loss_diff_se"])
+    assert not business_row["tied"]
     # the recalibrated model on the same outer folds, its map fitted inside each (seeded by the run's seed)
     cv_scores = result.tables["cv_scores"]
     recal = cv_scores[cv_scores["model"] == result.business]

@@ -16,15 +16,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import model_file, scoring, segments
+from analysis import actions, model_file, scoring, segments
 from analysis.dataset import load_dataset
 from analysis.dictionary import TARGET
 from analysis.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
 from analysis.synthetic import customer_table, write_exports
 from stats.logit import fit_logit
+from tests.support_oracle import moved as _support_moved
 
-ALLOWED = ["cart_reminder", "less_promotion", "more_marketing"]
+ALLOWED = ["marketing_this_month", "more_marketing"]
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +38,20 @@ def fitted(tmp_path_factory):
     risk = result.predict(frame).to_numpy()
     thresholds = segments.Thresholds(risk=0.45, profit=float(np.quantile(frame["profit"], 0.4)), promo=0.5,
                                      profit_quantile=0.4)
-    bounds = segments.lever_bounds(frame)
-    spec = model_file.freeze(result, frame, thresholds=thresholds, allowed_levers=ALLOWED, lever_bounds=bounds,
-                             rules=dataset.data.reference, oof_risk=risk)
+    spec = model_file.freeze(result, frame, thresholds=thresholds, allowed_levers=ALLOWED,
+                             support=actions.support_reference(frame), rules=dataset.data.reference, oof_risk=risk)
     results = base / "results"
     model_file.save_model(results / MODEL_PATH_NAME, spec)
-    return result, model_file.load_model(results / MODEL_PATH_NAME), results, base
+    return result, model_file.load_model(results / MODEL_PATH_NAME), results, base, frame
 
 
 @pytest.fixture(scope="module")
 def new_export(fitted):
     """A new batch: another seed, without the target, some customers moved beyond the training range."""
-    _, spec, _, base = fitted
+    _, spec, _, base, _ = fitted
     table = customer_table(300, 9).drop(columns=[TARGET])
     table.loc[:20, "tenure_days"] = table["tenure_days"].max() * 2  # beyond the training range
-    table.loc[10:30, "marketing_6m"] = 0.0  # below the training minimum: the lever is clipped into its range
+    table.loc[10:30, "marketing_6m"] = 0.0  # below the training minimum: + 1 lands where few customers are
     table = model_frame(table)
     assert table["tenure_100d"].max() > spec["training"]["numeric"]["tenure_100d"]["edges"][-1] * 1.5
     excluded = pd.DataFrame({"id": [1, 999999999], "step": ["regular_customer", "extreme_revenue"],
@@ -59,16 +59,26 @@ def new_export(fitted):
     return table, excluded
 
 
-def _moved(frame, lever, bounds):
-    out = frame.copy()
-    low, high = bounds[lever.column]
-    if lever.minimum is not None:
-        low = max(low, lever.minimum)
-    values = frame[lever.column].to_numpy(dtype=float)
-    new = np.array([min(max(v + lever.change, low), high) for v in values])
-    room = (new != values) & ((frame["contact_allowed"].to_numpy() == 1) | (not lever.needs_consent))
-    out[lever.column] = np.where(room, new, values)
-    return out, room
+def _difference_se(result, frame0, frame1):
+    """Per-customer delta SE of p(frame0) − p(frame1) from statsmodels alone: the Jacobian of each row's
+    difference by central differences of statsmodels' own predictions at moved coefficients, and its
+    covariance."""
+    import copy
+
+    inner = getattr(result, "_results", result)  # the results object behind statsmodels' wrapper
+
+    def diff(b):
+        moved = copy.copy(inner)
+        moved.params = b
+        return np.asarray(moved.predict(frame0)) - np.asarray(moved.predict(frame1))
+
+    beta = result.params.to_numpy()
+    J = np.empty((len(frame0), len(beta)))
+    for j in range(len(beta)):
+        step = np.zeros(len(beta))
+        step[j] = 1e-6
+        J[:, j] = (diff(beta + step) - diff(beta - step)) / 2e-6
+    return np.sqrt(np.einsum("ij,jk,ik->i", J, result.cov_params().to_numpy(), J))
 
 
 def _segment(p, profit, t):
@@ -77,7 +87,7 @@ def _segment(p, profit, t):
 
 
 def test_offers_against_statsmodels_and_the_saved_thresholds(fitted, new_export):
-    result, spec, _, _ = fitted
+    result, spec, _, _, training = fitted
     table, excluded = new_export
     offers = scoring.score_table(table, excluded, spec)
     assert list(offers.columns) == scoring.OFFER_COLUMNS
@@ -90,11 +100,12 @@ def test_offers_against_statsmodels_and_the_saved_thresholds(fitted, new_export)
     assert scored["segment"].tolist() == [_segment(a, b, t) for a, b in zip(p, table["profit"])]
     np.testing.assert_array_equal(scored["profit"], table["profit"])
     assert (scored["reason"] == "scored").all()
-    bounds = {k: tuple(v) for k, v in spec["lever_bounds"].items()}
-    drops = {}
+    # room by the support rule against the training customers themselves (the file stores only their counts)
+    drops, ses = {}, {}
     for name in ALLOWED:
-        moved, room = _moved(table, segments.LEVER_BY_NAME[name], bounds)
+        moved, room, _ = _support_moved(table, actions.LEVER_BY_NAME[name], training)
         drops[name] = np.where(room, p - result.predict(moved).to_numpy(), 0.0)
+        ses[name] = _difference_se(result, table, moved)
     stacked = np.column_stack([drops[n] for n in ALLOWED])
     best = stacked.max(axis=1)
     best_name = np.array(ALLOWED, dtype=object)[stacked.argmax(axis=1)]
@@ -104,14 +115,21 @@ def test_offers_against_statsmodels_and_the_saved_thresholds(fitted, new_export)
     np.testing.assert_allclose(scored["risk_drop"], np.where(high & (best > 0), best, 0.0), rtol=1e-8, atol=1e-12)
     assert (scored.loc[high & (best > 0), "risk_drop"] > 0).all()
     assert len(set(expected_offer)) >= 3
+    # the interval of each offered drop: ± 1.96 delta SEs of that action's difference (0 where nothing is offered)
+    se = np.select([expected_offer == n for n in ALLOWED], [ses[n] for n in ALLOWED], default=0.0)
+    z = 1.959963984540054
+    np.testing.assert_allclose(scored["risk_drop"] - scored["risk_drop_conf_low"], z * se, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(scored["risk_drop_conf_high"] - scored["risk_drop"], z * se, rtol=1e-5, atol=1e-12)
+    assert (se[high & (best > 0)] > 0).all()
     out = offers[offers["segment"] == scoring.NOT_SCORED].set_index("id")
     assert out.loc[1, "reason"] == "regular_customer: zero revenue in revenue_prev"
     assert out.loc[999999999, "reason"] == "extreme_revenue: x = 1 ₽"
-    assert (out["offer"] == "none").all() and out[["p_decline", "profit", "risk_drop"]].isna().all().all()
+    assert (out["offer"] == "none").all() and out[["p_decline", "profit", "risk_drop", "risk_drop_conf_low",
+                                                   "risk_drop_conf_high"]].isna().all().all()
 
 
 def test_new_levels_are_named_and_the_rest_scored(fitted, new_export):
-    result, spec, _, _ = fitted
+    result, spec, _, _, training = fitted
     table, _ = new_export
     edited = table.copy()
     edited["popular_category"] = edited["popular_category"].astype(object)
@@ -137,7 +155,7 @@ def test_new_levels_are_named_and_the_rest_scored(fitted, new_export):
 
 
 def test_nothing_to_score(fitted, new_export):
-    _, spec, _, _ = fitted
+    _, spec, _, _, _ = fitted
     table, _ = new_export
     empty = scoring.score_table(table.iloc[:0], pd.DataFrame(columns=["id", "step", "reason", "detail"]), spec)
     assert list(empty.columns) == scoring.OFFER_COLUMNS and len(empty) == 0
@@ -163,7 +181,7 @@ def test_bin_counts_by_hand():
 
 
 def test_drift_counts_and_table_by_hand(fitted, new_export):
-    _, spec, _, _ = fitted
+    _, spec, _, _, _ = fitted
     table, excluded = new_export
     table = table.copy()
     table["popular_category"] = table["popular_category"].astype(object)
@@ -215,7 +233,7 @@ def test_drift_counts_and_table_by_hand(fitted, new_export):
 
 
 def test_drift_table_statuses_and_empty_batches(fitted):
-    _, spec, _, _ = fitted
+    _, spec, _, _, _ = fitted
     training = spec["training"]
     name, summary = next(iter(training["categorical"].items()))
     k = len(summary["levels"])
@@ -260,7 +278,7 @@ def test_score_summary_by_hand():
 # --- the command ----------------------------------------------------------------------------------------
 
 def test_score_export_writes_three_files_and_reports(fitted, tmp_path):
-    result, spec, results, _ = fitted
+    result, spec, results, _, _ = fitted
     export = tmp_path / "export"
     write_exports(export, n_customers=120, seed=12, with_target=False, zero_revenue_customers=2)
     run = scoring.score_export(export, results, tmp_path / "out" / "offers.csv")
@@ -288,7 +306,7 @@ def test_score_export_writes_three_files_and_reports(fitted, tmp_path):
 
 
 def test_score_export_warns_when_nobody_is_scored_and_alerts_on_drift(fitted, tmp_path):
-    _, _, results, _ = fitted
+    _, _, results, _, _ = fitted
     export = tmp_path / "export"
     write_exports(export, n_customers=5, seed=13, with_target=False, zero_revenue_customers=5)
     out = tmp_path / "offers.csv"
@@ -305,7 +323,7 @@ def test_score_export_warns_when_nobody_is_scored_and_alerts_on_drift(fitted, tm
 
 
 def test_score_export_refuses_a_directory_and_a_model_without_rules(fitted, tmp_path):
-    _, spec, results, _ = fitted
+    _, spec, results, _, _ = fitted
     with pytest.raises(ValueError) as info:
         scoring.score_export(tmp_path, results, tmp_path)
     assert str(info.value) == f"--out {tmp_path} is a directory: give the file name of the offers CSV"
@@ -335,7 +353,7 @@ def test_write_csv_replaces_through_a_temporary_file(tmp_path):
 def test_empty_results_keep_their_columns_and_types(fitted, new_export):
     import warnings
 
-    _, spec, _, _ = fitted
+    _, spec, _, _, _ = fitted
     table, excluded = new_export
     empty = scoring.score_table(table.iloc[:0], excluded.iloc[:0], spec)
     assert pd.api.types.is_string_dtype(empty["reason"]) or empty["reason"].dtype == object
@@ -360,7 +378,7 @@ def _edit_market(directory: Path, column: str, value: str) -> None:
 
 
 def test_one_warning_per_alerted_feature_and_nested_output_directories(fitted, tmp_path):
-    _, _, results, _ = fitted
+    _, _, results, _, _ = fitted
     export = tmp_path / "export"
     write_exports(export, n_customers=150, seed=15, with_target=False)
     _edit_market(export, "Популярная_категория", "Кухонная посуда")  # everyone in one category
@@ -375,7 +393,7 @@ def test_one_warning_per_alerted_feature_and_nested_output_directories(fitted, t
 
 
 def test_score_export_uses_the_saved_extreme_factor(fitted, tmp_path):
-    _, spec, _, _ = fitted
+    _, spec, _, _, _ = fitted
     factor = 1.3
     strict = dict(spec, rules=dict(spec["rules"], extreme_revenue_factor=factor))
     strict.pop("sha256", None)
@@ -400,7 +418,7 @@ def test_a_results_bundle_is_verified_before_its_model_is_read(fitted, tmp_path)
 
     from analysis.results_store import ResultsError, write_manifest
 
-    _, spec, results, _ = fitted
+    _, spec, results, _, _ = fitted
     bundle = tmp_path / "bundle"
     shutil.copytree(results, bundle)
     write_manifest(bundle, run_id="r1", created="2026-01-01", seed=1, protocol="quick", protocol_settings={},

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import segments
+from analysis import actions, segments
 from analysis.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
 from analysis.pipeline import run_analysis
@@ -14,12 +14,14 @@ from analysis.report.results import REGISTRY
 from analysis.synthetic import customer_table, write_exports
 from stats.logit import fit_logit
 from tests.conftest import run_cli
+from tests.support_oracle import moved
 
 EXPECTED_COLUMNS = {
     name: list(spec.columns) for name, spec in REGISTRY.items() if not spec.open_columns
 }
-SCORE_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "reason"]
-MODELS = ["logit_selected", "logit_linear", "logit_floor", "gam_engagement", "logit_l2", "svc_rbf", "random_forest",
+SCORE_COLUMNS = ["id", "p_decline", "profit", "segment", "offer", "risk_drop", "risk_drop_conf_low",
+                 "risk_drop_conf_high", "reason"]
+MODELS = ["logit_selected", "logit_linear", "logit_floor", "gam_engagement", "logit_promo_flexible", "logit_l2", "svc_rbf", "random_forest",
           "decision_tree", "knn"]
 
 
@@ -91,36 +93,110 @@ def test_offers_deterministic(synthetic_run):
     _, link = _logit_link(table)
     p = link.predict(table)
     y = table["activity_decline"].to_numpy()
-    a = segments.segment_analysis(table, link, p, y, link.predict)
-    b = segments.segment_analysis(table, link, p, y, link.predict)
-    pd.testing.assert_frame_equal(a.tables["offers"], b.tables["offers"])
-    pd.testing.assert_frame_equal(a.tables["scenarios"], b.tables["scenarios"])
+    a = segments.segment_analysis(table, p, y)
+    b = segments.segment_analysis(table, p, y)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
+    reference = actions.support_reference(table)
+    names = [lever.name for lever in actions.STORE_ACTIONS]
+    first, second = (actions.customer_offers(table, link.predict, p, a.thresholds, names, reference)
+                     for _ in range(2))
+    pd.testing.assert_frame_equal(first, second)
+    pd.testing.assert_frame_equal(actions.scenarios(table, link, a.groups, reference),
+                                  actions.scenarios(table, link, b.groups, reference))
 
 
 def test_offers_and_recommendations_use_store_actions_only(synthetic_run):
     _, _, tables = synthetic_run
-    engagement = {lever.name for lever in segments.ENGAGEMENT}
-    assert not engagement & set(tables["offers"]["offer"])
-    assert not engagement & set(tables["recommendations"]["action"])
-    assert not engagement & set(tables["scenarios"]["action"])
+    store = {lever.name for lever in actions.STORE_ACTIONS}
+    assumed = {lever.name for lever in actions.ASSUMED_ACTIONS}
+    engagement = {lever.name for lever in actions.ENGAGEMENT}
+    assert set(tables["offers"]["offer"]) - {"none", "personal_contact"} <= store
+    assert set(tables["recommendations"]["action"]) <= store
+    assert set(tables["scenarios"]["action"]) == store and set(tables["scenarios"]["kind"]) == {"action"}
+    # an action that rests on an assumption has its own table, with the assumption stated on every row
+    scen = tables["assumption_scenarios"]
+    assert set(scen["action"]) == assumed and set(scen["kind"]) == {"assumption"}
+    assert all(scen["assumption"] == scen["action"].map(lambda a: actions.LEVER_BY_NAME[a].assumption))
+    assert set(tables["action_effects"]["action"]) == store | assumed
+    assert set(tables["effects_by_model"]["action"]) == store | assumed
     assert set(tables["engagement_associations"]["outcome"]) == engagement
     assert "customers_kept" not in tables["engagement_associations"].columns
+    assert set(tables["action_tests"]["action"]) == store
+    # the offers use the actions the tests offer, and nothing else
+    tests = tables["action_tests"].set_index("action")
+    offered = set(tests.index[tests["offered"].astype(bool)])
+    assert set(tables["allowed_levers"]["action"]) == offered
+    assert set(tables["offers"]["offer"]) - {"none", "personal_contact"} <= offered
+    assert set(tables["recommendations"]["action"]) <= offered
 
 
-def test_scenario_holm_adjustment_matches_statsmodels(synthetic_run):
-    from statsmodels.stats.multitest import multipletests
+def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_models(synthetic_run):
+    """The rule of analysis.actions.action_tests applied to the run's own tables: Holm over the two store actions
+    (not over groups × actions), robustness from the delta-method AME intervals of the tied candidates, the
+    bootstrap interval of the business model for the offer."""
+    from scipy.stats import norm
 
     _, _, tables = synthetic_run
-    sc = tables["scenarios"].dropna(subset=["p_value"])
-    np.testing.assert_allclose(sc["p_value_holm"], multipletests(sc["p_value"], method="holm")[1], rtol=1e-12)
-    rec = sc[sc["recommended"]]
-    assert (rec["p_value_holm"] < segments.ALPHA).all() and (rec["conf_high"] < 0).all()
+    tests = tables["action_tests"].set_index("action")
+    assert list(tests.index) == [lever.name for lever in actions.STORE_ACTIONS]
+    p = 2 * norm.sf(np.abs(tests["estimate"] / tests["std_error"]))
+    np.testing.assert_allclose(tests["p_value"], p, rtol=1e-10)
+    lo, hi = sorted(p)
+    holm = {min(p): min(1, 2 * lo), max(p): min(1, max(2 * lo, hi))}
+    np.testing.assert_allclose(tests["p_value_holm"], [holm[v] for v in p], rtol=1e-12)
+    candidates = tables["model_candidates"]
+    tied = set(candidates.loc[candidates["tied"].astype(bool), "model"])
+    by_model = tables["effects_by_model"]
+    for action, row in tests.iterrows():
+        rows = by_model[(by_model["action"] == action) & (by_model["quantity"] == "ame")
+                        & (by_model["interval"] == "delta") & by_model["model"].isin(tied)]
+        assert row["n_models_tied"] == len(rows) == len(tied & set(by_model["model"]))
+        assert row["robust"] == bool(len(rows) and (rows["conf_high"] < 0).all())
+        assert row["offered"] == bool(row["p_value_holm"] < actions.ALPHA and row["conf_high"] < 0)
+        assert row["recommended"] == bool(row["offered"] and row["robust"])
+        # the business model's bootstrap AME beside its delta SE
+        boot = by_model[(by_model["action"] == action) & (by_model["quantity"] == "ame")
+                        & (by_model["interval"] == "bootstrap")].iloc[0]
+        assert (boot["estimate"], boot["conf_low"], boot["conf_high"]) == pytest.approx(
+            (row["estimate"], row["conf_low"], row["conf_high"]), rel=1e-12)
+
+
+def test_saved_model_carries_the_support_reference_and_the_offered_actions(synthetic_run):
+    from analysis import model_file
+
+    _, results, tables = synthetic_run
+    spec = model_file.load_model(results / MODEL_PATH_NAME)
+    frame = model_frame(tables["customer_table"])
+    assert spec["support"] == actions.support_reference(frame)
+    assert spec["allowed_levers"] == tables["allowed_levers"]["action"].tolist()
+
+
+def test_offer_plan_adds_up_the_offers(synthetic_run):
+    _, _, tables = synthetic_run
+    offers, plan = tables["offers"], tables["offer_plan"].set_index("offer")
+    risk = float(tables["segment_thresholds"].set_index("threshold").loc["risk", "value"])
+    high = offers[offers["p_decline"] >= risk]
+    assert plan.index[-1] == "total" and plan.loc["total", "n_customers"] == len(high)
+    for name, rows in [*high.groupby("offer"), ("total", high)]:
+        row = plan.loc[name]
+        assert row["n_customers"] == len(rows)
+        assert row["expected_declines"] == pytest.approx(rows["p_decline"].sum(), rel=1e-12)
+        assert row["profit_at_risk_upper"] == pytest.approx((rows["p_decline"] * rows["profit"]).sum(), rel=1e-12)
+        assert row["customers_kept"] == pytest.approx(rows["risk_drop"].sum(), rel=1e-12, abs=1e-15)
+        assert row["profit_retained_upper"] == pytest.approx((rows["risk_drop"] * rows["profit"]).sum(), rel=1e-12,
+                                                             abs=1e-15)
+    # every offered drop has an interval around it; the others have none
+    offered = offers["risk_drop"] > 0
+    assert (offers.loc[offered, "risk_drop_conf_low"] < offers.loc[offered, "risk_drop"]).all()
+    assert (offers.loc[offered, "risk_drop_conf_high"] > offers.loc[offered, "risk_drop"]).all()
+    assert (offers.loc[~offered, ["risk_drop_conf_low", "risk_drop_conf_high"]] == 0).all().all()
 
 
 def test_offer_drop_is_measured_from_the_labelled_probability():
     table = model_frame(customer_table(800, 5))
     result, link = _logit_link(table)
-    from analysis.model import ModelPair, label_consistent_predict
+    from analysis.model import ModelPair, label_consistent_drop_se, label_consistent_predict
 
     pair = ModelPair("logit_linear", "logit_linear", link, link, lambda f: link.design(f) @ link.params, None,
                      result)
@@ -129,47 +205,63 @@ def test_offer_drop_is_measured_from_the_labelled_probability():
     predict = label_consistent_predict(pair, table, p_label)
     np.testing.assert_allclose(predict(table), p_label, rtol=1e-12)
     thresholds = segments.make_thresholds(table["profit"].to_numpy())
-    offers = segments.customer_offers(table, predict, p_label, thresholds, ["cart_reminder", "more_marketing"],
-                                      segments.lever_bounds(table))
+    names = ["more_marketing", "marketing_this_month"]
+    offers = actions.customer_offers(table, predict, p_label, thresholds, names, actions.support_reference(table),
+                                     drop_se=label_consistent_drop_se(pair, table, p_label))
     # oracle: for each high-risk customer, recompute every allowed action's drop independently
     from scipy.special import expit, logit
 
     eta = link.design(table) @ link.params
     best = np.zeros(len(table))
-    for name in ["cart_reminder", "more_marketing"]:
-        cf, room = segments.apply_lever(table, segments.LEVER_BY_NAME[name], segments.lever_bounds(table))
+    for name in names:
+        cf, room, _ = moved(table, actions.LEVER_BY_NAME[name], table)
         drop = p_label - expit(logit(p_label) + link.design(cf) @ link.params - eta)
         best = np.maximum(best, np.where(room, drop, 0.0))
     high = p_label >= thresholds.risk
     np.testing.assert_allclose(offers.loc[high, "risk_drop"], best[high], rtol=1e-9, atol=1e-12)
     assert (offers.loc[high & (best > 0), "risk_drop"] > 0).all()
+    width = offers["risk_drop_conf_high"] - offers["risk_drop_conf_low"]
+    assert (width[offers["risk_drop"] > 0] > 0).all() and (width[offers["risk_drop"] == 0] == 0).all()
 
 
 def test_zero_effect_action_shows_no_significant_change():
     # In the synthetic process marketing_current has a true coefficient of exactly zero.
+    from stats.link_margins import average_marginal_effects
+
     frame = model_frame(customer_table(6000, 21))
     _, link = _logit_link(frame)
     groups = {"all": np.ones(len(frame), dtype=bool)}
-    bounds = segments.lever_bounds(frame)
-    table = segments.scenarios(frame, link, groups, bounds, levers=segments.LEVERS).set_index("action")
-    assert table.loc["marketing_this_month", "p_value"] > 0.05
-    assert table.loc["marketing_this_month", "customers_kept_low"] < 0 < table.loc["marketing_this_month",
-                                                                                   "customers_kept_high"]
-    assert not table.loc["marketing_this_month", "recommended"]
-    # and an association with a real effect (pages per visit, true coefficient -0.18) is detected, but an
-    # engagement outcome is never recommended
-    assert table.loc["more_pages", "p_value"] < 0.001 and table.loc["more_pages", "customers_kept"] > 0
-    assert not table.loc["more_pages", "recommended"]
+    reference = actions.support_reference(frame)
+    table = actions.scenarios(frame, link, groups, reference, levers=actions.LEVERS).set_index("action")
+    row = table.loc["marketing_this_month"]
+    assert row["conf_low"] < 0 < row["conf_high"]
+    assert row["customers_kept_low"] < 0 < row["customers_kept_high"]
+    ames = average_marginal_effects(link, frame, numeric=["marketing_6m", "marketing_current"])
+    ames["std_error_delta"] = ames["std_error"]
+    tied = ames.assign(model="logit_linear")[["model", "variable", "conf_low", "conf_high"]]
+    tests = actions.action_tests(ames, tied).set_index("action")
+    assert tests.loc["marketing_this_month", "p_value_holm"] > 0.05
+    assert not tests.loc["marketing_this_month", "offered"] and not tests.loc["marketing_this_month", "recommended"]
+    assert tests.loc["more_marketing", "recommended"]
+    # and an association with a real effect (pages per visit, true coefficient -0.18) is detected: an engagement
+    # outcome is never a lever, whatever its scenario says
+    assert table.loc["more_pages", "conf_high"] < 0 and table.loc["more_pages", "customers_kept"] > 0
+    assert table.loc["more_pages", "kind"] == "engagement"
 
 
-def test_lever_respects_bounds_and_consent():
-    frame = pd.DataFrame({"marketing_6m": [1.0, 6.5, 3.0], "contact_allowed": [1, 1, 0],
-                          "unpaid_items": [0, 3, 1]})
-    bounds = {"marketing_6m": (0.9, 6.6), "unpaid_items": (0.0, 10.0)}
-    out, room = segments.apply_lever(frame, segments.LEVER_BY_NAME["more_marketing"], bounds)
-    assert out["marketing_6m"].tolist() == [2.0, 6.6, 3.0] and room.tolist() == [True, True, False]
-    out, room = segments.apply_lever(frame, segments.LEVER_BY_NAME["cart_reminder"], bounds)
-    assert out["unpaid_items"].tolist() == [0, 2, 0] and room.tolist() == [False, True, True]
+def test_action_respects_support_and_consent():
+    training = pd.DataFrame({"marketing_6m": [2.0] * 20 + [6.6] * 20, "contact_allowed": 1,
+                             "unpaid_items": [0] * 25 + [2] * 15})
+    reference = actions.support_reference(training, [actions.LEVER_BY_NAME[n] for n in ("more_marketing",
+                                                                                         "cart_reminder")])
+    frame = pd.DataFrame({"marketing_6m": [1.0, 6.5, 1.0], "contact_allowed": [1, 1, 0], "unpaid_items": [0, 3, 1]})
+    out, room, eligible = actions.apply_action(frame, actions.LEVER_BY_NAME["more_marketing"], reference)
+    # 6.5 → 7.5 has no customer near it: left where it is (not clipped to 6.6); no consent, no contact
+    assert out["marketing_6m"].tolist() == [2.0, 6.5, 1.0] and room.tolist() == [True, False, False]
+    assert eligible.tolist() == [True, True, False]
+    out, room, eligible = actions.apply_action(frame, actions.LEVER_BY_NAME["cart_reminder"], reference)
+    # 0 → −1 has no support; 3 → 2 (15 customers: too few); 1 → 0 (25)
+    assert out["unpaid_items"].tolist() == [0, 3, 0] and room.tolist() == [False, False, True] and eligible.all()
 
 
 def test_thresholds_raise_on_bad_values():

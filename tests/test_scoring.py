@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import entropy
 from sklearn.model_selection import StratifiedKFold
 
-from analysis import model_file, scoring, segments
+from analysis import actions, model_file, scoring, segments
 from analysis.dataset import load_dataset
 from analysis.dictionary import TARGET, TARGET_RU
 from analysis.features import linear_formula, model_frame
@@ -39,8 +39,8 @@ def trained(tmp_path_factory) -> Path:
         oof[test] = fit_logit(formula, frame.iloc[train]).predict(frame.iloc[test])
     thresholds = segments.make_thresholds(frame["profit"].to_numpy())
     spec = model_file.freeze(result, frame, thresholds=thresholds,
-                             allowed_levers=[lever.name for lever in segments.ACTIONS],
-                             lever_bounds=segments.lever_bounds(frame), rules=dataset.data.reference, oof_risk=oof)
+                             allowed_levers=[lever.name for lever in actions.STORE_ACTIONS],
+                             support=actions.support_reference(frame), rules=dataset.data.reference, oof_risk=oof)
     results = base / "results"
     model_file.save_model(results / MODEL_PATH_NAME, spec)
     return results
@@ -283,7 +283,7 @@ def test_real_export_scores_from_the_file_as_in_memory(real_data_dir, tmp_path):
     formula = f"{TARGET} ~ {linear_formula()} + pages_per_visit:minutes_current"
     result = fit_logit(formula, frame)
     spec = model_file.freeze(result, frame, thresholds=segments.make_thresholds(frame["profit"].to_numpy()),
-                             allowed_levers=["more_pages"], lever_bounds=segments.lever_bounds(frame),
+                             allowed_levers=["more_marketing"], support=actions.support_reference(frame),
                              rules=dataset.data.reference, oof_risk=result.predict(frame).to_numpy())
     model_file.save_model(tmp_path / MODEL_PATH_NAME, spec)
     spec = model_file.load_model(tmp_path / MODEL_PATH_NAME)

@@ -1,0 +1,524 @@
+"""analysis.decisions (and the pieces of analysis.model it rests on) against independent computations: the customer
+bootstrap of the whole procedure, the effects under every candidate, the action value and the offer plan, the tie
+rule and the per-customer SE of a label-consistent risk drop.
+
+Two small fitted pairs on 300 synthetic customers serve most tests: the all-linear logit (no recalibration) and the
+GAM recalibrated by the floor-and-ceiling map (the shape of the real business model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from sklearn.model_selection import StratifiedKFold
+
+from analysis import actions, decisions
+from analysis.benchmark import candidate_models
+from analysis.dictionary import TARGET
+from analysis.features import PREDICTORS, linear_formula, model_frame
+from analysis.model import label_consistent_drop_se, label_consistent_predict, log_loss_ties, model_pair
+from analysis.synthetic import customer_table
+from stats.bootstrap import replicate_rng
+from stats.crossval import corrected_resampled_ttest
+from stats.link_margins import average_marginal_effects, logit_link_model
+
+LEVERS = actions.STORE_ACTIONS + actions.ASSUMED_ACTIONS
+COLUMNS = list(dict.fromkeys(lever.column for lever in LEVERS))
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return model_frame(customer_table(300, 23))
+
+
+def _oof(code: str, frame: pd.DataFrame) -> np.ndarray:
+    """Out-of-fold probabilities of a candidate (3 folds): what the recalibration map is fitted on."""
+    from sklearn.base import clone
+
+    X, y = frame[list(PREDICTORS)], frame[TARGET].to_numpy()
+    oof = np.empty(len(frame))
+    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
+        model = clone(candidate_models()[code][0]).fit(X.iloc[train], y[train])
+        oof[test] = model.predict_proba(X.iloc[test])[:, 1]
+    return oof
+
+
+@pytest.fixture(scope="module")
+def pairs(frame):
+    """name -> (pair, p_label): the business model's out-of-fold risk stands in for the labels."""
+    linear = model_pair("logit_linear", "logit_linear", frame, linear_formula(), None)
+    oof_gam = _oof("gam_engagement", frame)
+    gam = model_pair("gam_engagement", "gam_engagement_recalibrated", frame, linear_formula(), oof_gam)
+    assert gam.score_map is not None and linear.score_map is None
+    return {"linear": (linear, _oof("logit_linear", frame)),
+            "gam_recalibrated": (gam, gam.score_map.transform(oof_gam))}
+
+
+def _groups(frame, p_label) -> dict[str, np.ndarray]:
+    return {"high_risk_all": p_label >= 0.5, "odd": (frame["id"].to_numpy() % 2) == 1}
+
+
+def _task(pair, frame, p_label, reference):
+    frames = decisions.evaluation_frames(frame, reference, LEVERS)
+    plan = decisions.StatisticPlan(
+        keys=frames.keys, groups=_groups(frame, p_label), room=frames.room, steps=frames.steps,
+        profit=frame["profit"].to_numpy(float), p_label=np.asarray(p_label, float),
+        scenario_levers=[lever.name for lever in LEVERS], ame_columns=COLUMNS,
+        drop_levers=[lever.name for lever in actions.STORE_ACTIONS])
+    return frames, plan, decisions.bootstrap_task(pair, frames, plan, frame[TARGET].to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The statistics of a replicate at the full-data fit equal the package's delta-method estimates
+# ---------------------------------------------------------------------------------------------------------
+def test_evaluation_frames_by_hand(frame):
+    reference = actions.support_reference(frame)
+    frames = decisions.evaluation_frames(frame, reference, LEVERS)
+    assert frames.keys == (["base"] + [f"cf:{lv.name}" for lv in LEVERS]
+                           + [f"{d}:{c}" for c in COLUMNS for d in ("up", "down")])
+    assert frames.frames["base"] is frame
+    for lever in LEVERS:
+        cf, room, _ = actions.apply_action(frame, lever, reference)
+        pd.testing.assert_frame_equal(frames.frames[f"cf:{lever.name}"], cf)
+        np.testing.assert_array_equal(frames.room[lever.name], room)
+    for column in COLUMNS:
+        h = decisions.AME_STEP * np.std(frame[column].to_numpy(float))
+        assert frames.steps[column] == pytest.approx(h, rel=1e-15)
+        np.testing.assert_allclose(frames.frames[f"up:{column}"][column] - frame[column], h, rtol=1e-6)
+        np.testing.assert_allclose(frame[column] - frames.frames[f"down:{column}"][column], h, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["linear", "gam_recalibrated"])
+def test_statistics_at_the_full_data_fit_equal_scenarios_ames_and_label_consistent_drops(frame, pairs, name):
+    pair, p_label = pairs[name]
+    reference = actions.support_reference(frame)
+    frames, plan, task = _task(pair, frame, p_label, reference)
+    boot = decisions.bootstrap_procedure(task, pair, seed=1, n_boot=0)
+    estimates = boot.estimates
+    groups = _groups(frame, p_label)
+    table = actions.scenarios(frame, pair.business, groups, reference, levers=LEVERS)
+    n_rows = 0
+    for row in table.itertuples():
+        key = f"{row.group}:{row.action}"
+        if row.n_with_room == 0:
+            assert f"effect:{key}" not in estimates.index
+            continue
+        n_rows += 1
+        assert estimates[f"effect:{key}"] == pytest.approx(row.effect, abs=1e-10)
+        assert estimates[f"kept:{key}"] == pytest.approx(row.customers_kept, abs=1e-10)
+        assert estimates[f"profit:{key}"] == pytest.approx(row.profit_retained_upper, abs=1e-10)
+    assert n_rows >= 6
+    ames = average_marginal_effects(pair.business, frame, numeric=COLUMNS).set_index("variable")
+    for column in COLUMNS:
+        assert estimates[f"ame:{column}"] == pytest.approx(ames.loc[column, "estimate"], abs=1e-10)
+    # each customer's drop: p_label − the label-consistent prediction of the counterfactual, where it has room
+    predict = label_consistent_predict(pair, frame, p_label)
+    assert set(boot.drops_estimate) == {"more_marketing", "marketing_this_month"}
+    for lever in actions.STORE_ACTIONS:
+        expected = np.where(frames.room[lever.name], p_label - predict(frames.frames[f"cf:{lever.name}"]), 0.0)
+        np.testing.assert_allclose(boot.drops_estimate[lever.name], expected, atol=1e-10)
+
+
+def test_calibrate_and_inverse_are_the_business_map(pairs):
+    pair, _ = pairs["gam_recalibrated"]
+    m = pair.score_map
+    cal = np.array([m.floor_, m.ceiling_, m.slope_, m.shift_])
+    p = np.linspace(0.02, 0.98, 25)
+    s = np.log(p / (1 - p))
+    np.testing.assert_allclose(decisions._calibrate(p, cal), m.transform_score(s), rtol=1e-12)
+    q = decisions._calibrate(p, cal)
+    np.testing.assert_allclose(decisions._inverse(q, cal), s, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(decisions._inverse(q, cal), m.inverse(q), rtol=1e-12)
+    # no map (or a replicate whose map failed): the probability itself, its logit back
+    for none in (None, np.full(4, np.nan)):
+        np.testing.assert_array_equal(decisions._calibrate(p, none), p)
+        np.testing.assert_allclose(decisions._inverse(p, none), s, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The bootstrap: a replicate recomputed by hand; seeds; workers; resamples missing a level
+# ---------------------------------------------------------------------------------------------------------
+def test_a_replicate_of_the_linear_logit_recomputed_with_statsmodels(frame, pairs):
+    """Replicate b: the customers drawn by SeedSequence([seed, b]), the logit refitted on them (statsmodels), every
+    statistic evaluated on the ORIGINAL customers."""
+    import statsmodels.api as sm
+
+    pair, p_label = pairs["linear"]
+    reference = actions.support_reference(frame)
+    frames, plan, task = _task(pair, frame, p_label, reference)
+    boot = decisions.bootstrap_procedure(task, pair, seed=5, n_boot=2, n_jobs=1)
+    assert list(boot.replicates.columns) == list(boot.estimates.index)
+    assert boot.info["converged"].all() and boot.info["alpha"].isna().all() and boot.info["floor"].isna().all()
+    X = np.asarray(pair.inference.design(frame), dtype=float)
+    y = frame[TARGET].to_numpy()
+    for b in range(2):
+        rng = replicate_rng(5, b)
+        idx = rng.integers(0, len(y), size=len(y))
+        assert np.all(np.abs(X[idx]).max(axis=0) > 0)  # every level drawn: the first draw is the replicate
+        beta = sm.Logit(y[idx], X[idx]).fit(disp=0, tol=1e-12).params
+        p_base = expit(X @ beta)
+        row = boot.replicates.iloc[b]
+        for lever in LEVERS:
+            cf = np.asarray(pair.inference.design(frames.frames[f"cf:{lever.name}"]), dtype=float)
+            diff = expit(cf @ beta) - p_base
+            for group, mask in plan.groups.items():
+                m = mask & frames.room[lever.name]
+                if m.any():
+                    assert row[f"effect:{group}:{lever.name}"] == pytest.approx(diff[m].mean(), abs=1e-8)
+                    assert row[f"profit:{group}:{lever.name}"] == pytest.approx(
+                        -(frame["profit"].to_numpy()[m] * diff[m]).sum(), abs=1e-7)
+        s_label = np.log(p_label / (1 - p_label))
+        for lever in actions.STORE_ACTIONS:
+            cf = np.asarray(pair.inference.design(frames.frames[f"cf:{lever.name}"]), dtype=float)
+            drop = p_label - expit(s_label + cf @ beta - X @ beta)
+            np.testing.assert_allclose(boot.drops[lever.name][b], np.where(frames.room[lever.name], drop, 0.0),
+                                       atol=1e-8)
+        # not the full-data fit: the replicate moved
+        assert row["ame:marketing_6m"] != pytest.approx(boot.estimates["ame:marketing_6m"], rel=1e-6)
+
+
+def test_a_replicate_of_the_recalibrated_gam_follows_the_stated_procedure(frame, pairs):
+    """The GAM's weight by AIC on the resample, the map on out-of-fold probabilities of grouped inner folds (a
+    customer drawn twice in one fold), the refitted model and map evaluated on the original customers: recomputed
+    with cold starts (the optima do not depend on the warm starts)."""
+    from stats.bootstrap import grouped_stratified_folds
+    from stats.calibration import AsymptoteCalibrator
+    from stats.gam import choose_weight
+
+    pair, p_label = pairs["gam_recalibrated"]
+    reference = actions.support_reference(frame)
+    frames, plan, task = _task(pair, frame, p_label, reference)
+    boot = decisions.bootstrap_procedure(task, pair, seed=2, n_boot=1, n_jobs=1)
+    est = pair.estimator
+    X, S, y = est.design_matrix_, est.penalty_, frame[TARGET].to_numpy(float)
+    rng = replicate_rng(2, 0)
+    idx = rng.integers(0, len(y), size=len(y))
+    assert np.all(np.abs(X[idx]).max(axis=0) > 0)
+    alpha, fit = choose_weight(X[idx], y[idx], S, est.alphas)
+    folds = grouped_stratified_folds(idx, y, decisions.BOOTSTRAP_INNER_SPLITS, rng)
+    oof = np.empty(len(idx))
+    for k in range(decisions.BOOTSTRAP_INNER_SPLITS):
+        test = folds == k
+        _, inner = choose_weight(X[idx][~test], y[idx][~test], S, est.alphas)
+        oof[test] = expit(X[idx][test] @ inner["params"])
+    cal = AsymptoteCalibrator().fit(oof, y[idx])
+    info = boot.info.iloc[0]
+    assert info["alpha"] == alpha
+    assert (info["floor"], info["ceiling"], info["slope"], info["shift"]) == pytest.approx(
+        (cal.floor_, cal.ceiling_, cal.slope_, cal.shift_), rel=1e-4, abs=1e-6)
+    # the statistics on the original customers with the replicate's fit and map
+    business = lambda key: cal.transform(expit(est.design(frames.frames[key]) @ fit["params"]))  # noqa: E731
+    for lever in LEVERS:
+        diff = business(f"cf:{lever.name}") - business("base")
+        m = plan.groups["high_risk_all"] & frames.room[lever.name]
+        assert boot.replicates.iloc[0][f"effect:high_risk_all:{lever.name}"] == pytest.approx(diff[m].mean(),
+                                                                                               abs=1e-6)
+    for column in COLUMNS:
+        ame = np.mean(business(f"up:{column}") - business(f"down:{column}")) / (2 * frames.steps[column])
+        assert boot.replicates.iloc[0][f"ame:{column}"] == pytest.approx(ame, abs=1e-5)
+
+
+def test_the_same_seed_gives_the_same_replicates_whatever_the_workers(frame, pairs):
+    pair, p_label = pairs["gam_recalibrated"]
+    reference = actions.support_reference(frame)
+    _, _, task = _task(pair, frame, p_label, reference)
+    one = decisions.bootstrap_procedure(task, pair, seed=11, n_boot=3, n_jobs=1)
+    two = decisions.bootstrap_procedure(task, pair, seed=11, n_boot=3, n_jobs=2)
+    pd.testing.assert_frame_equal(one.replicates, two.replicates, check_exact=True)
+    pd.testing.assert_frame_equal(one.info, two.info, check_exact=True)
+    for name in one.drops:
+        np.testing.assert_array_equal(one.drops[name], two.drops[name])
+        assert one.drops[name].shape == (3, len(frame))
+    # replicate b depends on (seed, b) only: fewer replicates are the first rows; another seed differs
+    fewer = decisions.bootstrap_procedure(task, pair, seed=11, n_boot=2, n_jobs=1)
+    pd.testing.assert_frame_equal(fewer.replicates, one.replicates.iloc[:2], check_exact=True)
+    other = decisions.bootstrap_procedure(task, pair, seed=12, n_boot=1, n_jobs=1)
+    assert not np.allclose(other.replicates.iloc[0].to_numpy(), one.replicates.iloc[0].to_numpy())
+    summary = one.summary()
+    assert (summary["n_replicates"] == 3).all() and (summary["std_error"] > 0).all()
+
+
+def _tiny_task(X: np.ndarray, y: np.ndarray) -> decisions.BootstrapTask:
+    plan = decisions.StatisticPlan(keys=["base"], groups={}, room={}, steps={}, profit=np.ones(len(y)),
+                                   p_label=np.full(len(y), 0.5), scenario_levers=[], ame_columns=[], drop_levers=[])
+    return decisions.BootstrapTask(X=X, y=y, penalty=None, alphas=(), designs=X[None], recalibrate=False,
+                                   inner_splits=2, plan=plan)
+
+
+def test_a_resample_without_a_category_level_is_drawn_again(monkeypatch):
+    n = 30
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    rare = np.zeros(n)
+    rare[0] = 1.0  # a level only customer 0 has
+    X = np.column_stack([np.ones(n), x, rare])
+    y = (rng.uniform(size=n) < expit(x)).astype(float)
+    y[0] = 1.0
+    # a replicate whose first draw misses customer 0
+    b = next(b for b in range(100) if 0 not in replicate_rng(4, b).integers(0, n, size=n))
+    draws = []
+    real = decisions.resample
+
+    def spy(size, generator):
+        draws.append(real(size, generator))
+        return draws[-1]
+
+    monkeypatch.setattr(decisions, "resample", spy)
+    decisions._one_replicate(_tiny_task(X, y), 4, b)
+    assert len(draws) >= 2
+    assert all(0 not in d for d in draws[:-1]) and 0 in draws[-1]
+    stream = replicate_rng(4, b)  # the redraws come from the replicate's own stream, in order
+    for d in draws:
+        np.testing.assert_array_equal(d, stream.integers(0, n, size=n))
+    # a level nobody has can never be drawn: the replicate says so after 100 tries
+    X0 = np.column_stack([np.ones(n), x, np.zeros(n)])
+    with pytest.raises(RuntimeError, match="bootstrap replicate 3: 100 resamples in a row lack a category level"):
+        decisions._one_replicate(_tiny_task(X0, y), 4, 3)
+
+
+def test_bootstrap_task_refuses_a_model_it_cannot_refit(pairs):
+    pair, _ = pairs["linear"]
+    from dataclasses import replace
+
+    for code in ("logit_floor", "logit_selected"):
+        with pytest.raises(NotImplementedError, match=repr(code)):
+            decisions.bootstrap_task(replace(pair, inference_code=code), None, None, np.zeros(3))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables from the bootstrap, by hand from a small BootstrapResult
+# ---------------------------------------------------------------------------------------------------------
+def _small_boot() -> decisions.BootstrapResult:
+    """Five replicates, 50 % intervals: each percentile is the 2nd or 4th sorted value (exact)."""
+    key_m, key_t = "high_risk_all:more_marketing", "high_risk_all:marketing_this_month"
+    estimates = pd.Series({f"effect:{key_m}": -0.1, f"kept:{key_m}": 4.0, f"profit:{key_m}": 12.0,
+                           f"effect:{key_t}": -0.02, f"kept:{key_t}": 0.5, f"profit:{key_t}": 1.5,
+                           "ame:marketing_6m": -0.05, "ame:marketing_current": 0.01})
+    replicates = pd.DataFrame({
+        f"effect:{key_m}": [-0.12, -0.08, -0.1, -0.05, -0.14], f"kept:{key_m}": [5.0, 3.0, 4.0, 2.0, 6.0],
+        f"profit:{key_m}": [15.0, 9.0, 12.0, 6.0, 18.0],
+        f"effect:{key_t}": [-0.03, 0.01, -0.02, np.nan, -0.01], f"kept:{key_t}": [0.7, -0.1, 0.5, np.nan, 0.2],
+        f"profit:{key_t}": [2.0, -0.5, 1.5, np.nan, 0.4],
+        "ame:marketing_6m": [-0.06, -0.04, -0.05, -0.03, -0.07], "ame:marketing_current": [0.0, 0.02, 0.01, 0.03, -0.01]})
+    drops = {"more_marketing": np.array([[0.1, 0.0, 0.2, 0.0], [0.05, 0.0, 0.1, 0.0], [0.2, 0.0, 0.3, 0.0],
+                                         [0.0, 0.0, 0.1, 0.0], [0.15, 0.0, 0.25, 0.0]]),
+             "marketing_this_month": np.array([[0.0, 0.01, 0.0, 0.0], [0.0, 0.03, 0.0, 0.0], [0.0, 0.02, 0.0, 0.0],
+                                               [0.0, -0.01, 0.0, 0.0], [0.0, 0.04, 0.0, 0.0]])}
+    return decisions.BootstrapResult(estimates, replicates, drops, {k: v[0] for k, v in drops.items()},
+                                     conf_level=0.5)
+
+
+def _quartiles(values) -> tuple[float, float]:
+    v = sorted(x for x in values if np.isfinite(x))
+    if len(v) == 5:
+        return v[1], v[3]
+    return tuple(np.percentile(v, [25, 75]))
+
+
+def test_action_value_by_hand():
+    boot = _small_boot()
+    scenario = pd.DataFrame({"group": ["high_risk_all", "high_risk_all", "other"],
+                             "action": ["more_marketing", "marketing_this_month", "more_marketing"],
+                             "n_with_room": [40, 10, 99]})
+    value = decisions.action_value(scenario, boot, recommended=["more_marketing"],
+                                   offered=["more_marketing", "marketing_this_month"]).set_index("action")
+    assert list(value.columns) == decisions.VALUE_COLUMNS[1:]
+    m = value.loc["more_marketing"]
+    assert (m["n_treated"], m["contacts_per_customer"], m["horizon_months"]) == (40, 6.0, 3)
+    assert (m["offered"], m["recommended"]) == (True, True)
+    assert (m["effect"], m["customers_kept"], m["profit_retained_month"]) == (-0.1, 4.0, 12.0)
+    assert (m["effect_conf_low"], m["effect_conf_high"]) == pytest.approx((-0.12, -0.08))
+    assert (m["customers_kept_low"], m["customers_kept_high"]) == pytest.approx((3.0, 5.0))
+    assert (m["profit_retained_month_low"], m["profit_retained_month_high"]) == pytest.approx((9.0, 15.0))
+    # break-even per treated customer: 12 per month over 40 customers × 3 months; per contact ÷ 6
+    assert m["break_even_per_customer"] == pytest.approx(3 * 12.0 / 40)
+    assert (m["break_even_per_customer_low"], m["break_even_per_customer_high"]) == pytest.approx(
+        (3 * 9.0 / 40, 3 * 15.0 / 40))
+    assert m["break_even_per_contact"] == pytest.approx(3 * 12.0 / 40 / 6)
+    assert (m["break_even_per_contact_low"], m["break_even_per_contact_high"]) == pytest.approx(
+        (3 * 9.0 / 40 / 6, 3 * 15.0 / 40 / 6))
+    t = value.loc["marketing_this_month"]
+    assert (t["offered"], t["recommended"], t["contacts_per_customer"]) == (True, False, 1.0)
+    # a replicate without the statistic is left out of the interval (four values: numpy's quartiles)
+    assert (t["profit_retained_month_low"], t["profit_retained_month_high"]) == pytest.approx(
+        _quartiles([2.0, -0.5, 1.5, 0.4]))
+    assert t["break_even_per_contact"] == pytest.approx(3 * 1.5 / 10)
+    assert (t["break_even_per_customer_low"], t["break_even_per_customer_high"]) == pytest.approx(
+        tuple(3 * v / 10 for v in _quartiles([2.0, -0.5, 1.5, 0.4])))
+    # an action without room has a row without numbers
+    empty = decisions.action_value(scenario.assign(n_with_room=[40, 0, 99]), boot, [], [])
+    assert empty.set_index("action").loc["marketing_this_month", ["effect", "break_even_per_customer"]].isna().all()
+
+
+def test_offer_plan_by_hand():
+    boot = _small_boot()
+    offers = pd.DataFrame({"id": [1, 2, 3, 4, 5], "p_decline": [0.8, 0.6, 0.9, 0.7, 0.2],
+                           "profit": [2.0, 3.0, 4.0, 5.0, 6.0],
+                           "offer": ["more_marketing", "marketing_this_month", "more_marketing", "personal_contact",
+                                     "none"], "risk_drop": [0.1, 0.01, 0.2, 0.0, 0.0]})
+    # customer 5 is low risk; the drops of the bootstrap are for customers 1–4 (a fifth column of zeros)
+    boot.drops = {k: np.column_stack([v, np.zeros(5)]) for k, v in boot.drops.items()}
+    plan = decisions.offer_plan(offers, boot, risk_threshold=0.5).set_index("offer")
+    assert list(plan.index) == ["marketing_this_month", "more_marketing", "personal_contact", "total"]
+    assert list(plan.columns) == decisions.PLAN_COLUMNS[1:]
+    m = plan.loc["more_marketing"]
+    assert (m["n_customers"], m["expected_declines"]) == (2, pytest.approx(1.7))
+    assert m["profit_at_risk_upper"] == pytest.approx(0.8 * 2 + 0.9 * 4)
+    assert m["customers_kept"] == pytest.approx(0.3) and m["profit_retained_upper"] == pytest.approx(0.1 * 2 + 0.2 * 4)
+    kept = [0.1 + 0.2, 0.05 + 0.1, 0.2 + 0.3, 0.0 + 0.1, 0.15 + 0.25]
+    money = [0.1 * 2 + 0.2 * 4, 0.05 * 2 + 0.1 * 4, 0.2 * 2 + 0.3 * 4, 0.1 * 4, 0.15 * 2 + 0.25 * 4]
+    assert (m["customers_kept_low"], m["customers_kept_high"]) == pytest.approx(_quartiles(kept))
+    assert (m["profit_retained_upper_low"], m["profit_retained_upper_high"]) == pytest.approx(_quartiles(money))
+    assert m["share_of_declines_avoided"] == pytest.approx(0.3 / 1.7)
+    assert m["share_of_profit_at_risk_retained"] == pytest.approx(1.0 / 5.2)
+    t = plan.loc["marketing_this_month"]
+    assert (t["n_customers"], t["customers_kept"]) == (1, pytest.approx(0.01))
+    assert (t["customers_kept_low"], t["customers_kept_high"]) == pytest.approx(_quartiles([0.01, 0.03, 0.02, -0.01, 0.04]))
+    contact = plan.loc["personal_contact"]
+    assert (contact["n_customers"], contact["customers_kept"], contact["customers_kept_high"]) == (1, 0.0, 0.0)
+    assert contact["expected_declines"] == pytest.approx(0.7)
+    total = plan.loc["total"]
+    assert total["n_customers"] == 4 and total["expected_declines"] == pytest.approx(3.0)
+    assert total["customers_kept"] == pytest.approx(0.31)
+    both = [k + d for k, d in zip(kept, [0.01, 0.03, 0.02, -0.01, 0.04])]
+    assert (total["customers_kept_low"], total["customers_kept_high"]) == pytest.approx(_quartiles(both))
+    assert total["profit_at_risk_upper"] == pytest.approx(0.8 * 2 + 0.6 * 3 + 0.9 * 4 + 0.7 * 5)
+
+
+def test_bootstrap_columns_and_ames_by_hand():
+    boot = _small_boot()
+    scenario = pd.DataFrame({"group": ["high_risk_all", "other"], "action": ["more_marketing", "more_marketing"],
+                             "std_error": [0.01, 0.02], "conf_low": [-0.2, -0.3], "conf_high": [0.0, 0.1],
+                             "std_error_delta": [0.01, 0.02], "customers_kept_low": [1.0, 1.0],
+                             "customers_kept_high": [2.0, 2.0], "profit_retained_upper_low": [1.0, 1.0],
+                             "profit_retained_upper_high": [2.0, 2.0], "interval": ["delta", "delta"]})
+    out = decisions.bootstrap_columns(scenario, boot)
+    first = out.iloc[0]
+    assert first["interval"] == "bootstrap" and first["std_error_delta"] == 0.01
+    assert first["std_error"] == pytest.approx(np.std([-0.12, -0.08, -0.1, -0.05, -0.14], ddof=1))
+    assert (first["conf_low"], first["conf_high"]) == pytest.approx((-0.12, -0.08))
+    assert (first["customers_kept_low"], first["customers_kept_high"]) == pytest.approx((3.0, 5.0))
+    assert (first["profit_retained_upper_low"], first["profit_retained_upper_high"]) == pytest.approx((9.0, 15.0))
+    pd.testing.assert_series_equal(out.iloc[1], scenario.iloc[1])  # not bootstrapped: the delta row as it was
+    delta = pd.DataFrame({"variable": ["marketing_current", "marketing_6m"], "std_error": [0.3, 0.2]})
+    ames = decisions.bootstrap_ames(boot, delta, ["marketing_6m", "marketing_current"])
+    assert ames["variable"].tolist() == ["marketing_6m", "marketing_current"]
+    assert ames["std_error_delta"].tolist() == [0.2, 0.3] and ames["estimate"].tolist() == [-0.05, 0.01]
+    assert (ames.loc[0, "conf_low"], ames.loc[0, "conf_high"]) == pytest.approx((-0.06, -0.04))
+    assert ames.loc[1, "std_error"] == pytest.approx(np.std([0.0, 0.02, 0.01, 0.03, -0.01], ddof=1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Effects under every model
+# ---------------------------------------------------------------------------------------------------------
+def test_effects_by_model_against_each_models_own_ames_and_scenarios(frame):
+    def design(f):
+        return np.column_stack([np.ones(len(f))] + [f[c].to_numpy(float) for c in COLUMNS])
+
+    cov = 1e-3 * np.eye(len(COLUMNS) + 1)
+    links = {"a": (logit_link_model(design, np.array([0.5, -0.4, 0.1, 0.05, 0.3]), cov), "inference", True),
+             "b": (logit_link_model(design, np.array([0.2, -0.6, -0.1, 0.02, 0.2]), cov), "candidate", False)}
+    reference = actions.support_reference(frame)
+    group = (frame["id"].to_numpy() % 3) == 0
+    extra = pd.DataFrame([{"model": "a", "role": "inference", "tied": True, "action": "more_marketing",
+                           "kind": "action", "quantity": "ame", "group": "all", "n_customers": 300, "estimate": -1.0,
+                           "std_error": 0.1, "conf_low": -1.2, "conf_high": -0.8, "interval": "bootstrap"}])
+    table = decisions.effects_by_model(links, frame, group, reference, bootstrap_rows=extra)
+    assert list(table.columns) == decisions.EFFECT_COLUMNS
+    assert len(table) == 2 * len(LEVERS) * 2 + 1 and table.iloc[-1]["interval"] == "bootstrap"
+    for name, (link, role, tied) in links.items():
+        ames = average_marginal_effects(link, frame, numeric=COLUMNS).set_index("variable")
+        scen = actions.scenarios(frame, link, {"high_risk_all": group}, reference, levers=LEVERS).set_index("action")
+        rows = table[(table["model"] == name) & (table["interval"] == "delta")]
+        assert set(rows["role"]) == {role} and set(rows["tied"]) == {tied}
+        for lever in LEVERS:
+            a = rows[(rows["action"] == lever.name) & (rows["quantity"] == "ame")].iloc[0]
+            assert (a["group"], a["n_customers"], a["kind"]) == ("all", len(frame), lever.kind)
+            assert (a["estimate"], a["std_error"], a["conf_low"]) == pytest.approx(
+                (ames.loc[lever.column, "estimate"], ames.loc[lever.column, "std_error"],
+                 ames.loc[lever.column, "conf_low"]), rel=1e-12)
+            s = rows[(rows["action"] == lever.name) & (rows["quantity"] == "scenario")].iloc[0]
+            assert (s["group"], s["n_customers"]) == ("high_risk_all", scen.loc[lever.name, "n_with_room"])
+            assert s["estimate"] == pytest.approx(scen.loc[lever.name, "effect"], rel=1e-12)
+            assert s["conf_high"] == pytest.approx(scen.loc[lever.name, "conf_high"], rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The tie rule
+# ---------------------------------------------------------------------------------------------------------
+def _scores(losses: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for model, values in losses.items():
+        for j, v in enumerate(values):
+            rows.append({"repeat": j // 2, "fold": j % 2, "model": model, "log_loss": v})
+    return pd.DataFrame(rows)
+
+
+def test_log_loss_ties_against_the_corrected_t_test():
+    s = 0.01
+    se_unit = np.sqrt((1 / 4 + 1 / 4) * (4 / 3)) * s  # J = 4 folds, n_test/n_train = 1/4, var of ±s = 4 s²/3
+    best = [0.40, 0.42, 0.38, 0.41]
+    pattern = np.array([1.0, -1.0, 1.0, -1.0])
+    losses = {"best": best,
+              "just_inside": list(np.array(best) + se_unit * (1 - 1e-6) + s * pattern),
+              "just_outside": list(np.array(best) + se_unit * (1 + 1e-6) + s * pattern),
+              "better": list(np.array(best) - 0.05 + s * pattern),
+              "shifted": list(np.array(best) + 0.001),  # the same in every fold: SE 0, never tied
+              "noisy": [0.5, 0.3, 0.45, 0.33]}
+    table = pd.DataFrame({"model": list(losses), "log_loss": [np.mean(v) for v in losses.values()]})
+    out = log_loss_ties(table, _scores(losses), "best", n_train=400, n_test=100)
+    assert list(out.columns) == list(table.columns) + ["log_loss_diff", "log_loss_diff_se", "tied"]
+    out = out.set_index("model")
+    for model, values in losses.items():
+        diff = np.array(values) - np.array(best)
+        if model == "best":
+            assert (out.loc[model, "log_loss_diff"], out.loc[model, "log_loss_diff_se"]) == (0.0, 0.0)
+            continue
+        test = corrected_resampled_ttest(diff, 400, 100)
+        assert out.loc[model, "log_loss_diff"] == pytest.approx(test["mean_diff"], rel=1e-12)
+        if model == "shifted":
+            assert out.loc[model, "log_loss_diff_se"] == pytest.approx(0.0, abs=1e-15)
+        else:
+            assert out.loc[model, "log_loss_diff_se"] == pytest.approx(abs(test["mean_diff"] / test["t_stat"]),
+                                                                       rel=1e-10)
+    assert out.loc["just_inside", "log_loss_diff_se"] == pytest.approx(se_unit, rel=1e-10)
+    assert out["tied"].to_dict() == {"best": True, "just_inside": True, "just_outside": False, "better": True,
+                                     "shifted": False, "noisy": bool(out.loc["noisy", "log_loss_diff"]
+                                                                    <= out.loc["noisy", "log_loss_diff_se"])}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The per-customer SE of a label-consistent risk drop
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["linear", "gam_recalibrated"])
+def test_label_consistent_drop_se_against_a_finite_difference_jacobian(frame, pairs, name):
+    """drop_i(θ) = p_label_i − g(s_label_i + s_θ(cf_i) − s_θ(f_i)), s_θ the inference model's logit, the map g held
+    fixed; J by central differences in θ, se_i = sqrt(J_i V J_i')."""
+    pair, p_label = pairs[name]
+    link = pair.inference
+    reference = actions.support_reference(frame)
+    cf, room, _ = actions.apply_action(frame, actions.LEVER_BY_NAME["more_marketing"], reference)
+    if pair.score_map is None:
+        g, s_label = expit, np.log(p_label / (1 - p_label))
+    else:
+        g, s_label = pair.score_map.transform_score, pair.score_map.inverse(p_label)
+    X0, X1 = link.design(frame), link.design(cf)
+    theta = np.asarray(link.params, dtype=float)
+
+    def drop(t):
+        s0 = np.log(link.prob(t, X0) / (1 - link.prob(t, X0)))
+        s1 = np.log(link.prob(t, X1) / (1 - link.prob(t, X1)))
+        return p_label - g(s_label + s1 - s0)
+
+    J = np.empty((len(frame), len(theta)))
+    for j in range(len(theta)):
+        step = np.zeros(len(theta))
+        step[j] = 1e-6
+        J[:, j] = (drop(theta + step) - drop(theta - step)) / 2e-6
+    expected = np.sqrt(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J))
+    se = label_consistent_drop_se(pair, frame, p_label)(frame, cf)
+    np.testing.assert_allclose(se[room], expected[room], rtol=1e-5)
+    np.testing.assert_allclose(se[~room], 0.0, atol=1e-15)
+    assert room.any() and (~room).any() and np.all(se[room] > 0)
