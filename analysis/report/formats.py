@@ -4,15 +4,53 @@ Every function takes a raw value and returns a display string; ``—`` stands fo
 are typographic (``−``); p-values below 0.001 are shown as ``< 0.001``. ``lang="en"`` (the default: the
 report) or ``lang="ru"`` (the brief: decimal comma, non-breaking space between thousands and before ``%`` and
 units, «ёлочки», dates in Russian).
+
+Every display string is an :class:`Md`: Markdown, as Quarto must insert it. Quarto inserts an inline value that is
+a plain ``str`` as its escaped repr (a no-break space would print as ``\\xa0``, ``*emphasis*`` with its
+asterisks) and a value with a ``text/markdown`` representation as Markdown. Joining Md pieces (an f-string,
+``+``, ``.join``) gives a plain ``str`` again, so a function whose result is shown inline is decorated with
+:func:`markdown_result`, which makes its string, or every string of its dict, an Md.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 
 import numpy as np
 import pandas as pd
+
+class Md(str):
+    """A string that is Markdown: IPython (and so Quarto, inline or in a chunk) shows it as ``text/markdown``.
+
+    It is a ``str`` in every other respect (comparisons, formatting, pandas cells, CSV, JSON).
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def as_markdown(value):
+    """``value`` with its strings made :class:`Md`: a ``str``, or the ``str`` values of a dict (others as given)."""
+    if isinstance(value, str):
+        return Md(value)
+    if isinstance(value, dict):
+        return {key: Md(v) if isinstance(v, str) else v for key, v in value.items()}
+    return value
+
+
+def markdown_result(function):
+    """Decorator: the function's string result, or every string of its dict result, as :class:`Md`."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return as_markdown(function(*args, **kwargs))
+
+    return wrapper
+
 
 def _missing(x) -> bool:
     return x is None or (isinstance(x, float) and np.isnan(x)) or pd.isna(x)
@@ -45,14 +83,17 @@ def _localise(text: str, lang: str) -> str:
     return text.replace("-", MINUS)
 
 
+@markdown_result
 def fmt_int(x, lang: str = "en") -> str:
     return "—" if _missing(x) else _localise(f"{int(round(float(x))):,}", lang)
 
 
+@markdown_result
 def fmt_num(x, digits: int = 2, lang: str = "en") -> str:
     return "—" if _missing(x) else _localise(f"{float(x):,.{digits}f}", lang)
 
 
+@markdown_result
 def fmt_pct(x, digits: int = 1, lang: str = "en") -> str:
     """``0.3248`` -> ``32.5%`` (en) or ``32,5 %`` with a non-breaking space (ru, as Russian typesetting does)."""
     if _missing(x):
@@ -61,6 +102,7 @@ def fmt_pct(x, digits: int = 1, lang: str = "en") -> str:
     return f"{number}{NBSP}%" if lang == "ru" else f"{number}%"
 
 
+@markdown_result
 def fmt_pp(x, digits: int = 1, lang: str = "en", sign: bool = True) -> str:
     """A difference of probabilities in percentage points: ``-0.0333`` -> ``−3.3 pp`` / ``−3,3 п. п.``
     (non-breaking spaces)."""
@@ -70,11 +112,13 @@ def fmt_pp(x, digits: int = 1, lang: str = "en", sign: bool = True) -> str:
     return f"{number}{NBSP}{PP[lang]}"
 
 
+@markdown_result
 def with_unit(value: str, unit: str) -> str:
     """A formatted number and its unit joined by a non-breaking space (``1 984 ед.`` never breaks)."""
     return f"{value}{NBSP}{unit}"
 
 
+@markdown_result
 def fmt_p(p, lang: str = "en") -> str:
     if _missing(p):
         return "—"
@@ -82,6 +126,7 @@ def fmt_p(p, lang: str = "en") -> str:
     return f"<{NBSP}{_localise('0.001', lang)}" if p < 0.001 else _localise(f"{p:.3f}", lang)
 
 
+@markdown_result
 def fmt_ci(low, high, digits: int = 2, scale: float = 1.0, lang: str = "en") -> str:
     """``0.10 to 0.25`` (en) or ``от 0,10 до 0,25`` (ru)."""
     if _missing(low) or _missing(high):
@@ -90,15 +135,18 @@ def fmt_ci(low, high, digits: int = 2, scale: float = 1.0, lang: str = "en") -> 
     return f"от {a} до {b}" if lang == "ru" else f"{a} to {b}"
 
 
+@markdown_result
 def fmt_est_ci(est, low, high, digits: int = 1, lang: str = "en") -> str:
     return f"{fmt_num(est, digits, lang)} ({fmt_ci(low, high, digits, lang=lang)})"
 
 
+@markdown_result
 def quote(text: str, lang: str = "en") -> str:
     """Quotation marks of the language: «ёлочки» in Russian, “curly” in English."""
     return f"«{text}»" if _check_lang(lang) == "ru" else f"\u201c{text}\u201d"
 
 
+@markdown_result
 def fmt_date(d, lang: str = "en") -> str:
     """A date in words: ``23 ноября 2026 г.`` (ru, non-breaking spaces) or ``November 23, 2026`` (en).
 
@@ -111,6 +159,7 @@ def fmt_date(d, lang: str = "en") -> str:
     return f"{MONTHS_EN[d.month - 1]} {d.day}, {d.year}"
 
 
+@markdown_result
 def fmt_big(x) -> str:
     """A general statistic: fixed for moderate values, scientific for tiny/huge ones."""
     if _missing(x):
