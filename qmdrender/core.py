@@ -433,12 +433,72 @@ def format_date(d: _dt.date, style: str = "long", lang: str = "en") -> str:
 # --------------------------------------------------------------------------------------------
 
 INLINE_MIME = "application/x-render-inline+json"
+#: The representations of an inline value the renderer reads (Quarto's choice among them: inline_markdown).
+INLINE_TEXT_MIMES = ("text/markdown", "text/html", "text/latex", "text/plain")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CELL_LINE_RE = re.compile(r"Cell In\[(\d+)\], line (\d+)")
 
 
 def strip_ansi(text: str) -> str:
     return ANSI_RE.sub("", text)
+
+
+#: What Quarto escapes in a plain-text inline value (quarto-cli src/core/jupyter/jupyter-inline.ts,
+#: asEscapedMarkdown: the JavaScript class ``[\\`*_{}\[\]()>#+-.!]``, whose ``+-.`` is the range ``+ , - .``).
+_QUARTO_ESCAPED = re.compile(r"([\\`*_{}\[\]()>#+,\-.!])")
+
+
+def quarto_plain_markdown(text: str) -> str:
+    """A ``text/plain`` inline value as Quarto inserts it into the Markdown (asEscapedMarkdown).
+
+    A value in quotes (the repr of a ``str``) loses its quotes, every backslash is doubled, and then every
+    Markdown character, the new backslashes included, is escaped. So ``"1\\xa0296"`` (repr ``'1\\xa0296'``)
+    becomes ``1\\\\\\\\xa0296`` and reads ``1\\\\xa0296`` in the output, and ``"*high risk*"`` reads
+    ``*high risk*``, asterisks and all. Anything else (a number's repr) is inserted as it is.
+    """
+    if (text.startswith("'") and text.endswith("'")) or (text.startswith('"') and text.endswith('"')):
+        return _QUARTO_ESCAPED.sub(r"\\\1", text[1:-1].replace("\\", "\\\\"))
+    return text
+
+
+def _has_html_table(html: str) -> bool:
+    lower = html.lower()
+    return "<table" in lower and "</table" in lower
+
+
+def inline_value_for(data: dict[str, str], fmt: str) -> str:
+    """The Markdown Quarto puts in place of an inline expression for one output format ('html' or 'pdf').
+
+    ``data`` is the value's mime bundle as IPython formats it (``text/plain`` always; ``text/markdown`` for
+    :class:`IPython.display.Markdown` or an object with ``_repr_markdown_``; ...). Quarto's rule
+    (quarto-cli src/core/jupyter/jupyter-inline.ts with display-data.ts): HTML prefers ``text/html`` (kept as
+    raw HTML), then ``text/markdown`` (inserted verbatim); other formats ``text/markdown``, then ``text/html``
+    only when it holds a table; last ``text/plain``, escaped by :func:`quarto_plain_markdown`. So a ``str``
+    shows its repr without the quotes, never Markdown, and a number its repr (``np.float64(0.5)``).
+    """
+    order = ["text/html", "text/markdown"] if fmt == "html" else ["text/markdown"]
+    if fmt != "html" and _has_html_table(data.get("text/html", "")):
+        order.append("text/html")
+    for mime in order + ["text/plain"]:
+        if mime in data:
+            text = data[mime]
+            if mime == "text/html":
+                fence = "`" * (1 + max((len(m) for m in re.findall("`+", text)), default=0))
+                pad = " " if text.startswith("`") or text.endswith("`") else ""
+                return f"{fence}{pad}{text}{pad}{fence}{{=html}}"
+            if mime == "text/markdown":
+                return text
+            return quarto_plain_markdown(text)
+    return ""
+
+
+def inline_markdown(data: dict[str, str]) -> str:
+    """The Markdown of an inline value for both outputs: one text, or an HTML and a non-HTML alternative."""
+    html, other = inline_value_for(data, "html"), inline_value_for(data, "pdf")
+    if html == other:
+        return html
+    return (f'[{html}]{{.content-visible when-format="html"}}'
+            f'[{other}]{{.content-hidden when-format="html"}}')
 
 
 def _setup_code(fig_format: str, dpi: float, width: float, height: float) -> str:
@@ -453,27 +513,22 @@ del __render_setup
 
 
 def __render_inline(exprs):
+    # each value as IPython formats a user expression for Quarto (InteractiveShell._format_user_obj): its
+    # mime bundle; the renderer then picks the representation Quarto would (qmdrender.core.inline_markdown)
     from IPython.display import display
-    namespace = get_ipython().user_ns
+    shell = get_ipython()
+    namespace = shell.user_ns
     results = []
     for expr in exprs:
         try:
             value = eval(compile(expr, "<inline>", "eval"), namespace)
+            data, _metadata = shell.display_formatter.format(value)
         except BaseException as exc:
             results.append({{"ok": False, "ename": type(exc).__name__, "evalue": str(exc)}})
             continue
-        text = None
-        to_markdown = getattr(value, "_repr_markdown_", None)
-        if callable(to_markdown) and not isinstance(value, type):
-            try:
-                text = to_markdown()
-            except Exception:
-                text = None
-            if isinstance(text, tuple):
-                text = text[0]
-        if not isinstance(text, str):
-            text = value if isinstance(value, str) else str(value)
-        results.append({{"ok": True, "value": text}})
+        data = {{mime: ("".join(text) if isinstance(text, list) else text) for mime, text in data.items()
+                 if mime in {INLINE_TEXT_MIMES!r}}}
+        results.append({{"ok": True, "data": {{m: t for m, t in data.items() if isinstance(t, str)}}}})
     display({{{INLINE_MIME!r}: results}}, raw=True)
 '''
 
@@ -664,7 +719,7 @@ def _run_kernel(doc: Document, cells: list[tuple[str, list[str]]], plan: list[tu
                                 msg = (f"{where}:{expr.line}: inline expression `{expr.expr}` failed: "
                                        f"{value.get('ename')}: {_one_line(value.get('evalue', ''))}")
                                 raise RenderError(msg, 2)
-                            result.inline_values[expr.number] = str(value.get("value", ""))
+                            result.inline_values[expr.number] = inline_markdown(value.get("data", {}))
                     elif kind == "trace":
                         trace = next((out["data"][cache.TRACE_MIME] for out in cell.outputs
                                       if out.get("output_type") == "display_data"

@@ -558,3 +558,49 @@ def test_renderer_knows_nothing_of_the_store():
     declared = setuptools["package-data"]["qmdrender"]
     for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
         assert f"*{resource.suffix}" in declared
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline values: Quarto's rule (quarto-cli src/core/jupyter/jupyter-inline.ts)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plain, markdown", [
+    ("'1\\xa0296'", "1\\\\\\\\xa0296"),               # a str's repr: quotes off, backslashes doubled, escaped
+    ("'*high risk, high profit*'", "\\*high risk\\, high profit\\*"),
+    ('"it\'s"', "it's"),
+    ("412", "412"),                                  # not quoted: as it is
+    ("np.float64(0.5)", "np.float64(0.5)"),
+    ("'a.b-c+d!e#f>g(h)i[j]k{l}m_n`o'", "a\\.b\\-c\\+d\\!e\\#f\\>g\\(h\\)i\\[j\\]k\\{l\\}m\\_n\\`o"),
+])
+def test_quarto_plain_markdown(plain, markdown):
+    assert R.quarto_plain_markdown(plain) == markdown
+
+
+def test_inline_value_prefers_html_then_markdown_then_plain():
+    bundle = {"text/plain": "'x'", "text/markdown": "*x*", "text/html": "<i>x</i>"}
+    assert R.inline_value_for(bundle, "html") == "`<i>x</i>`{=html}"
+    assert R.inline_value_for(bundle, "pdf") == "*x*"
+    assert R.inline_markdown({"text/plain": "'x'", "text/markdown": "*x*"}) == "*x*"
+    assert R.inline_markdown({"text/plain": "'x'", "text/html": "<i>x</i>"}) == (
+        '[`<i>x</i>`{=html}]{.content-visible when-format="html"}[x]{.content-hidden when-format="html"}')
+
+
+def test_inline_values_render_as_quarto_inserts_them(tmp_path):
+    """A str is its escaped repr (no-break space as ``\\xa0``, Markdown as literal asterisks); a value with a
+    text/markdown representation is Markdown; a number is its repr; HTML only in the HTML."""
+    assert R.main([str(FIXTURES / "inline.qmd"), "--quarto", "never", "--output-dir", str(tmp_path)]) == 0
+    html = (tmp_path / "inline.html").read_text(encoding="utf-8")
+
+    def span(ident: str) -> str:
+        return html.split(f'<span id="{ident}">', 1)[1].split("</span>", 1)[0]
+
+    assert span("plain-nbsp") == "1\\\\xa0296"
+    assert span("plain-emphasis") == "*high risk*"
+    assert span("plain-quote") == "it’s"
+    assert span("markdown-object") == f"<strong>bold</strong> 1{NBSP}296"
+    assert span("md-string") == "<em>high risk</em>"
+    assert span("int") == "412" and span("numpy-float") == "np.float64(0.5)"
+    assert "<b>html</b>" in span("html-object")
+    typ = (tmp_path / "_render" / "inline.typ").read_text(encoding="utf-8")
+    assert "#emph[high risk]" in typ and "\\*high risk\\*" in typ and "<b>" not in typ
