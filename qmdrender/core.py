@@ -1164,6 +1164,53 @@ def load_document(qmd: Path) -> Document:
     return parse_qmd(text.replace("\r\n", "\n"), qmd, project_meta=project_meta)
 
 
+def project_render_targets(directory: Path) -> list[Path]:
+    """The documents ``quarto render`` renders when given none: ``project: render:`` of the ``_quarto.yml`` of
+    ``directory`` or a parent, in the order listed (globs expanded, ``!pattern`` excluding what an earlier entry
+    matched; paths relative to the project folder, as Quarto reads them).
+
+    Without that list Quarto renders every document of the project folder; the fallback asks for the list
+    instead (a project of documents, test fixtures and notes should name what it publishes).
+    """
+    project_file = _find_quarto_yml(directory.resolve())
+    if project_file is None:
+        raise RenderError("no documents given and no _quarto.yml here or in a parent folder", 2)
+    try:
+        loaded = parse_yaml(project_file.read_text(encoding="utf-8")) or {}
+    except YamlError as exc:
+        raise RenderError(f"{project_file}:{exc.line}: cannot read: {exc}", 2) from None
+    section = loaded.get("project") if isinstance(loaded, dict) else None
+    entries = section.get("render") if isinstance(section, dict) else None
+    if isinstance(entries, str):
+        entries = [entries]
+    if not entries or not all(isinstance(e, str) and e.strip() for e in entries):
+        raise RenderError(f"no documents given and {project_file} lists none in project: render: "
+                          "(name the documents, e.g. render: [report.qmd])", 2)
+    root = project_file.parent
+    found: list[Path] = []
+    for entry in entries:
+        pattern = entry.strip()
+        if pattern.startswith("!"):
+            excluded = {p.resolve() for p in root.glob(pattern[1:])}
+            found = [p for p in found if p.resolve() not in excluded]
+            continue
+        matches = sorted(root.glob(pattern)) if any(c in pattern for c in "*?[") else [root / pattern]
+        for path in matches:
+            if not path.is_file():
+                raise RenderError(f"{project_file}: project: render: {pattern}: no such file", 2)
+            if path not in found:
+                found.append(path)
+    return [Path(os.path.relpath(p, Path.cwd())) if _inside(p, Path.cwd()) else p for p in found]
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory.resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def pre_render_commands(project_file: Path | None, project: dict[str, Any]) -> list[str]:
     """``project: pre-render:`` of ``_quarto.yml``: a command or a list of commands, in order."""
     section = project.get("project")
@@ -1323,9 +1370,10 @@ def write_outputs(doc: Document, md_path: Path, targets: list[str], out_dir: Pat
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m qmdrender",
                                      description="Render .qmd documents to HTML and PDF (Quarto if present, else a fallback).")
-    parser.add_argument("qmd", type=Path, nargs="+",
+    parser.add_argument("qmd", type=Path, nargs="*",
                         help="the Quarto document(s), e.g. report.qmd; several are rendered together "
-                             "(the project's pre-render once, then the documents at the same time)")
+                             "(the project's pre-render once, then the documents at the same time); "
+                             "none: the documents listed in project: render: of the _quarto.yml here")
     parser.add_argument("--to", default="html,pdf", help="comma-separated targets: html, pdf (default: html,pdf)")
     parser.add_argument("--quarto", choices=("auto", "never", "always"), default="auto",
                         help="use quarto when on PATH (auto), never, or require it (always)")
@@ -1417,9 +1465,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    qmds: list[Path] = list(dict.fromkeys(args.qmd))
     started = time.perf_counter()
     try:
+        qmds: list[Path] = list(dict.fromkeys(args.qmd or project_render_targets(Path.cwd())))
         for qmd in qmds:
             if not qmd.is_file():
                 raise RenderError(f"{qmd}: no such file", 2)

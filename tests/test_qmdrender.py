@@ -604,3 +604,48 @@ def test_inline_values_render_as_quarto_inserts_them(tmp_path):
     assert "<b>html</b>" in span("html-object")
     typ = (tmp_path / "_render" / "inline.typ").read_text(encoding="utf-8")
     assert "#emph[high risk]" in typ and "\\*high risk\\*" in typ and "<b>" not in typ
+
+
+# ---------------------------------------------------------------------------------------------
+# project: render: the documents rendered when none is named
+# ---------------------------------------------------------------------------------------------
+
+
+def _project(tmp_path: Path, render: str) -> Path:
+    (tmp_path / "_quarto.yml").write_text(f"project:\n  type: default\n{render}", encoding="utf-8")
+    for name in ("a.qmd", "b.qmd", "notes/c.qmd", "_draft.qmd"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(f"# {name}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_render_targets_from_the_project(tmp_path, monkeypatch):
+    project = _project(tmp_path, "  render:\n    - b.qmd\n    - notes/*.qmd\n    - a.qmd\n    - '!notes/c.qmd'\n")
+    monkeypatch.chdir(project / "notes")  # Quarto finds the project in a parent folder too
+    assert R.project_render_targets(Path.cwd()) == [project / "b.qmd", project / "a.qmd"]
+    monkeypatch.chdir(project)  # inside the working folder: relative paths, as the messages show them
+    assert R.project_render_targets(Path.cwd()) == [Path("b.qmd"), Path("a.qmd")]
+
+
+def test_render_without_files_renders_the_projects_list(tmp_path, monkeypatch, capsys):
+    project = _project(tmp_path, "  render: [b.qmd]\n")
+    monkeypatch.chdir(project)
+    assert R.main(["--to", "html", "--quarto", "never"]) == 0
+    assert (project / "b.html").is_file() and not (project / "a.html").exists()
+
+
+@pytest.mark.parametrize("render, message", [
+    ("", "lists none in project: render:"),
+    ("  render: [missing.qmd]\n", "project: render: missing.qmd: no such file"),
+])
+def test_render_without_files_and_without_a_list_is_one_line(tmp_path, monkeypatch, capsys, render, message):
+    monkeypatch.chdir(_project(tmp_path, render))
+    assert R.main(["--quarto", "never"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_the_repository_names_its_two_documents():
+    root = Path(__file__).resolve().parents[1]
+    targets = [p.resolve() for p in R.project_render_targets(root)]
+    assert targets == [root / "report.qmd", root / "brief.qmd"]
