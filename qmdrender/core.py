@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 LUA_FILTER = HERE / "filter.lua"
 CSS_FILE = HERE / "style.css"
 TYPST_TEMPLATE = HERE / "template.typ"
+HTML_TEMPLATE = HERE / "template.html"
 
 RENDER_DIR = "_render"
 FORMATS = ("html", "pdf")
@@ -1026,7 +1027,7 @@ def pandoc_args(doc: Document, fmt: str) -> list[str]:
     meta = doc.meta
     words = _words(meta, fmt)
     lang = _lang(meta, fmt)
-    args = ["-f", "markdown", "--columns=1000", "--lua-filter", str(LUA_FILTER),
+    args = ["-f", "markdown", "--wrap=none", "--lua-filter", str(LUA_FILTER),
             "-M", f"render-fig-title={words['fig']}", "-M", f"render-tbl-title={words['tbl']}",
             "-M", f"render-fig-prefix={words['fig-prefix']}", "-M", f"render-tbl-prefix={words['tbl-prefix']}"]
     for kind in ("note", "tip", "important", "warning", "caution"):
@@ -1047,8 +1048,8 @@ def pandoc_args(doc: Document, fmt: str) -> list[str]:
     if _truthy(format_option(meta, "number-sections", fmt, False)):
         args += ["--number-sections"]
     if fmt == "html":
-        args += ["-t", "html5", "--standalone", "--embed-resources", "--mathml", "--section-divs",
-                 "--css", str(CSS_FILE)]
+        args += ["-t", "html5", "--standalone", "--template", str(HTML_TEMPLATE), "--embed-resources", "--mathml",
+                 "--section-divs", "--css", str(CSS_FILE)]
         extra_css = format_option(meta, "css", "html")
         for css in extra_css if isinstance(extra_css, list) else ([extra_css] if extra_css else []):
             args += ["--css", str((doc.path.parent / str(css)).resolve())]

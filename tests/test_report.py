@@ -192,7 +192,9 @@ def test_md_keeps_strings_and_aligns_numbers():
     assert "a\\|b" in text and "c\\*" in text   # Markdown specials escaped
     assert lines[1].rstrip("|").endswith(":")  # numbers right-aligned
     wide = R.md(pd.DataFrame({"Text": ["word " * 60], "Value": ["1.0"]})).data.splitlines()
-    assert len(wide[1]) > 1000  # relative column widths: Pandoc wraps instead of scaling the table down
+    # longer than Pandoc's (and Quarto's) 72 columns: relative widths, the text column wraps, the number keeps its width
+    dashes = [len(c.strip(":")) for c in wide[1].strip("|").split("|")]
+    assert len(wide[1]) > 72 and dashes[0] > 10 * dashes[1]
 
 
 STAGE_MODULES = {"model", "benchmark", "segments", "features", "specification", "scoring", "pipeline"}

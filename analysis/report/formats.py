@@ -183,18 +183,55 @@ TEXT_WIDTH_PT = (21 - 4) / 2.54 * 72
 TABLE_CHAR_PT = 4.2
 TABLE_CELL_PAD_PT = 10.0
 SHORT_COLUMN_CHARS = 16
+#: Pandoc's default ``--columns``, which Quarto keeps: a pipe table with a line longer than this gets relative
+#: column widths from the dashes of its separator line, spans the text width and wraps its cells.
+PANDOC_COLUMNS = 72
+#: Dashes of the separator line that carries the relative widths (more dashes, finer widths).
+SEPARATOR_DASHES = 200
 
 
 def _cell_len(text: str) -> int:
     return len(text.replace("\\", ""))
 
 
+def column_weights(headers: list[str], body: list[int], align: list[str]) -> list[float]:
+    """Relative column widths (in characters) for a table that spans the text width.
+
+    ``body``: the longest cell of each column. A table whose natural width (longest cell or header) fits the
+    page keeps it, each column in proportion, so no cell wraps. A wider one: short columns (numbers, codes) keep
+    their natural width; the long text columns share the rest, the shorter ones first (water-filling); any width
+    left over widens headers that would wrap. No column is narrower than its header's longest word, so a header
+    never breaks inside a word.
+    """
+    words = [max((len(w) for w in h.split()), default=1) for h in headers]
+    longest = [max(n, len(h)) for n, h in zip(body, headers)]
+    natural = sum(n * TABLE_CHAR_PT + TABLE_CELL_PAD_PT for n in longest)
+    if natural <= TEXT_WIDTH_PT:
+        return [float(n + 1) for n in longest]
+    budget = TEXT_WIDTH_PT / TABLE_CHAR_PT - len(longest) * TABLE_CELL_PAD_PT / TABLE_CHAR_PT
+    fixed = [a == "right" or n <= SHORT_COLUMN_CHARS for n, a in zip(body, align)]
+    weights = [float(max(n, w) + 1) if f else 0.0 for n, w, f in zip(body, words, fixed)]
+    remaining = budget - sum(weights)
+    wrap = sorted((i for i, f in enumerate(fixed) if not f), key=lambda i: body[i])
+    for k, i in enumerate(wrap):
+        share = max(remaining / (len(wrap) - k), words[i] + 1, 8)
+        weights[i] = min(float(body[i] + 1), share)
+        remaining -= weights[i]
+    deficits = [max(len(headers[i]) + 1 - weights[i], 0.0) if f else 0.0 for i, f in enumerate(fixed)]
+    if remaining > 0 and sum(deficits) > 0:
+        scale = min(1.0, remaining / sum(deficits))
+        weights = [w + d * scale for w, d in zip(weights, deficits)]
+    return weights
+
+
 def md(frame: pd.DataFrame):
     """A display frame as Markdown (``IPython.display.Markdown(df.to_markdown(index=False))``).
 
-    Strings are kept exactly as formatted; columns whose cells all look numeric are right-aligned. A table
-    too wide for the page gets relative column widths (a separator line longer than Pandoc's ``--columns``),
-    so that its text wraps at full size instead of the whole table being scaled down.
+    Strings are kept exactly as formatted; columns whose cells all look numeric are right-aligned. Pandoc (with
+    its default 72 ``--columns``, as Quarto runs it) gives a table with a line longer than 72 characters relative
+    column widths from the dashes of the separator line: such a table gets the widths of
+    :func:`column_weights`, so that its text wraps where it should at full size instead of the widths following
+    the longest cell, or the whole table being scaled down.
     """
     from IPython.display import Markdown
 
@@ -206,33 +243,15 @@ def md(frame: pd.DataFrame):
     cells = frame.astype(str).apply(lambda col: col.str.replace("|", "\\|", regex=False)
                                     .str.replace("*", "\\*", regex=False))
     text = cells.to_markdown(index=False, disable_numparse=True, colalign=align)
-    longest = [max([_cell_len(str(c)) for c in cells[col]] + [len(str(col))]) for col in cells.columns]
-    natural = sum(n * TABLE_CHAR_PT + TABLE_CELL_PAD_PT for n in longest)
-    if natural > TEXT_WIDTH_PT and len(cells.columns) > 1:
-        # Short columns (numbers, codes) keep their natural width; the long text columns share the rest,
-        # the shorter ones first (water-filling); any width left over widens headers that would wrap.
-        budget = TEXT_WIDTH_PT / TABLE_CHAR_PT - len(longest) * TABLE_CELL_PAD_PT / TABLE_CHAR_PT
+    lines = text.split("\n")
+    if max(len(line) for line in lines) > PANDOC_COLUMNS and len(cells.columns) > 1:
         headers = [str(col) for col in cells.columns]
-        words = [max((len(w) for w in h.split()), default=1) for h in headers]
         body = [max([_cell_len(str(c)) for c in cells[col]] + [1]) for col in cells.columns]
-        fixed = [a == "right" or n <= SHORT_COLUMN_CHARS for n, a in zip(body, align)]
-        weights = [float(max(n, w) + 1) if f else 0.0 for n, w, f in zip(body, words, fixed)]
-        remaining = budget - sum(weights)
-        wrap = sorted((i for i, f in enumerate(fixed) if not f), key=lambda i: body[i])
-        for k, i in enumerate(wrap):
-            share = max(remaining / (len(wrap) - k), words[i] + 1, 8)
-            weights[i] = min(float(body[i] + 1), share)
-            remaining -= weights[i]
-        deficits = [max(len(headers[i]) + 1 - weights[i], 0.0) if f else 0.0 for i, f in enumerate(fixed)]
-        if remaining > 0 and sum(deficits) > 0:
-            scale = min(1.0, remaining / sum(deficits))
-            weights = [w + d * scale for w, d in zip(weights, deficits)]
+        weights = column_weights(headers, body, align)
         total = sum(weights)
-        dashes = [max(3, round(1100 * w / total)) for w in weights]
-        separator = "|" + "|".join(("-" * (d - 1) + ":") if a == "right" else (":" + "-" * (d - 1))
-                                   for d, a in zip(dashes, align)) + "|"
-        lines = text.split("\n")
-        lines[1] = separator
+        dashes = [max(3, round(SEPARATOR_DASHES * w / total)) for w in weights]
+        lines[1] = "|" + "|".join(("-" * (d - 1) + ":") if a == "right" else (":" + "-" * (d - 1))
+                                  for d, a in zip(dashes, align)) + "|"
         text = "\n".join(lines)
     return Markdown(text)
 
