@@ -1022,6 +1022,44 @@ def _typst_length(value: Any, default: str) -> str:
     return text if re.match(r"^[0-9.]+\s*(cm|mm|in|pt|em)$", text) else default
 
 
+REFERENCES_TITLE = {"en": "References", "ru": "Список литературы"}
+
+
+def _document_paths(doc: Document, key: str, fmt: str) -> list[Path]:
+    """The files named by ``key`` (a path or a list), as Quarto resolves them: relative to the document when
+    its front matter names them, else relative to the ``_quarto.yml`` that does."""
+    value = format_option(doc.meta, key, fmt)
+    if value in (None, "", []):
+        return []
+    own = parse_yaml(doc.front_matter) if doc.front_matter.strip() else {}
+    own = own if isinstance(own, dict) else {}
+    formats = own.get("format") if isinstance(own.get("format"), dict) else {}
+    in_document = key in own or any(isinstance(formats.get(name), dict) and key in formats[name]
+                                    for name in (("typst", "pdf") if fmt == "pdf" else (fmt,)))
+    project = _find_quarto_yml(doc.path.resolve().parent)
+    base = doc.path.resolve().parent if in_document or project is None else project.parent
+    return [(base / str(item)).resolve() for item in (value if isinstance(value, list) else [value])]
+
+
+def citation_args(doc: Document, fmt: str) -> list[str]:
+    """Citations as Quarto resolves them for HTML: with ``bibliography:`` (and ``csl:``), Pandoc's citeproc
+    after the filter, the reference list at the end under a "References" heading (``reference-section-title``
+    to change it). Quarto's Typst output uses Typst's own bibliography instead; the fallback's PDF uses
+    citeproc too, so both outputs list the same references."""
+    bibliographies = _document_paths(doc, "bibliography", fmt)
+    if not bibliographies:
+        return []
+    missing = [str(path) for path in bibliographies if not path.is_file()]
+    if missing:
+        raise RenderError(f"{doc.path}: bibliography {', '.join(missing)} not found", 2)
+    args = [arg for path in bibliographies for arg in ("--bibliography", str(path))]
+    for csl in _document_paths(doc, "csl", fmt)[:1]:
+        args += ["--csl", str(csl)]
+    if not format_option(doc.meta, "reference-section-title", fmt):
+        args += ["-M", f"reference-section-title={REFERENCES_TITLE.get(_lang(doc.meta, fmt)[:2], 'References')}"]
+    return args + ["--citeproc"]
+
+
 def pandoc_args(doc: Document, fmt: str) -> list[str]:
     """Pandoc options for one target ('html' or 'pdf')."""
     meta = doc.meta
@@ -1047,6 +1085,7 @@ def pandoc_args(doc: Document, fmt: str) -> list[str]:
         args += ["--toc", f"--toc-depth={int(format_option(meta, 'toc-depth', fmt, 3) or 3)}"]
     if _truthy(format_option(meta, "number-sections", fmt, False)):
         args += ["--number-sections"]
+    args += citation_args(doc, fmt)
     if fmt == "html":
         args += ["-t", "html5", "--standalone", "--template", str(HTML_TEMPLATE), "--embed-resources", "--mathml",
                  "--section-divs", "--css", str(CSS_FILE)]

@@ -3,7 +3,8 @@
 -- * figure / table divs (`::: {#fig-x}` ... last paragraph or a `.render-caption` div = caption),
 -- * numbering of `fig-*` figures and `tbl-*` tables in document order, "Figure N: caption",
 -- * cross-references `@fig-x`, `[@tbl-x]`, `-@fig-x`, `@Fig-x` -> "Figure N" linked to the target,
---   other citations -> their text (no citeproc), unknown fig/tbl/sec/eq references -> "?@id",
+--   other citations -> left to citeproc with a bibliography, else their text; unknown fig/tbl/sec/eq
+--   references -> "?@id",
 -- * callouts (`.callout-note|tip|important|warning|caution`),
 -- * `.content-visible` / `.content-hidden` with `when-format` / `unless-format`,
 -- * `fig-alt` on images, absolute image paths for Typst (compiled with root "/"),
@@ -203,9 +204,13 @@ local function xref(citation)
   return inlines
 end
 
+-- With a bibliography, citeproc (run after this filter) formats the real citations; without, they stay text.
+local has_bibliography = false
+
 local function cite(c)
   local out = pandoc.Inlines{}
   local any_xref = false
+  local others = pandoc.List{}
   for i, citation in ipairs(c.citations) do
     local r = xref(citation)
     if r then
@@ -221,9 +226,17 @@ local function cite(c)
     if r then
       if #out > 0 then out:extend{ pandoc.Str(','), pandoc.Space() } end
       out:extend(r)
+    else
+      others:insert(citation)
     end
   end
-  if not any_xref then return c.content end   -- a real citation: leave its text as written
+  if not any_xref then   -- real citations only: for citeproc, or their text as written
+    if has_bibliography then return nil end
+    return c.content
+  end
+  if #others > 0 and has_bibliography then   -- [@fig-a; @smith2020]: the reference, then the citation
+    out:extend{ pandoc.Str(';'), pandoc.Space(), pandoc.Cite(pandoc.Inlines{}, others) }
+  end
   if #out == 0 then return c.content end
   return out
 end
@@ -393,6 +406,7 @@ end
 
 function Pandoc(doc)
   doc.meta = fix_meta(doc.meta)
+  has_bibliography = doc.meta.bibliography ~= nil or doc.meta.references ~= nil
   -- visibility first, so hidden content is neither numbered nor referenced
   doc = doc:walk{ Div = function(div) if not visible(div) then return {} end end,
                   Span = function(span) if not visible(span) then return {} end end }

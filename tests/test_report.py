@@ -329,6 +329,9 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
         assert caption in text, f"caption {caption!r} missing"
     assert "Quick protocol" in text  # the synthetic run used the quick protocol, and the report says so
     assert "?@" not in text  # every cross-reference resolved
+    # citations resolved against references.bib, and the reference list at the end
+    assert "(linear-programming check, Konis 2007)" in text and "(Nadeau and Bengio 2003)" in text
+    assert 'id="refs"' in raw and "Linear Programming Algorithms for Detecting Separated Data" in text
 
     # The executive summary: its numbers are exactly the headline values of these results.
     res = R.load_results(synthetic_run)

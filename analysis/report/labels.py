@@ -442,6 +442,16 @@ def lever_label(code: str, lang: str = "en") -> str:
             or capitalise(_table("engagement", lang).get(code, code.replace("_", " "))))
 
 
+#: A method as the results name it -> the report's words with a citation (references.bib) that replace its
+#: parentheses: "(linear-programming (Konis 2007))" reads "(linear-programming check, Konis 2007)".
+METHOD_CITATIONS = {"linear-programming (Konis 2007)": "[linear-programming check, @konis2007]"}
+
+
+def method_citation(method: str) -> str:
+    """A method named in a result table, in parentheses, with its citation when references.bib has it."""
+    return METHOD_CITATIONS.get(str(method), f"({method})")
+
+
 def short_unit(unit: str) -> str:
     return (str(unit).replace("percentage points", "pp").replace("vs reference ", "vs ")
             .replace("'", ""))

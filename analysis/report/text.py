@@ -25,6 +25,7 @@ from analysis.report.labels import (
     is_spline,
     level_label,
     lever_label,
+    method_citation,
     model_label,
     segment_label,
     short_unit,
@@ -254,7 +255,7 @@ def separation_sentence(res: Results) -> str:
     status = str(s["separation"])
     head = ("No complete or quasi-complete separation was found" if status == "none"
             else f"Separation check: {status}")
-    return (f"{head} ({s['method']}); {fmt_int(s['n_fitted_extreme'])} customers have fitted probabilities at 0 or 1, "
+    return (f"{head} {method_citation(s['method'])}; {fmt_int(s['n_fitted_extreme'])} customers have fitted probabilities at 0 or 1, "
             f"the largest absolute coefficient is {fmt_num(s['max_abs_coef'])} and the largest standard error "
             f"{fmt_big(s['max_std_error'])}.")
 
