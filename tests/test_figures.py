@@ -148,3 +148,15 @@ def test_the_check_sees_clipping_and_overlap():
     assert any("outside the canvas" in p and "xxxx" in p for p in problems)
     assert any("'first text' and 'second text'" in p for p in problems)
     assert not any("apart" in p for p in problems)
+
+
+def test_show_displays_deterministic_svg(results, monkeypatch):
+    """The report's figures are SVG (vector: sharp in the PDF and when a phone zooms), the same bytes each time."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
+    figures.show(figures.fig_profit_at_risk(results))
+    assert len(shown) == 1 and isinstance(shown[0], IPython.display.SVG)
+    assert shown[0].data.lstrip().startswith("<svg")  # IPython keeps the <svg> element, without the XML prolog
+    assert figures.figure_svg(figures.fig_profit_at_risk(results)) == figures.figure_svg(figures.fig_profit_at_risk(results))
