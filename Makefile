@@ -28,10 +28,10 @@ $(STAMP): pyproject.toml
 
 # The analysis runs as _quarto.yml's pre-render command (reused at once when nothing changed), then the render;
 # the venv first on PATH so that Quarto, when installed, runs the pre-render and the chunks with its python.
-# Both documents in one call: the pre-render once, then the two rendered at the same time; the kernel runs
+# Both documents (_quarto.yml's project: render: list) in one call: the pre-render once, then the two rendered at the same time; the kernel runs
 # only when a chunk, an inline expression or something they read changed (qmdrender's execution cache).
 report: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(DATA_DIR_ENV) $(BIN)/python -m qmdrender report.qmd brief.qmd
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DATA_DIR_ENV) $(BIN)/python -m qmdrender
 
 run: $(STAMP)
 	$(BIN)/python -m analysis run $(DATA_DIR_ARG)

@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 LUA_FILTER = HERE / "filter.lua"
 CSS_FILE = HERE / "style.css"
 TYPST_TEMPLATE = HERE / "template.typ"
+HTML_TEMPLATE = HERE / "template.html"
 
 RENDER_DIR = "_render"
 FORMATS = ("html", "pdf")
@@ -433,12 +434,72 @@ def format_date(d: _dt.date, style: str = "long", lang: str = "en") -> str:
 # --------------------------------------------------------------------------------------------
 
 INLINE_MIME = "application/x-render-inline+json"
+#: The representations of an inline value the renderer reads (Quarto's choice among them: inline_markdown).
+INLINE_TEXT_MIMES = ("text/markdown", "text/html", "text/latex", "text/plain")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CELL_LINE_RE = re.compile(r"Cell In\[(\d+)\], line (\d+)")
 
 
 def strip_ansi(text: str) -> str:
     return ANSI_RE.sub("", text)
+
+
+#: What Quarto escapes in a plain-text inline value (quarto-cli src/core/jupyter/jupyter-inline.ts,
+#: asEscapedMarkdown: the JavaScript class ``[\\`*_{}\[\]()>#+-.!]``, whose ``+-.`` is the range ``+ , - .``).
+_QUARTO_ESCAPED = re.compile(r"([\\`*_{}\[\]()>#+,\-.!])")
+
+
+def quarto_plain_markdown(text: str) -> str:
+    """A ``text/plain`` inline value as Quarto inserts it into the Markdown (asEscapedMarkdown).
+
+    A value in quotes (the repr of a ``str``) loses its quotes, every backslash is doubled, and then every
+    Markdown character, the new backslashes included, is escaped. So ``"1\\xa0296"`` (repr ``'1\\xa0296'``)
+    becomes ``1\\\\\\\\xa0296`` and reads ``1\\\\xa0296`` in the output, and ``"*high risk*"`` reads
+    ``*high risk*``, asterisks and all. Anything else (a number's repr) is inserted as it is.
+    """
+    if (text.startswith("'") and text.endswith("'")) or (text.startswith('"') and text.endswith('"')):
+        return _QUARTO_ESCAPED.sub(r"\\\1", text[1:-1].replace("\\", "\\\\"))
+    return text
+
+
+def _has_html_table(html: str) -> bool:
+    lower = html.lower()
+    return "<table" in lower and "</table" in lower
+
+
+def inline_value_for(data: dict[str, str], fmt: str) -> str:
+    """The Markdown Quarto puts in place of an inline expression for one output format ('html' or 'pdf').
+
+    ``data`` is the value's mime bundle as IPython formats it (``text/plain`` always; ``text/markdown`` for
+    :class:`IPython.display.Markdown` or an object with ``_repr_markdown_``; ...). Quarto's rule
+    (quarto-cli src/core/jupyter/jupyter-inline.ts with display-data.ts): HTML prefers ``text/html`` (kept as
+    raw HTML), then ``text/markdown`` (inserted verbatim); other formats ``text/markdown``, then ``text/html``
+    only when it holds a table; last ``text/plain``, escaped by :func:`quarto_plain_markdown`. So a ``str``
+    shows its repr without the quotes, never Markdown, and a number its repr (``np.float64(0.5)``).
+    """
+    order = ["text/html", "text/markdown"] if fmt == "html" else ["text/markdown"]
+    if fmt != "html" and _has_html_table(data.get("text/html", "")):
+        order.append("text/html")
+    for mime in order + ["text/plain"]:
+        if mime in data:
+            text = data[mime]
+            if mime == "text/html":
+                fence = "`" * (1 + max((len(m) for m in re.findall("`+", text)), default=0))
+                pad = " " if text.startswith("`") or text.endswith("`") else ""
+                return f"{fence}{pad}{text}{pad}{fence}{{=html}}"
+            if mime == "text/markdown":
+                return text
+            return quarto_plain_markdown(text)
+    return ""
+
+
+def inline_markdown(data: dict[str, str]) -> str:
+    """The Markdown of an inline value for both outputs: one text, or an HTML and a non-HTML alternative."""
+    html, other = inline_value_for(data, "html"), inline_value_for(data, "pdf")
+    if html == other:
+        return html
+    return (f'[{html}]{{.content-visible when-format="html"}}'
+            f'[{other}]{{.content-hidden when-format="html"}}')
 
 
 def _setup_code(fig_format: str, dpi: float, width: float, height: float) -> str:
@@ -453,27 +514,22 @@ del __render_setup
 
 
 def __render_inline(exprs):
+    # each value as IPython formats a user expression for Quarto (InteractiveShell._format_user_obj): its
+    # mime bundle; the renderer then picks the representation Quarto would (qmdrender.core.inline_markdown)
     from IPython.display import display
-    namespace = get_ipython().user_ns
+    shell = get_ipython()
+    namespace = shell.user_ns
     results = []
     for expr in exprs:
         try:
             value = eval(compile(expr, "<inline>", "eval"), namespace)
+            data, _metadata = shell.display_formatter.format(value)
         except BaseException as exc:
             results.append({{"ok": False, "ename": type(exc).__name__, "evalue": str(exc)}})
             continue
-        text = None
-        to_markdown = getattr(value, "_repr_markdown_", None)
-        if callable(to_markdown) and not isinstance(value, type):
-            try:
-                text = to_markdown()
-            except Exception:
-                text = None
-            if isinstance(text, tuple):
-                text = text[0]
-        if not isinstance(text, str):
-            text = value if isinstance(value, str) else str(value)
-        results.append({{"ok": True, "value": text}})
+        data = {{mime: ("".join(text) if isinstance(text, list) else text) for mime, text in data.items()
+                 if mime in {INLINE_TEXT_MIMES!r}}}
+        results.append({{"ok": True, "data": {{m: t for m, t in data.items() if isinstance(t, str)}}}})
     display({{{INLINE_MIME!r}: results}}, raw=True)
 '''
 
@@ -664,7 +720,7 @@ def _run_kernel(doc: Document, cells: list[tuple[str, list[str]]], plan: list[tu
                                 msg = (f"{where}:{expr.line}: inline expression `{expr.expr}` failed: "
                                        f"{value.get('ename')}: {_one_line(value.get('evalue', ''))}")
                                 raise RenderError(msg, 2)
-                            result.inline_values[expr.number] = str(value.get("value", ""))
+                            result.inline_values[expr.number] = inline_markdown(value.get("data", {}))
                     elif kind == "trace":
                         trace = next((out["data"][cache.TRACE_MIME] for out in cell.outputs
                                       if out.get("output_type") == "display_data"
@@ -966,12 +1022,50 @@ def _typst_length(value: Any, default: str) -> str:
     return text if re.match(r"^[0-9.]+\s*(cm|mm|in|pt|em)$", text) else default
 
 
+REFERENCES_TITLE = {"en": "References", "ru": "Список литературы"}
+
+
+def _document_paths(doc: Document, key: str, fmt: str) -> list[Path]:
+    """The files named by ``key`` (a path or a list), as Quarto resolves them: relative to the document when
+    its front matter names them, else relative to the ``_quarto.yml`` that does."""
+    value = format_option(doc.meta, key, fmt)
+    if value in (None, "", []):
+        return []
+    own = parse_yaml(doc.front_matter) if doc.front_matter.strip() else {}
+    own = own if isinstance(own, dict) else {}
+    formats = own.get("format") if isinstance(own.get("format"), dict) else {}
+    in_document = key in own or any(isinstance(formats.get(name), dict) and key in formats[name]
+                                    for name in (("typst", "pdf") if fmt == "pdf" else (fmt,)))
+    project = _find_quarto_yml(doc.path.resolve().parent)
+    base = doc.path.resolve().parent if in_document or project is None else project.parent
+    return [(base / str(item)).resolve() for item in (value if isinstance(value, list) else [value])]
+
+
+def citation_args(doc: Document, fmt: str) -> list[str]:
+    """Citations as Quarto resolves them for HTML: with ``bibliography:`` (and ``csl:``), Pandoc's citeproc
+    after the filter, the reference list at the end under a "References" heading (``reference-section-title``
+    to change it). Quarto's Typst output uses Typst's own bibliography instead; the fallback's PDF uses
+    citeproc too, so both outputs list the same references."""
+    bibliographies = _document_paths(doc, "bibliography", fmt)
+    if not bibliographies:
+        return []
+    missing = [str(path) for path in bibliographies if not path.is_file()]
+    if missing:
+        raise RenderError(f"{doc.path}: bibliography {', '.join(missing)} not found", 2)
+    args = [arg for path in bibliographies for arg in ("--bibliography", str(path))]
+    for csl in _document_paths(doc, "csl", fmt)[:1]:
+        args += ["--csl", str(csl)]
+    if not format_option(doc.meta, "reference-section-title", fmt):
+        args += ["-M", f"reference-section-title={REFERENCES_TITLE.get(_lang(doc.meta, fmt)[:2], 'References')}"]
+    return args + ["--citeproc"]
+
+
 def pandoc_args(doc: Document, fmt: str) -> list[str]:
     """Pandoc options for one target ('html' or 'pdf')."""
     meta = doc.meta
     words = _words(meta, fmt)
     lang = _lang(meta, fmt)
-    args = ["-f", "markdown", "--columns=1000", "--lua-filter", str(LUA_FILTER),
+    args = ["-f", "markdown", "--wrap=none", "--lua-filter", str(LUA_FILTER),
             "-M", f"render-fig-title={words['fig']}", "-M", f"render-tbl-title={words['tbl']}",
             "-M", f"render-fig-prefix={words['fig-prefix']}", "-M", f"render-tbl-prefix={words['tbl-prefix']}"]
     for kind in ("note", "tip", "important", "warning", "caution"):
@@ -991,9 +1085,10 @@ def pandoc_args(doc: Document, fmt: str) -> list[str]:
         args += ["--toc", f"--toc-depth={int(format_option(meta, 'toc-depth', fmt, 3) or 3)}"]
     if _truthy(format_option(meta, "number-sections", fmt, False)):
         args += ["--number-sections"]
+    args += citation_args(doc, fmt)
     if fmt == "html":
-        args += ["-t", "html5", "--standalone", "--embed-resources", "--mathml", "--section-divs",
-                 "--css", str(CSS_FILE)]
+        args += ["-t", "html5", "--standalone", "--template", str(HTML_TEMPLATE), "--embed-resources", "--mathml",
+                 "--section-divs", "--css", str(CSS_FILE)]
         extra_css = format_option(meta, "css", "html")
         for css in extra_css if isinstance(extra_css, list) else ([extra_css] if extra_css else []):
             args += ["--css", str((doc.path.parent / str(css)).resolve())]
@@ -1107,6 +1202,53 @@ def load_document(qmd: Path) -> Document:
     _project, loaded = load_project(qmd)
     project_meta = {k: v for k, v in loaded.items() if k not in ("project", "website", "book")}
     return parse_qmd(text.replace("\r\n", "\n"), qmd, project_meta=project_meta)
+
+
+def project_render_targets(directory: Path) -> list[Path]:
+    """The documents ``quarto render`` renders when given none: ``project: render:`` of the ``_quarto.yml`` of
+    ``directory`` or a parent, in the order listed (globs expanded, ``!pattern`` excluding what an earlier entry
+    matched; paths relative to the project folder, as Quarto reads them).
+
+    Without that list Quarto renders every document of the project folder; the fallback asks for the list
+    instead (a project of documents, test fixtures and notes should name what it publishes).
+    """
+    project_file = _find_quarto_yml(directory.resolve())
+    if project_file is None:
+        raise RenderError("no documents given and no _quarto.yml here or in a parent folder", 2)
+    try:
+        loaded = parse_yaml(project_file.read_text(encoding="utf-8")) or {}
+    except YamlError as exc:
+        raise RenderError(f"{project_file}:{exc.line}: cannot read: {exc}", 2) from None
+    section = loaded.get("project") if isinstance(loaded, dict) else None
+    entries = section.get("render") if isinstance(section, dict) else None
+    if isinstance(entries, str):
+        entries = [entries]
+    if not entries or not all(isinstance(e, str) and e.strip() for e in entries):
+        raise RenderError(f"no documents given and {project_file} lists none in project: render: "
+                          "(name the documents, e.g. render: [report.qmd])", 2)
+    root = project_file.parent
+    found: list[Path] = []
+    for entry in entries:
+        pattern = entry.strip()
+        if pattern.startswith("!"):
+            excluded = {p.resolve() for p in root.glob(pattern[1:])}
+            found = [p for p in found if p.resolve() not in excluded]
+            continue
+        matches = sorted(root.glob(pattern)) if any(c in pattern for c in "*?[") else [root / pattern]
+        for path in matches:
+            if not path.is_file():
+                raise RenderError(f"{project_file}: project: render: {pattern}: no such file", 2)
+            if path not in found:
+                found.append(path)
+    return [Path(os.path.relpath(p, Path.cwd())) if _inside(p, Path.cwd()) else p for p in found]
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory.resolve())
+        return True
+    except ValueError:
+        return False
 
 
 def pre_render_commands(project_file: Path | None, project: dict[str, Any]) -> list[str]:
@@ -1268,9 +1410,10 @@ def write_outputs(doc: Document, md_path: Path, targets: list[str], out_dir: Pat
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m qmdrender",
                                      description="Render .qmd documents to HTML and PDF (Quarto if present, else a fallback).")
-    parser.add_argument("qmd", type=Path, nargs="+",
+    parser.add_argument("qmd", type=Path, nargs="*",
                         help="the Quarto document(s), e.g. report.qmd; several are rendered together "
-                             "(the project's pre-render once, then the documents at the same time)")
+                             "(the project's pre-render once, then the documents at the same time); "
+                             "none: the documents listed in project: render: of the _quarto.yml here")
     parser.add_argument("--to", default="html,pdf", help="comma-separated targets: html, pdf (default: html,pdf)")
     parser.add_argument("--quarto", choices=("auto", "never", "always"), default="auto",
                         help="use quarto when on PATH (auto), never, or require it (always)")
@@ -1362,9 +1505,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    qmds: list[Path] = list(dict.fromkeys(args.qmd))
     started = time.perf_counter()
     try:
+        qmds: list[Path] = list(dict.fromkeys(args.qmd or project_render_targets(Path.cwd())))
         for qmd in qmds:
             if not qmd.is_file():
                 raise RenderError(f"{qmd}: no such file", 2)

@@ -3,11 +3,13 @@
 -- * figure / table divs (`::: {#fig-x}` ... last paragraph or a `.render-caption` div = caption),
 -- * numbering of `fig-*` figures and `tbl-*` tables in document order, "Figure N: caption",
 -- * cross-references `@fig-x`, `[@tbl-x]`, `-@fig-x`, `@Fig-x` -> "Figure N" linked to the target,
---   other citations -> their text (no citeproc), unknown fig/tbl/sec/eq references -> "?@id",
+--   other citations -> left to citeproc with a bibliography, else their text; unknown fig/tbl/sec/eq
+--   references -> "?@id",
 -- * callouts (`.callout-note|tip|important|warning|caution`),
 -- * `.content-visible` / `.content-hidden` with `when-format` / `unless-format`,
 -- * `fig-alt` on images, absolute image paths for Typst (compiled with root "/"),
--- * `author` given as a list of `name:` maps.
+-- * `author` given as a list of `name:` maps,
+-- * HTML tables in a scrolling box, their cells labelled with their column's name (cards on a narrow screen).
 -- Words ("Figure", "Note", ...) come from `render-*` metadata set by qmdrender/core.py.
 
 local stringify = pandoc.utils.stringify
@@ -202,9 +204,13 @@ local function xref(citation)
   return inlines
 end
 
+-- With a bibliography, citeproc (run after this filter) formats the real citations; without, they stay text.
+local has_bibliography = false
+
 local function cite(c)
   local out = pandoc.Inlines{}
   local any_xref = false
+  local others = pandoc.List{}
   for i, citation in ipairs(c.citations) do
     local r = xref(citation)
     if r then
@@ -220,9 +226,17 @@ local function cite(c)
     if r then
       if #out > 0 then out:extend{ pandoc.Str(','), pandoc.Space() } end
       out:extend(r)
+    else
+      others:insert(citation)
     end
   end
-  if not any_xref then return c.content end   -- a real citation: leave its text as written
+  if not any_xref then   -- real citations only: for citeproc, or their text as written
+    if has_bibliography then return nil end
+    return c.content
+  end
+  if #others > 0 and has_bibliography then   -- [@fig-a; @smith2020]: the reference, then the citation
+    out:extend{ pandoc.Str(';'), pandoc.Space(), pandoc.Cite(pandoc.Inlines{}, others) }
+  end
   if #out == 0 then return c.content end
   return out
 end
@@ -306,15 +320,39 @@ local function block_div(div)
   return nil
 end
 
+-- A table of at least this many columns is shown as one card per row on a narrow screen (style.css): every
+-- cell with its column's name, so that no column hides behind a sideways scroll.
+local min_stacked_columns = 3
+
+-- The header row's text of each column (for the cards of a narrow screen).
+local function column_names(tbl)
+  local names = {}
+  local rows = tbl.head.rows
+  if #rows == 0 then return names end
+  for i, cell in ipairs(rows[#rows].cells) do names[i] = stringify(cell.contents) end
+  return names
+end
+
 -- HTML tables: caption above and outside a horizontally scrolling box, so wide tables scroll
--- without hiding their caption.
+-- without hiding their caption; cells carry their column's name for the narrow-screen cards.
 local function html_table(tbl)
   local id = tbl.identifier
   local cap = tbl.caption.long
   local has_cap = #cap > 0 and stringify(cap) ~= ''
   tbl.identifier = ''
   if has_cap then tbl.caption.long = pandoc.Blocks{} end
-  local scroll = pandoc.Div({ tbl }, { class = 'table-scroll' })
+  local names = column_names(tbl)
+  local stacked = #tbl.colspecs >= min_stacked_columns and #names > 0
+  if stacked then
+    for _, body in ipairs(tbl.bodies) do
+      for _, row in ipairs(body.body) do
+        for i, cell in ipairs(row.cells) do
+          if names[i] and names[i] ~= '' then cell.attributes['data-label'] = names[i] end
+        end
+      end
+    end
+  end
+  local scroll = pandoc.Div({ tbl }, { class = stacked and 'table-scroll table-stack' or 'table-scroll' })
   if not has_cap and id == '' then return scroll end
   local content = pandoc.Blocks{}
   if has_cap then content:insert(pandoc.Div(cap, { class = 'table-caption' })) end
@@ -368,6 +406,7 @@ end
 
 function Pandoc(doc)
   doc.meta = fix_meta(doc.meta)
+  has_bibliography = doc.meta.bibliography ~= nil or doc.meta.references ~= nil
   -- visibility first, so hidden content is neither numbered nor referenced
   doc = doc:walk{ Div = function(div) if not visible(div) then return {} end end,
                   Span = function(span) if not visible(span) then return {} end end }

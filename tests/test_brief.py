@@ -257,7 +257,9 @@ def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
     top = offers[offers["segment"] == B.CONTACT_SEGMENT].assign(kept=lambda f: f["risk_drop"] * f["profit"])
     top = top.sort_values(["kept", "id"], ascending=[False, True]).head(B.N_CONTACTS)
     lines = [line.strip() for line in text.splitlines()]
-    column = lines[lines.index(L.label("id", "ru")) + 1:]  # pdftotext writes a table column by column
+    # pdftotext writes a table column by column (the header line may hold the next column's name too)
+    head = next(i for i, line in enumerate(lines) if line.split()[:1] == [L.label("id", "ru")])
+    column = lines[head + 1:]
     ids = [int(line) for line in column[:len(top)]]
     assert ids == top["id"].tolist()
 

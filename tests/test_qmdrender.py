@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -558,3 +559,187 @@ def test_renderer_knows_nothing_of_the_store():
     declared = setuptools["package-data"]["qmdrender"]
     for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
         assert f"*{resource.suffix}" in declared
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline values: Quarto's rule (quarto-cli src/core/jupyter/jupyter-inline.ts)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plain, markdown", [
+    ("'1\\xa0296'", "1\\\\\\\\xa0296"),               # a str's repr: quotes off, backslashes doubled, escaped
+    ("'*high risk, high profit*'", "\\*high risk\\, high profit\\*"),
+    ('"it\'s"', "it's"),
+    ("412", "412"),                                  # not quoted: as it is
+    ("np.float64(0.5)", "np.float64(0.5)"),
+    ("'a.b-c+d!e#f>g(h)i[j]k{l}m_n`o'", "a\\.b\\-c\\+d\\!e\\#f\\>g\\(h\\)i\\[j\\]k\\{l\\}m\\_n\\`o"),
+])
+def test_quarto_plain_markdown(plain, markdown):
+    assert R.quarto_plain_markdown(plain) == markdown
+
+
+def test_inline_value_prefers_html_then_markdown_then_plain():
+    bundle = {"text/plain": "'x'", "text/markdown": "*x*", "text/html": "<i>x</i>"}
+    assert R.inline_value_for(bundle, "html") == "`<i>x</i>`{=html}"
+    assert R.inline_value_for(bundle, "pdf") == "*x*"
+    assert R.inline_markdown({"text/plain": "'x'", "text/markdown": "*x*"}) == "*x*"
+    assert R.inline_markdown({"text/plain": "'x'", "text/html": "<i>x</i>"}) == (
+        '[`<i>x</i>`{=html}]{.content-visible when-format="html"}[x]{.content-hidden when-format="html"}')
+
+
+def test_inline_values_render_as_quarto_inserts_them(tmp_path):
+    """A str is its escaped repr (no-break space as ``\\xa0``, Markdown as literal asterisks); a value with a
+    text/markdown representation is Markdown; a number is its repr; HTML only in the HTML."""
+    assert R.main([str(FIXTURES / "inline.qmd"), "--quarto", "never", "--output-dir", str(tmp_path)]) == 0
+    html = (tmp_path / "inline.html").read_text(encoding="utf-8")
+
+    def span(ident: str) -> str:
+        return html.split(f'<span id="{ident}">', 1)[1].split("</span>", 1)[0]
+
+    assert span("plain-nbsp") == "1\\\\xa0296"
+    assert span("plain-emphasis") == "*high risk*"
+    assert span("plain-quote") == "it’s"
+    assert span("markdown-object") == f"<strong>bold</strong> 1{NBSP}296"
+    assert span("md-string") == "<em>high risk</em>"
+    assert span("int") == "412" and span("numpy-float") == "np.float64(0.5)"
+    assert "<b>html</b>" in span("html-object")
+    typ = (tmp_path / "_render" / "inline.typ").read_text(encoding="utf-8")
+    assert "#emph[high risk]" in typ and "\\*high risk\\*" in typ and "<b>" not in typ
+
+
+# ---------------------------------------------------------------------------------------------
+# project: render: the documents rendered when none is named
+# ---------------------------------------------------------------------------------------------
+
+
+def _render_project(tmp_path: Path, render: str) -> Path:
+    (tmp_path / "_quarto.yml").write_text(f"project:\n  type: default\n{render}", encoding="utf-8")
+    for name in ("a.qmd", "b.qmd", "notes/c.qmd", "_draft.qmd"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(f"# {name}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_render_targets_from_the_project(tmp_path, monkeypatch):
+    project = _render_project(tmp_path, "  render:\n    - b.qmd\n    - notes/*.qmd\n    - a.qmd\n    - '!notes/c.qmd'\n")
+    monkeypatch.chdir(project / "notes")  # Quarto finds the project in a parent folder too
+    assert R.project_render_targets(Path.cwd()) == [project / "b.qmd", project / "a.qmd"]
+    monkeypatch.chdir(project)  # inside the working folder: relative paths, as the messages show them
+    assert R.project_render_targets(Path.cwd()) == [Path("b.qmd"), Path("a.qmd")]
+
+
+def test_render_without_files_renders_the_projects_list(tmp_path, monkeypatch, capsys):
+    project = _render_project(tmp_path, "  render: [b.qmd]\n")
+    monkeypatch.chdir(project)
+    assert R.main(["--to", "html", "--quarto", "never"]) == 0
+    assert (project / "b.html").is_file() and not (project / "a.html").exists()
+
+
+@pytest.mark.parametrize("render, message", [
+    ("", "lists none in project: render:"),
+    ("  render: [missing.qmd]\n", "project: render: missing.qmd: no such file"),
+])
+def test_render_without_files_and_without_a_list_is_one_line(tmp_path, monkeypatch, capsys, render, message):
+    monkeypatch.chdir(_render_project(tmp_path, render))
+    assert R.main(["--quarto", "never"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_the_repository_names_its_two_documents():
+    root = Path(__file__).resolve().parents[1]
+    targets = [p.resolve() for p in R.project_render_targets(root)]
+    assert targets == [root / "report.qmd", root / "brief.qmd"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout (tests/render/fixtures/layout.qmd): contents page, tables kept together, floats, headers, HTML panel
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    out = tmp_path_factory.mktemp("layout")
+    assert R.main([str(FIXTURES / "layout.qmd"), "--quarto", "never", "--output-dir", str(out)]) == 0
+    pages = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", str(out / "layout.pdf"), "-"], capture_output=True,
+                           text=True, encoding="utf-8", check=True).stdout.split("\f")
+    return out, [norm(p) for p in pages if p.strip()]
+
+
+def _page_of(pages: list[str], pattern: str) -> int:
+    hits = [i + 1 for i, page in enumerate(pages) if re.search(pattern, page)]
+    assert hits, f"{pattern!r} is on no page"
+    return hits[0]
+
+
+def test_contents_page_after_the_title(layout):
+    _out, pages = layout
+    assert "Table of contents" in pages[0] and "Long tables at every height" in pages[0]
+    assert re.search(r"Headers \. \.[^\d\n]*\d+", pages[0])       # entry, dot leaders, page number
+    assert _page_of(pages, r"Small table 1 caption") == 2          # the text starts on the next page
+
+
+def test_small_tables_are_never_split_from_their_caption(layout):
+    _out, pages = layout
+    split = [k for k in range(1, 31) if len({_page_of(pages, rf"Small table {k} caption"),
+                                              _page_of(pages, rf"\bT{k}R1\b"), _page_of(pages, rf"\bT{k}R6\b")}) > 1]
+    assert not split, f"small tables split from their caption or across pages: {split}"
+
+
+def test_long_tables_break_with_the_caption_on_their_first_rows(layout):
+    _out, pages = layout
+    orphaned, broken = [], 0
+    for k in range(1, 31):
+        first, last = _page_of(pages, rf"\bL{k}R1\b"), _page_of(pages, rf"\bL{k}R30\b")
+        if _page_of(pages, rf"Long table {k} caption") != first:
+            orphaned.append(k)
+        broken += last > first
+        for page in range(first + 1, last + 1):                    # the header row repeats
+            assert re.search(r"Row\s+Value", pages[page - 1]), (k, page)
+    assert not orphaned, f"captions left on the page before their table: {orphaned}"
+    assert broken >= 3                                             # tables of a third of a page do break
+
+
+def test_header_words_are_not_hyphenated(layout):
+    _out, pages = layout
+    text = " ".join(pages)
+    assert "Understandably" in text and "Incomprehensibilities" in text
+
+
+def test_a_figure_that_does_not_fit_floats_and_the_text_goes_on(layout):
+    out, pages = layout
+    marker = _page_of(pages, r"Marker after the figure")
+    assert marker < _page_of(pages, r"Figure 1: A tall figure caption")
+    # the page the figure did not fit on is full: its last line of text near the bottom margin
+    bbox = subprocess.run(["pdftotext", "-bbox-layout", "-f", str(marker), "-l", str(marker), str(out / "layout.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', bbox).group(1))
+    lines = [float(y) for y in re.findall(r'<line xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)"', bbox)]
+    body = [y for y in lines if y < height - 2 * 28.35 * 0.9]     # leave out the page number in the footer
+    assert max(body) > 0.85 * height
+
+
+def test_html_contents_side_panel_figures_svg_and_table_cards(layout):
+    out, _pages = layout
+    html = (out / "layout.html").read_text(encoding="utf-8")
+    assert '<div class="page-layout has-toc">' in html
+    assert re.search(r'<nav id="TOC" role="doc-toc"[^>]*>\s*<details id="toc-details" open>', html)
+    assert html.index('id="title-block-header"') < html.index('id="TOC"') < html.index("<main")
+    assert "data:image/svg+xml;base64," in html                    # fig-format: svg, vector in the HTML
+    assert 'class="table-scroll table-stack"' in html and 'data-label="Value"' in html
+
+
+@pytest.mark.parametrize("width, folded", [(390, True), (1400, False)])
+def test_html_contents_fold_on_a_phone(layout, width, folded):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no Chromium to load the page")
+    out, _pages = layout
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--no-first-run", f"--window-size={width},900", "--dump-dom",
+                          (out / "layout.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    details = re.search(r'<details id="toc-details"[^>]*>', dom)
+    assert details, dom[:500]
+    assert ("open" not in details.group(0)) is folded

@@ -192,7 +192,9 @@ def test_md_keeps_strings_and_aligns_numbers():
     assert "a\\|b" in text and "c\\*" in text   # Markdown specials escaped
     assert lines[1].rstrip("|").endswith(":")  # numbers right-aligned
     wide = R.md(pd.DataFrame({"Text": ["word " * 60], "Value": ["1.0"]})).data.splitlines()
-    assert len(wide[1]) > 1000  # relative column widths: Pandoc wraps instead of scaling the table down
+    # longer than Pandoc's (and Quarto's) 72 columns: relative widths, the text column wraps, the number keeps its width
+    dashes = [len(c.strip(":")) for c in wide[1].strip("|").split("|")]
+    assert len(wide[1]) > 72 and dashes[0] > 10 * dashes[1]
 
 
 STAGE_MODULES = {"model", "benchmark", "segments", "features", "specification", "scoring", "pipeline"}
@@ -327,6 +329,9 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
         assert caption in text, f"caption {caption!r} missing"
     assert "Quick protocol" in text  # the synthetic run used the quick protocol, and the report says so
     assert "?@" not in text  # every cross-reference resolved
+    # citations resolved against references.bib, and the reference list at the end
+    assert "(linear-programming check, Konis 2007)" in text and "(Nadeau and Bengio 2003)" in text
+    assert 'id="refs"' in raw and "Linear Programming Algorithms for Detecting Separated Data" in text
 
     # The executive summary: its numbers are exactly the headline values of these results.
     res = R.load_results(synthetic_run)

@@ -20,6 +20,7 @@ from analysis.report.formats import (
     fmt_num,
     fmt_pct,
     fmt_pp,
+    markdown_result,
     quote,
     with_unit,
 )
@@ -68,6 +69,7 @@ def run_date(res: Results) -> str:
     return fmt_date(read_manifest(res.directory)["created"], LANG)
 
 
+@markdown_result
 def facts(res: Results) -> dict[str, str]:
     """The brief's inline numbers and names, formatted the Russian way."""
     h = headline(res)
@@ -197,6 +199,7 @@ def contacts_table(res: Results, n: int = N_CONTACTS) -> pd.DataFrame:
     })
 
 
+@markdown_result
 def contacts_sentence(res: Results) -> str:
     """How many customers of the segment get each kind of offer (from ``offers.csv``)."""
     o = res["offers"]
@@ -208,6 +211,7 @@ def contacts_sentence(res: Results) -> str:
     return f"Предложения в сегменте: {'; '.join(parts)}."
 
 
+@markdown_result
 def model_sentence(res: Results) -> str:
     """Model quality in one sentence: AUC read as the share of correctly ordered pairs, and calibration."""
     h = headline(res)
@@ -248,6 +252,7 @@ def _is_true(x) -> bool:
     return str(x).strip().lower() in ("true", "1")
 
 
+@markdown_result
 def experiment_sentence(res: Results) -> str:
     """One sentence with the sample size of the first experiment (``experiment_plan.csv``)."""
     e = first_experiment(res)

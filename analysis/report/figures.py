@@ -1,5 +1,5 @@
 """The report's figures: each function takes the results bundle and returns a :class:`matplotlib.figure.Figure`
-drawn on the Agg canvas (no pyplot state); :func:`show` displays one as a PNG at its natural size (6.5 in = the
+drawn on the Agg canvas (no pyplot state); :func:`show` displays one as SVG at its natural size (6.5 in = the
 text width of the A4 PDF). Colours are the Okabe–Ito colour-blind-safe palette."""
 
 from __future__ import annotations
@@ -67,6 +67,36 @@ STYLE = {
 }
 
 
+#: Characters per line of a long tick label (8.5 pt): about 2.6 in of the 6.5-in figure, the rest for the plot.
+LABEL_CHARS = 40
+#: Height of a row of a dot plot with a one-line label, and of each further line of a wrapped label (inches).
+ROW_IN = 0.22
+LINE_IN = 0.13
+
+
+def _rows(labels, width: int = LABEL_CHARS) -> tuple[list[str], np.ndarray, float]:
+    """Labels wrapped to ``width`` characters, the centre of each row in inches from the bottom, and the total
+    height: each row as tall as its label, so that two-line labels do not run into their neighbours."""
+    wrapped = [textwrap.fill(str(label), width) for label in labels]
+    heights = np.array([ROW_IN + LINE_IN * w.count("\n") for w in wrapped])
+    return wrapped, np.cumsum(heights) - heights / 2, float(heights.sum())
+
+
+def _log_ticks(ax, axis: str = "x") -> None:
+    """Plain-number ticks on a log axis (0.7, 0.8, 1 rather than 7×10⁻¹): the coarsest of 1-2-5, 1-2-3-5-7 and
+    1…9 per decade that puts at least three ticks inside the limits."""
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1, 2, 5), (1, 2, 3, 5, 7), tuple(range(1, 10))):
+        ticks = [m * 10.0 ** e for e in decades for m in mantissas if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= 3:
+            break
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(mpl.ticker.FixedLocator(ticks))
+    target.set_major_formatter(mpl.ticker.FixedFormatter([f"{t:g}" for t in ticks]))
+    target.set_minor_locator(mpl.ticker.NullLocator())
+
+
 @contextmanager
 def _style():
     with mpl.rc_context(STYLE):
@@ -85,11 +115,21 @@ def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     return buffer.getvalue()
 
 
-def show(fig: Figure):
-    """Display a figure in the report as a PNG (its natural size: the figure width in inches)."""
-    from IPython.display import Image, display
+def figure_svg(fig: Figure) -> str:
+    """The figure as SVG: vector, so sharp at any zoom (a phone's pinch, a printed page). Text as paths (the
+    file needs no font), fixed ids and no date (the same figure gives the same bytes)."""
+    buffer = io.StringIO()
+    with mpl.rc_context({"svg.fonttype": "path", "svg.hashsalt": "analysis.report.figures"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
 
-    display(Image(data=figure_png(fig), format="png"))
+
+def show(fig: Figure):
+    """Display a figure in the report as SVG at its natural size (the figure width in inches: the text width of
+    the PDF). Quarto and qmdrender alike take the SVG for the HTML and the PDF."""
+    from IPython.display import SVG, display
+
+    display(SVG(data=figure_svg(fig)))
 
 
 def fig_class_distributions(res: Results, variables: list[str] | None = None) -> Figure:
@@ -117,7 +157,7 @@ def fig_class_distributions(res: Results, variables: list[str] | None = None) ->
                             alpha=0.45, color=CLASS_COLORS[cls], label=CLASS_NAMES[cls])
                     ax.hist(v, bins=bins, weights=np.full(len(v), 1 / len(v)), histtype="step", linewidth=1.2,
                             color=CLASS_COLORS[cls])
-            ax.set_title(textwrap.fill(variable_label(var), 24), fontsize=9)
+            ax.set_title(textwrap.fill(variable_label(var), 20), fontsize=9)
             if discrete:
                 ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=6))
             ax.set_xlabel(AXIS_UNITS.get(var, ""))
@@ -216,11 +256,12 @@ def fig_ame(res: Results) -> Figure:
     lead["label"] = [contrast_label(t, c) + (f" ({_ame_unit(t, c, units)})" if " - " not in str(c) else "")
                      for t, c in zip(lead["variable"], lead["contrast"])]
     lead = lead.sort_values("estimate").reset_index(drop=True)
+    labels_, y, rows_height = _rows(lead["label"])
+    offset = 0.16 * ROW_IN  # the two models' intervals side by side within a row
     with _style():
-        fig = _figure(0.22 * len(lead) + 1.0)
+        fig = _figure(rows_height + 1.25)
         ax = fig.add_subplot()
-        y = np.arange(len(lead))
-        ax.errorbar(100 * lead["estimate"], y + 0.15, xerr=[100 * (lead["estimate"] - lead["conf_low"]),
+        ax.errorbar(100 * lead["estimate"], y + offset, xerr=[100 * (lead["estimate"] - lead["conf_low"]),
                                                             100 * (lead["conf_high"] - lead["estimate"])],
                     fmt="o", color=OKABE_ITO["vermillion"], capsize=2, markersize=4,
                     label=f"business model, {model_label(lead['model'].iloc[0], short=True)} ({CI})")
@@ -228,40 +269,55 @@ def fig_ame(res: Results) -> Figure:
         have = [k in sens.index for k in keys]
         if any(have):
             s = sens.loc[[k for k, h in zip(keys, have) if h]]
-            ys = y[np.array(have)] - 0.15
+            ys = y[np.array(have)] - offset
             ax.errorbar(100 * s["estimate"], ys, xerr=[100 * (s["estimate"] - s["conf_low"]),
                                                        100 * (s["conf_high"] - s["estimate"])],
                         fmt="s", color=OKABE_ITO["grey"], capsize=2, markersize=3.5, label="plain logit (sensitivity)")
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_yticks(y, lead["label"])
-        ax.set_xlabel("Average marginal effect on P(decline over the next three months), percentage points")
+        ax.set_yticks(y, labels_)
+        ax.set_ylim(0, rows_height)
+        ax.set_xlabel("Average marginal effect on P(decline over\nthe next three months), percentage points")
         fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
 def fig_conditional_effects(res: Results) -> Figure:
-    """Odds ratio of each product variable at the quartiles of its partner, with intervals."""
+    """Odds ratio of each product variable at the quartiles of its partner, with intervals: one group of rows per
+    variable and partner, headed by the variable's name in bold."""
     c = res["conditional_effects"]
     pairs = list(dict.fromkeys(zip(c["variable"], c["partner"])))
+    groups = [(variable, partner, c[(c["variable"] == variable) & (c["partner"] == partner)]
+               .sort_values("partner_quantile")) for variable, partner in pairs]
+    n_rows = sum(len(sub) + 1 for _v, _p, sub in groups)
+    gap = 0.5  # rows between groups
     with _style():
-        fig = _figure(0.5 * len(pairs) * 1.2 + 1.2)
+        fig = _figure(ROW_IN * (n_rows + gap * (len(groups) - 1)) + 1.25)
         ax = fig.add_subplot()
-        labels_, y = [], 0
-        ticks = []
-        for variable, partner in pairs:
-            sub = c[(c["variable"] == variable) & (c["partner"] == partner)].sort_values("partner_quantile")
+        labels_, ticks, heads = [], [], []
+        y = 0.0
+        for variable, partner, sub in groups:
+            ticks.append(y)
+            labels_.append(variable_label(variable))
+            heads.append(True)
+            y += 1
             for r in sub.itertuples():
                 ax.errorbar(r.odds_ratio, y, xerr=[[r.odds_ratio - r.or_conf_low], [r.or_conf_high - r.odds_ratio]],
                             fmt="o", color=OKABE_ITO["blue"], capsize=2, markersize=4)
                 ticks.append(y)
-                labels_.append(f"{variable_label(variable)} | {variable_label(partner).lower()} = {r.partner_value:g}")
+                labels_.append(f"at {variable_label(partner).lower()} = {r.partner_value:g}")
+                heads.append(False)
                 y += 1
-            y += 0.6
+            y += gap
         ax.axvline(1, color="black", linewidth=0.8)
         ax.set_xscale("log")
+        _log_ticks(ax, "x")
         ax.set_yticks(ticks, labels_)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"Odds ratio per unit of the variable, at the partner's quartiles ({CI}, log scale)")
+        for label, head in zip(ax.get_yticklabels(), heads):
+            if head:
+                label.set_fontweight("bold")
+        ax.tick_params(axis="y", length=0)
+        ax.set_ylim(y - gap - 0.5, -0.6)
+        ax.set_xlabel(f"Odds ratio per unit of the variable at the\npartner's quartiles ({CI}, log scale)")
     return fig
 
 
@@ -284,14 +340,14 @@ def fig_calibration(res: Results) -> Figure:
                         yerr=[curve["observed_rate"] - curve["conf_low"], curve["conf_high"] - curve["observed_rate"]],
                         fmt=fmt, color=color, capsize=2, markersize=4, label=model_label(model, short=True))
         ax.set_xlim(0, 1), ax.set_ylim(0, 1.03)
-        ax.set_xlabel("Mean predicted P(decline), out-of-fold")
+        ax.set_xlabel("Mean predicted P(decline),\nout-of-fold")
         ax.set_ylabel("Observed share declined")
         ax.legend(loc="upper left")
         bins = np.linspace(0, 1, 21)
         for cls in (0, 1):
             v = oof.loc[oof["y_true"] == cls, h["business_model"]]
             hx.hist(v, bins=bins, alpha=0.55, color=CLASS_COLORS[cls], label=CLASS_NAMES[cls])
-        hx.set_xlabel("Predicted P(decline), out-of-fold, business model")
+        hx.set_xlabel("Predicted P(decline), out-of-fold,\nbusiness model")
         hx.set_ylabel("Customers")
         hx.legend(loc="upper center")
     return fig
@@ -343,7 +399,7 @@ def fig_profit_at_risk(res: Results) -> Figure:
     grid = res["segments"][res["segments"]["kind"] == "grid"].set_index("segment")
     order = [s for s in GRID_SEGMENTS if s in grid.index][::-1]
     with _style():
-        fig = _figure(1.8)
+        fig = _figure(2.0)
         ax = fig.add_subplot()
         y = np.arange(len(order))
         values = grid.loc[order, "profit_at_risk_upper"].to_numpy(float)
@@ -353,7 +409,7 @@ def fig_profit_at_risk(res: Results) -> Figure:
                     fontsize=8.5)
         ax.set_yticks(y, [segment_label(s) for s in order])
         ax.set_xlim(0, values.max() * 1.45)
-        ax.set_xlabel("Profit at risk per month, upper bound: Σ P(decline) × monthly profit (profit units)")
+        ax.set_xlabel("Profit at risk per month, upper bound (profit units):\nΣ P(decline) × monthly profit")
     return fig
 
 
@@ -399,6 +455,6 @@ def fig_effects_by_model(res: Results) -> Figure:
             title = lever_label(action).replace(" (with consent)", "")
             ax.set_title(f"{title} — store action" if kinds.get(action) == "action" else title, loc="left",
                          fontsize=8.5)
-        axes[-1].set_xlabel("Change in P(decline over the next three months) among high-risk customers with room, "
-                            "pp", fontsize=8)
+        axes[-1].set_xlabel("Change in P(decline over the next three months), pp,\namong the high-risk customers "
+                            "the action reaches", fontsize=8)
     return fig

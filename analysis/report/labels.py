@@ -84,12 +84,13 @@ VARIABLE_LABELS = {
 
 #: Very short names for the axes of the phik heat-map.
 SHORT_LABELS = {
-    "service_type": "Service type", "contact_allowed": "Consent", "marketing_6m": "Marketing 6-mo",
-    "marketing_current": "Marketing now", "tenure_days": "Tenure", "promo_share": "Promo share",
+    "service_type": "Service type", "contact_allowed": "Consent", "marketing_6m": "Marketing, 6 months",
+    "marketing_current": "Marketing, this month", "tenure_days": "Tenure", "promo_share": "Promo share",
     "popular_category": "Category", "categories_per_visit": "Categories/visit", "unpaid_items": "Unpaid items",
-    "service_errors": "Service errors", "pages_per_visit": "Pages/visit", "revenue_prev2": "Revenue m−2",
-    "revenue_prev": "Revenue m−1", "revenue_current": "Revenue now", "minutes_prev": "Minutes m−1",
-    "minutes_current": "Minutes now", "profit": "Profit",
+    "service_errors": "Service errors", "pages_per_visit": "Pages/visit",
+    "revenue_prev2": "Revenue, 2 months ago", "revenue_prev": "Revenue, last month",
+    "revenue_current": "Revenue, this month", "minutes_prev": "Minutes, last month",
+    "minutes_current": "Minutes, this month", "profit": "Profit",
 }
 
 #: Units of the customer-table columns for axis labels (the dictionary's units, profit stated as exported).
@@ -458,6 +459,16 @@ def lever_label(code: str, lang: str = "en", short: bool = False) -> str:
         return _table("action_short", lang)[code]
     return (_table("action", lang).get(code)
             or capitalise(_table("engagement", lang).get(code, code.replace("_", " "))))
+
+
+#: A method as the results name it -> the report's words with a citation (references.bib) that replace its
+#: parentheses: "(linear-programming (Konis 2007))" reads "(linear-programming check, Konis 2007)".
+METHOD_CITATIONS = {"linear-programming (Konis 2007)": "[linear-programming check, @konis2007]"}
+
+
+def method_citation(method: str) -> str:
+    """A method named in a result table, in parentheses, with its citation when references.bib has it."""
+    return METHOD_CITATIONS.get(str(method), f"({method})")
 
 
 def short_unit(unit: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.dictionary import CATEGORY_LABELS, DICTIONARY, EXPORT_FILES, FEATURE_GROUPS, KNOWN_TYPOS, dictionary_frame
-from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct
+from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct, markdown_result
 from analysis.report.labels import (
     ACTION_SHORT,
     ALL_HIGH_RISK,
@@ -601,6 +601,7 @@ def profiles_table(res: Results, segments: tuple[str, ...] | None = None, top: i
     }, columns=columns)
 
 
+@markdown_result
 def described_variables(res: Results) -> str:
     p = res["segment_profiles"]
     d = p[p["role"] == "described"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.dictionary import DICTIONARY, TARGET
-from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct
+from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct, markdown_result
 from analysis.report.labels import (
     ALL_HIGH_RISK,
     ENGAGEMENT_LABELS,
@@ -25,6 +25,7 @@ from analysis.report.labels import (
     is_spline,
     level_label,
     lever_label,
+    method_citation,
     model_label,
     segment_label,
     short_unit,
@@ -120,6 +121,7 @@ def data_quality_findings(res: Results) -> list[str]:
     return lines
 
 
+@markdown_result
 def vif_summary(res: Results) -> dict[str, str]:
     v = res["vif"]
     top = v.sort_values("vif", ascending=False).iloc[0]
@@ -129,6 +131,7 @@ def vif_summary(res: Results) -> dict[str, str]:
             "max_gvif": fmt_num(g["gvif_adjusted"]), "max_gvif_term": term_label(g["term"])}
 
 
+@markdown_result
 def phik_pairs_sentence(res: Results, n: int = 2) -> str:
     """The strongest associations between two different variables, and whether any makes a predictor redundant."""
     m = res["phik_matrix"]
@@ -141,6 +144,7 @@ def phik_pairs_sentence(res: Results, n: int = 2) -> str:
     return f"The strongest pairs are {pairs}; {tail}."
 
 
+@markdown_result
 def class_contrast_sentence(res: Results, variables: list[str] | None = None) -> str:
     """Medians of the key predictors in the two classes, as one sentence."""
     data = res["customer_table"]
@@ -157,6 +161,7 @@ def class_contrast_sentence(res: Results, variables: list[str] | None = None) ->
     return "Medians, declined vs same level: " + "; ".join(parts) + "."
 
 
+@markdown_result
 def phik_summary(res: Results) -> dict[str, str]:
     t = res["phik_target"]
     significant = t[t["p_value"] < alpha(res)]
@@ -193,6 +198,7 @@ def unidentified_terms(res: Results) -> list[str]:
     return [str(t) for t in c.loc[c["std_error"].isna(), "term"]]
 
 
+@markdown_result
 def identification_note(res: Results) -> str:
     terms = unidentified_terms(res)
     if not terms:
@@ -207,6 +213,7 @@ def identification_note(res: Results) -> str:
     return text
 
 
+@markdown_result
 def reference_levels_sentence(res: Results) -> str:
     units = _units(res)
     parts = []
@@ -217,6 +224,7 @@ def reference_levels_sentence(res: Results) -> str:
     return "; ".join(parts)
 
 
+@markdown_result
 def hc3_summary(res: Results) -> dict[str, str]:
     a = res["logit_coefficients"].set_index("term")
     b = res["logit_coefficients_hc3"].set_index("term")
@@ -239,16 +247,18 @@ def _ame_unit(term: str, contrast: str, units: dict[str, str]) -> str:
     return short_unit(units.get(term, ""))
 
 
+@markdown_result
 def separation_sentence(res: Results) -> str:
     s = res["separation"].iloc[0]
     status = str(s["separation"])
     head = ("No complete or quasi-complete separation was found" if status == "none"
             else f"Separation check: {status}")
-    return (f"{head} ({s['method']}); {fmt_int(s['n_fitted_extreme'])} customers have fitted probabilities at 0 or 1, "
+    return (f"{head} {method_citation(s['method'])}; {fmt_int(s['n_fitted_extreme'])} customers have fitted probabilities at 0 or 1, "
             f"the largest absolute coefficient is {fmt_num(s['max_abs_coef'])} and the largest standard error "
             f"{fmt_big(s['max_std_error'])}.")
 
 
+@markdown_result
 def sensitivity_summary(res: Results) -> dict[str, str]:
     s = res["segment_sensitivity"]
     top = headline(res)["top_segment"]
@@ -425,6 +435,7 @@ def headline(res: Results) -> dict:
     return h
 
 
+@markdown_result
 def summary_strings(h: dict) -> dict[str, str]:
     """The display strings of :func:`headline` (what the executive summary prints)."""
     s = {
@@ -463,6 +474,7 @@ def summary_strings(h: dict) -> dict[str, str]:
     return s
 
 
+@markdown_result
 def summary_model_sentence(h: dict) -> str:
     """Accuracy and calibration of the business model, for the executive summary: the gap to the best model
     with its corrected interval and the equivalence verdict (never "not significant" read as "equivalent")."""
@@ -482,6 +494,7 @@ def summary_model_sentence(h: dict) -> str:
             f"intercept {s['cal_intercept']}).")
 
 
+@markdown_result
 def specification_summary(res: Results) -> dict[str, str]:
     steps = res["specification_steps"]
     chosen = steps[steps["selected"].astype(str).str.lower() == "true"]
@@ -506,6 +519,7 @@ def specification_summary(res: Results) -> dict[str, str]:
     return out
 
 
+@markdown_result
 def ame_summary(res: Results) -> dict[str, str]:
     m = res["marginal_effects"]
     lead = m[m["role"] == "lead"].assign(abs_z=lambda d: d["statistic"].abs())
@@ -525,6 +539,7 @@ def ame_summary(res: Results) -> dict[str, str]:
             "alpha": f"{a:g}", "lead_model": model_label(lead["model"].iloc[0]).lower() if len(lead) else "—"}
 
 
+@markdown_result
 def calibration_summary(res: Results, model: str | None = None) -> dict[str, str]:
     """Calibration of one model's out-of-fold probabilities (default: the business model)."""
     model = model or headline(res)["business_model"]
@@ -547,6 +562,7 @@ def calibration_summary(res: Results, model: str | None = None) -> dict[str, str
     }
 
 
+@markdown_result
 def candidates_summary(res: Results) -> dict[str, str]:
     """The choice among the interpretable candidates (``model_candidates.csv``), in words."""
     c = res["model_candidates"]
@@ -572,6 +588,7 @@ def candidates_summary(res: Results) -> dict[str, str]:
     }
 
 
+@markdown_result
 def benchmark_summary(res: Results) -> dict[str, str]:
     h = headline(res)
     s = summary_strings(h)
@@ -607,6 +624,7 @@ def benchmark_summary(res: Results) -> dict[str, str]:
     }
 
 
+@markdown_result
 def offers_summary(res: Results) -> dict[str, str]:
     o = res["offers"]
     targeted = o[~o["offer"].isin(["none", "personal_contact"])]
@@ -625,6 +643,7 @@ def offers_summary(res: Results) -> dict[str, str]:
             "width_median": _pp(width.median()) if len(targeted) else "—"}
 
 
+@markdown_result
 def engagement_sentence(res: Results) -> str:
     """Engagement outcomes as associations, in words (never as levers, never with customers kept)."""
     e = res["engagement_associations"]
@@ -640,6 +659,7 @@ def engagement_sentence(res: Results) -> str:
     return "As associations only: " + "; ".join(parts) + "."
 
 
+@markdown_result
 def floor_summary(res: Results) -> dict[str, str]:
     f = res["floor_logit_coefficients"].set_index("term")
     lr = res["floor_lr_test"].iloc[0]
@@ -666,6 +686,7 @@ def convergence_sentence(res: Results, model: str) -> str:
             "figures are less reliable than the others'.")
 
 
+@markdown_result
 def influence_summary(res: Results) -> dict[str, str]:
     inf = res["influence"]
     n = len(res["offers"])
@@ -690,6 +711,7 @@ def _manifest(res: Results) -> dict:
     return read_manifest(res.directory)
 
 
+@markdown_result
 def methods_facts(res: Results) -> dict[str, str]:
     info = run_info(res)
     prot = info["protocol"]
@@ -713,6 +735,7 @@ def methods_facts(res: Results) -> dict[str, str]:
     }
 
 
+@markdown_result
 def experiment_summary(res: Results) -> dict[str, str]:
     """Facts of the A/B test plan for the report's prose (all from ``experiment_plan.csv``): the headline is
     the plan of the most supported store action among all high-risk customers."""
