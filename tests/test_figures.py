@@ -125,7 +125,7 @@ def results(request, tmp_path_factory):
 
 
 def test_every_figure_function_is_checked():
-    assert len(FIGURES) >= 11 and "fig_scenarios" in FIGURES and "fig_conditional_effects" in FIGURES
+    assert len(FIGURES) >= 11 and "fig_effects_by_model" in FIGURES and "fig_conditional_effects" in FIGURES
 
 
 @pytest.mark.parametrize("name", FIGURES)

@@ -144,6 +144,7 @@ def actions_table(res: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@markdown_result
 def decision_facts(res: Results) -> dict[str, str]:
     """The brief's decision sentences' numbers (Russian formats, whole customers)."""
     rows = {r["action"]: r for r in action_rows(res).to_dict("records")}

@@ -376,6 +376,7 @@ def tied_models(res: Results) -> list[str]:
     return [str(m) for m in c.loc[c["tied"].astype(str).str.lower() == "true", "model"]]
 
 
+@markdown_result
 def decision_summary(res: Results) -> dict[str, str]:
     """The decision sentences of the executive summary and the decisions chapter, from the run's tables."""
     rows = {r["action"]: r for r in action_rows(res)}
@@ -764,6 +765,7 @@ def experiment_summary(res: Results) -> dict[str, str]:
     }
 
 
+@markdown_result
 def robustness_sentence(res: Results) -> str:
     """How the store actions' effects move with the model, and which tied model blocks a roll-out."""
     d = decision_summary(res)
@@ -779,6 +781,7 @@ def robustness_sentence(res: Results) -> str:
     return text
 
 
+@markdown_result
 def gam_facts(res: Results) -> dict[str, str]:
     """The GAM's specification in words and symbols, from ``gam_smooths.csv`` and ``gam_coefficients.csv``."""
     g = res["gam_smooths"]
@@ -798,6 +801,7 @@ def gam_facts(res: Results) -> dict[str, str]:
     }
 
 
+@markdown_result
 def recalibration_facts(res: Results) -> dict[str, str]:
     """The recalibration map's fitted parameters (empty strings without a map)."""
     r = res["recalibration_map"]
