@@ -214,6 +214,10 @@ class BootstrapTask:
     recalibrate: bool
     inner_splits: int
     plan: StatisticPlan
+    # the generic path (an estimator refitted from scratch: a specification search, a floor link)
+    estimator: object | None = None
+    frames_X: list | None = None   # the evaluation frames' predictor columns, in the order of plan.keys
+    X_frame: object | None = None  # the training rows' predictor columns
 
 
 #: Newton's stopping rule in the bootstrap: the largest step below this (the error after it is of its square).
@@ -245,11 +249,47 @@ def _fit(X, y, penalty, alphas, starts=None, fits=None):
         return run(True)
 
 
+def _generic_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, np.ndarray, bool]:
+    """A replicate of an estimator refitted from scratch (its specification search or its floor included)."""
+    from sklearn.base import clone
+
+    from stats.calibration import AsymptoteCalibrator
+
+    rng = replicate_rng(seed, b)
+    X, y = task.X_frame, task.y
+    for _ in range(100):
+        idx = resample(len(y), rng)
+        Xb, yb = X.iloc[idx].reset_index(drop=True), y[idx]
+        # every category level present (the fitted model knows them all)
+        if all(Xb[c].nunique() == X[c].nunique() for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])):
+            break
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        fitted = clone(task.estimator).fit(Xb, yb)
+        p_inf = np.stack([fitted.predict_proba(f)[:, 1] for f in task.frames_X])
+        info = fitted.cv_info() if hasattr(fitted, "cv_info") else None
+        converged = bool(info.get("converged", True)) if isinstance(info, dict) else True
+        cal = None
+        if task.recalibrate:
+            folds = grouped_stratified_folds(idx, y, task.inner_splits, rng)
+            oof = np.empty(len(yb))
+            for k in range(task.inner_splits):
+                test = folds == k
+                inner = clone(task.estimator).fit(Xb[~test].reset_index(drop=True), yb[~test])
+                oof[test] = inner.predict_proba(Xb[test])[:, 1]
+            c = AsymptoteCalibrator().fit(oof, yb)
+            cal = np.array([c.floor_, c.ceiling_, c.slope_, c.shift_])
+    scalars, drops = statistics(task.plan, p_inf, cal)
+    return scalars, drops, np.nan, (cal if cal is not None else np.full(4, np.nan)), converged
+
+
 def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, np.ndarray, bool]:
     from threadpoolctl import threadpool_limits
 
     from stats.calibration import AsymptoteCalibrator
 
+    if task.estimator is not None:
+        with threadpool_limits(limits=1):
+            return _generic_replicate(task, seed, b)
     with threadpool_limits(limits=1):
         rng = replicate_rng(seed, b)
         # a resample in which a design column is all zero (a category level not drawn) identifies no coefficient
@@ -312,8 +352,18 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
                             for key in frames.keys])
         X, penalty, alphas = designs[0], None, ()
     else:
-        raise NotImplementedError(f"the bootstrap of the whole procedure is implemented for a fixed design; "
-                                  f"{code!r} re-searches its specification or has a non-logit link")
+        # the generic path: the candidate estimator refitted on each resample (its specification search, its
+        # floor), evaluated on the frames through its own predict_proba
+        from analysis.benchmark import candidate_models
+
+        base = frames.frames["base"]
+        # text columns as Python objects, as the benchmark gives them to the estimators
+        object_columns = {c: object for c in PREDICTORS if pd.api.types.is_string_dtype(base[c].dtype)}
+        frames_X = [frames.frames[key][list(PREDICTORS)].astype(object_columns) for key in frames.keys]
+        return BootstrapTask(X=np.empty((0, 0)), y=np.asarray(y, dtype=float), penalty=None, alphas=(),
+                             designs=np.empty((0, 0, 0)), recalibrate=pair.score_map is not None,
+                             inner_splits=inner_splits, plan=plan, estimator=candidate_models()[code][0],
+                             frames_X=frames_X, X_frame=frames_X[0])
     return BootstrapTask(X=np.ascontiguousarray(X), y=np.asarray(y, dtype=float), penalty=penalty, alphas=alphas,
                          designs=np.ascontiguousarray(designs), recalibrate=pair.score_map is not None,
                          inner_splits=inner_splits, plan=plan)
@@ -331,8 +381,13 @@ def bootstrap_procedure(task: BootstrapTask, pair, seed: int, n_boot: int, n_job
     if pair.score_map is not None:
         m = pair.score_map
         cal0 = np.array([m.floor_, m.ceiling_, m.slope_, m.shift_])
-    params = pair.estimator.params_ if pair.inference_code == "gam_engagement" else np.asarray(pair.inference.params)
-    estimates, drops0 = statistics(task.plan, expit(task.designs @ params), cal0)
+    if task.estimator is not None:
+        p0 = np.stack([pair.inference.predict(f) for f in task.frames_X])
+    else:
+        params = (pair.estimator.params_ if pair.inference_code == "gam_engagement"
+                  else np.asarray(pair.inference.params))
+        p0 = expit(task.designs @ params)
+    estimates, drops0 = statistics(task.plan, p0, cal0)
     outputs = Parallel(n_jobs=n_jobs)(delayed(_one_replicate)(task, seed, b) for b in range(n_boot))
     names = list(estimates)
     replicates = pd.DataFrame([[out[0].get(k, np.nan) for k in names] for out in outputs], columns=names)

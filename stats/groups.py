@@ -80,6 +80,8 @@ def difference_interval(k_x: int, n_x: int, k_y: int, n_y: int, conf_level: floa
     ``d − sqrt((p_x − l_x)² + (u_y − p_y)²)`` to ``d + sqrt((u_x − p_x)² + (p_y − l_y)²)``."""
     from statsmodels.stats.proportion import proportion_confint
 
+    if n_x == 0 or n_y == 0:
+        return np.nan, np.nan
     px, py = k_x / n_x, k_y / n_y
     lx, ux = proportion_confint(k_x, n_x, alpha=1 - conf_level, method="wilson")
     ly, uy = proportion_confint(k_y, n_y, alpha=1 - conf_level, method="wilson")

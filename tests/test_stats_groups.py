@@ -58,7 +58,7 @@ def test_compare_groups_numeric_and_categorical(frame):
     out = compare_groups(df, g, numeric=["spend", "visits"], categorical=["tier", "promo"])
     assert list(out.columns) == [
         "variable", "level", "kind", "group_value", "rest_value", "effect_size",
-        "effect_measure", "test", "statistic", "p_value", "p_adjusted",
+        "effect_measure", "conf_low", "conf_high", "test", "statistic", "p_value", "p_adjusted",
     ]
     spend = out.iloc[0]
     assert spend["variable"] == "spend" and pd.isna(spend["level"]) and spend["kind"] == "numeric"
@@ -173,7 +173,7 @@ def test_two_by_two_chi2_without_continuity_correction(spread):
 # --- the output contract and edge cases (written to kill surviving mutants, see docs/mutation.md) --------------
 
 COLUMNS = ["variable", "level", "kind", "group_value", "rest_value", "effect_size",
-           "effect_measure", "test", "statistic", "p_value", "p_adjusted"]
+           "effect_measure", "conf_low", "conf_high", "test", "statistic", "p_value", "p_adjusted"]
 
 
 def test_compare_groups_labels_and_types():
@@ -266,3 +266,42 @@ def test_compare_groups_level_order_and_missing_rest():
     one = out[out.variable == "one_in_rest"]
     chi2 = sps.chi2_contingency(np.array([[3, 1], [3, 0]]), correction=False)[0]
     assert one["statistic"].tolist() == pytest.approx([chi2, chi2])
+
+
+# --- intervals of the effect sizes ---------------------------------------------------------------------------
+
+
+def test_difference_interval_is_statsmodels_newcombe():
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from stats.groups import difference_interval
+
+    for k1, n1, k2, n2 in ((30, 100, 20, 120), (0, 40, 5, 60), (40, 40, 1, 3), (7, 9, 2, 11)):
+        for level in (0.9, 0.95):
+            ours = difference_interval(k1, n1, k2, n2, level)
+            ref = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", alpha=1 - level)
+            np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    assert all(np.isnan(difference_interval(0, 0, 3, 10)))
+
+
+def test_cliffs_delta_interval_by_hand_and_its_coverage():
+    from scipy.stats import norm
+
+    from stats.groups import cliffs_delta, cliffs_delta_interval
+
+    # by hand: A = 0.7, n = 30 and 50
+    a, n1, n2 = 0.7, 30, 50
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = np.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n2 - 1) * (q2 - a * a)) / (n1 * n2))
+    low, high = cliffs_delta_interval(2 * a - 1, n1, n2)
+    assert low == pytest.approx(2 * (a - norm.ppf(0.975) * se) - 1)
+    assert high == pytest.approx(2 * (a + norm.ppf(0.975) * se) - 1)
+    # coverage on continuous data with a known δ (normal shift d: δ = 2Φ(d/√2) − 1)
+    rng = np.random.default_rng(7)
+    d, truth = 0.5, 2 * norm.cdf(0.5 / np.sqrt(2)) - 1
+    hits = 0
+    for _ in range(1000):
+        x, y = rng.normal(d, 1, 60), rng.normal(0, 1, 90)
+        lo, hi = cliffs_delta_interval(cliffs_delta(x, y), 60, 90)
+        hits += lo <= truth <= hi
+    assert 0.93 <= hits / 1000 <= 0.97
