@@ -116,7 +116,7 @@ def test_russian_labels_by_code():
     assert L.segment_label("high_risk_high_profit", lang="ru") == "Высокий риск, высокая прибыль"
     assert L.segment_label("high_risk_home_textiles", lang="ru") == "Высокий риск, популярная категория «Домашний текстиль»"
     assert L.segment_label("high_risk_home_textiles") == "High risk, popular category home textiles"
-    assert L.lever_label("cart_reminder", lang="ru").startswith("−1 неоплаченный товар")
+    assert L.lever_label("cart_reminder", lang="ru").startswith("напоминание о корзине (допущение")
     assert L.lever_label("more_pages", lang="ru") == "На две страницы больше за визит"
     assert L.model_label("random_forest", lang="ru") == "случайный лес (настроенный)"
     assert L.variable_label("promo_share", lang="ru") == "Доля покупок по акции"
@@ -211,7 +211,7 @@ def test_brief_text_is_russian_without_english_labels(rendered_brief):
     for part in ("Кто под риском", "Где деньги", "Что делать", "A/B-тест", "Насколько мы уверены",
                  "С кем связаться"):
         position = flat.index(part.lower(), position)
-    assert "верхняя граница" in flat and "a/b-тестом" in flat and "results/offers.csv" in flat
+    assert "верхняя граница" in flat and "a/b-тест" in flat and "results/offers.csv" in flat
 
 
 def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
@@ -238,15 +238,27 @@ def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
         expected[f"{code} share"] = fmt_pct(segments.loc[code, "n_customers"] / h["n_customers"], 0, **ru)
         expected[f"{code} profit"] = fmt_int(segments.loc[code, "profit_at_risk_upper"], **ru)
         expected[f"{code} profit share"] = fmt_pct(segments.loc[code, "profit_at_risk_upper"] / grid_total, 0, **ru)
-    recs = read("recommendations")
-    recs = recs[recs["group"] == L.ALL_HIGH_RISK].sort_values("rank")
-    assert len(recs), "the synthetic run recommends no action: the test would check nothing"
-    for r in recs.itertuples():
-        expected[f"{r.action} effect"] = (f"{fmt_pp(r.effect, 1, **ru)} "
-                                          f"({fmt_ci(r.conf_low, r.conf_high, 1, 100, **ru)})")
-        expected[f"{r.action} kept"] = fmt_num(r.customers_kept, 1, **ru)
+    # the store actions among all high-risk customers, from scenarios.csv and action_value.csv (not headline_actions)
+    scen = read("scenarios")
+    scen = scen[scen["group"] == L.ALL_HIGH_RISK].set_index("action")
+    value = read("action_value").set_index("action")
+    assert len(scen) == 2, "the store actions are missing: the test would check nothing"
+    for action, r in scen.iterrows():
+        expected[f"{action} effect"] = (f"{fmt_num(100 * r['effect'], 1, **ru)} "
+                                        f"({fmt_ci(r['conf_low'], r['conf_high'], 1, 100, **ru)})")
+        expected[f"{action} kept"] = fmt_int(r["customers_kept"], **ru)
+        expected[f"{action} reached"] = fmt_int(r["n_with_room"], **ru)
+        expected[f"{action} per contact"] = fmt_num(value.loc[action, "break_even_per_contact"], 3, **ru)
+    offers_all = read("offers")
+    high = offers_all[offers_all["p_decline"] >= float(read("segment_thresholds").set_index("threshold")
+                                                      .loc["risk", "value"])]
+    offered = high[~high["offer"].isin(["none", "personal_contact"])]
+    expected["plan kept"] = fmt_int(offered["risk_drop"].sum(), **ru)
+    expected["plan declines"] = fmt_int(high["p_decline"].sum(), **ru)
+    expected["plan share"] = fmt_pct((offered["risk_drop"] * offered["profit"]).sum()
+                                     / (high["p_decline"] * high["profit"]).sum(), 0, **ru)
     plan = read("experiment_plan")
-    first = plan[(plan["group"] == L.ALL_HIGH_RISK) & (plan["action"] == recs["action"].iloc[0])].iloc[0]
+    first = plan[(plan["group"] == L.ALL_HIGH_RISK) & (plan["action"] == "more_marketing")].iloc[0]
     expected["first experiment per arm"] = fmt_int(first["n_per_arm_80"], **ru)
     expected["first experiment in all"] = fmt_int(2 * first["n_per_arm_80"], **ru)
     for key, value in expected.items():
@@ -266,8 +278,8 @@ def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
     # No other number: every number printed is one the brief's functions made from the results (tables,
     # sentences, labels such as "+1 ..."), apart from table and page numbers.
     res = R.load_results(synthetic_run)
-    made = [*B.facts(res).values(), B.model_sentence(res), B.experiment_sentence(res), B.contacts_sentence(res),
-            B.quick_note(res)]
+    made = [*B.facts(res).values(), *B.decision_facts(res).values(), B.model_sentence(res),
+            B.experiment_sentence(res), B.contacts_sentence(res), B.quick_note(res)]
     for table in (B.segments_table(res), B.actions_table(res), B.contacts_table(res)):
         made += [*table.columns, *table.astype(str).to_numpy().ravel()]
     allowed = set().union(*(_numbers(s) for s in made)) | set(expected.values())

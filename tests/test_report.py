@@ -81,14 +81,12 @@ def recompute_headline(directory: Path) -> dict:
     grid = segments[segments["kind"] == "grid"]
     top = grid.loc[grid["profit_at_risk_upper"].idxmax()]
     bench = read("model_benchmark").set_index("model")
-    recs, scen = read("recommendations"), read("scenarios")
-    ranked = recs[recs["group"] == "high_risk_all"].sort_values("rank") if len(recs) else recs
-    if len(ranked):
-        first = ranked.iloc[0]
-        first_scenario = scen[(scen["group"] == "high_risk_all") & (scen["action"] == first["action"])].iloc[0]
-    else:
-        first = first_scenario = {"action": "nan", "customers_kept": np.nan, "profit_retained_upper_low": np.nan,
-                                  "profit_retained_upper_high": np.nan}
+    scen = read("scenarios")
+    first = scen[(scen["group"] == "high_risk_all") & (scen["action"] == "more_marketing")].iloc[0]
+    # the offer plan by hand from the offers: what the offered customers' risk drops add up to
+    offers = read("offers")
+    offers_high = offers[offers["p_decline"] >= risk]
+    offered = offers_high[~offers_high["offer"].isin(["none", "personal_contact"])]
     return {
         "n_customers": len(customers),
         "n_high_risk": int(high.sum()),
@@ -104,9 +102,16 @@ def recompute_headline(directory: Path) -> dict:
         "business_auc": float(bench.loc[business, "auc_mean"]),
         "business_model": business,
         "first_action": str(first["action"]),
+        "first_n": int(first["n_with_room"]),
         "first_kept": float(first["customers_kept"]),
-        "first_profit_low": float(first_scenario["profit_retained_upper_low"]),
-        "first_profit_high": float(first_scenario["profit_retained_upper_high"]),
+        "first_profit_low": float(first["profit_retained_upper_low"]),
+        "first_profit_high": float(first["profit_retained_upper_high"]),
+        "n_offered": len(offered),
+        "plan_kept": float(offered["risk_drop"].sum()),
+        "plan_profit": float((offered["risk_drop"] * offered["profit"]).sum()),
+        "plan_declines": float(offers_high["p_decline"].sum()),
+        "plan_share": float((offered["risk_drop"] * offered["profit"]).sum()
+                            / (offers_high["p_decline"] * offers_high["profit"]).sum()),
         "decline_rate": float(customers["activity_decline"].mean()),
     }
 
@@ -121,12 +126,17 @@ def check_headline(h: dict, expected: dict) -> None:
     assert h["profit_at_risk_upper_total"] == pytest.approx(expected["grid_profit_at_risk_total"], rel=1e-9)
     if h["best_model"] != h["business_model"]:
         assert h["auc_diff"] == pytest.approx(expected["business_auc"] - expected["best_auc"], abs=1e-9)
-    if expected["first_action"] != "nan":
-        a = h["actions"][0]
-        assert a["action"] == expected["first_action"] and a["group"] == "high_risk_all"
-        assert a["customers_kept"] == pytest.approx(expected["first_kept"], rel=1e-9)
-        assert (a["profit_retained_low"], a["profit_retained_high"]) == pytest.approx(
-            (expected["first_profit_low"], expected["first_profit_high"]), rel=1e-9)
+    a = {x["action"]: x for x in h["actions"]}[expected["first_action"]]
+    assert a["n_treated"] == expected["first_n"]
+    assert a["customers_kept"] == pytest.approx(expected["first_kept"], rel=1e-8)
+    assert (a["profit_retained_month_low"], a["profit_retained_month_high"]) == pytest.approx(
+        (expected["first_profit_low"], expected["first_profit_high"]), rel=1e-9)
+    assert h["n_offered"] == expected["n_offered"]
+    for key in ("plan_kept", "plan_declines", "plan_share"):
+        name = {"plan_kept": "plan_customers_kept", "plan_declines": "plan_expected_declines",
+                "plan_share": "plan_share_of_profit_at_risk"}[key]
+        assert h[name] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
+    assert h["plan_profit_retained"] == pytest.approx(expected["plan_profit"], rel=1e-9, abs=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -160,8 +170,9 @@ def test_contrast_segment_and_action_labels():
     assert R.contrast_label("popular_category", "small_appliances_electronics - kids_goods") == \
         "Popular category: Small appliances & electronics (vs Kids' goods)"
     assert R.contrast_label("marketing_6m", "dY/dX") == "Marketing, 6-month average"
-    assert R.lever_label("less_promotion") == "−10 pp share of promotional purchases"
-    assert R.lever_label("cart_reminder") == "−1 unpaid cart item (cart reminder)"
+    assert R.lever_label("less_promotion") == "Fewer promotional mailings (assumed: −10 pp promotional share)"
+    assert R.lever_label("cart_reminder") == "Cart reminder (assumed: −1 unpaid item)"
+    assert R.lever_label("more_marketing", short=True) == "+1 contact/month (6 months)"
     assert R.lever_label("none") == "None (standard communication)"
     assert R.segment_label("high_risk_high_profit") == "High risk, high profit"
     assert R.segment_label("high_risk_promo") == "High risk, promotion-dependent"
@@ -255,9 +266,10 @@ def test_summary_strings_format_the_headline(results):
     assert s["share_high_risk"] == f"{100 * h['share_high_risk']:.1f}%"
     assert s["profit_at_risk_total"] == f"{h['profit_at_risk_upper_total']:,.0f}"
     assert s["business_auc"] == f"{h['business_auc']:.3f}"
-    for i, a in enumerate(h["actions"], start=1):
-        assert s[f"action{i}_kept"].startswith(f"{a['customers_kept']:.1f} (")
-    assert len(R.actions_table(h)) == len(h["actions"])
+    table = R.actions_table(results)
+    assert len(table) == len(h["actions"]) == 2
+    for row, a in zip(table.itertuples(index=False), h["actions"]):
+        assert row[4].startswith(f"{a['customers_kept']:.1f} (")
 
 
 def test_tables_and_figures_build(results):
@@ -265,7 +277,10 @@ def test_tables_and_figures_build(results):
                  "gvif_display", "specification_table", "coefficient_table", "ame_table", "fit_table",
                  "calibration_table", "influence_table", "benchmark_table", "comparison_table", "segments_table",
                  "thresholds_table", "sensitivity_table", "profiles_table", "scenarios_table",
-                 "recommendations_table", "offers_table", "data_files_table", "run_times_table",
+                 "recommendations_table", "offers_table", "data_files_table", "run_times_table", "actions_table",
+                 "action_tests_table", "effects_by_model_table", "assumption_scenarios_table", "action_value_table",
+                 "offer_plan_table", "experiment_plan_table", "gam_coefficient_table", "gam_smooth_display",
+                 "recalibration_display",
                  "candidates_table", "accuracy_gap_table", "selection_stability_table", "selection_sets_table",
                  "centring_table", "conditional_effects_table", "floor_table", "vif_fitted_display",
                  "engagement_table"):
@@ -276,7 +291,7 @@ def test_tables_and_figures_build(results):
     assert len(coefficients) == len(results["logit_coefficients"])
     assert not coefficients["Term"].str.contains(r"C\(|\[T\.|cr\(|I\(").any()  # every term in English
     for name in ("fig_profit_at_risk", "fig_class_distributions", "fig_phik_heatmap", "fig_phik_target", "fig_ame",
-                 "fig_calibration", "fig_roc", "fig_benchmark", "fig_risk_profit", "fig_scenarios",
+                 "fig_calibration", "fig_roc", "fig_benchmark", "fig_risk_profit", "fig_effects_by_model",
                  "fig_conditional_effects"):
         fig = getattr(R, name)(results)
         assert fig.get_size_inches()[0] == pytest.approx(R.WIDTH), name
@@ -341,7 +356,7 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
     section = raw.split('id="executive-summary"', 1)[1].split(">", 1)[1].split('id="data"', 1)[0]
     section = re.sub(r'<span class="header-section-number">[^<]*</span>', " ", section)
     summary = re.sub(r"(Table|Figure) \d+", " ", _normalise(section))
-    used = [k for k in s if k.startswith("action") or k in (
+    used = [k for k in s if k in (
         "n_customers", "n_high_risk", "share_high_risk", "risk_threshold", "profit_at_risk_total", "business_model_label",
         "share_profit_at_risk_high_risk", "profit_at_risk_high_risk", "top_segment", "top_segment_n",
         "top_segment_share", "top_segment_mean_p", "top_segment_profit_at_risk",
@@ -350,16 +365,20 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
         assert s[key].replace("\u00a0", " ") in summary, f"summary value {key}={s[key]!r} missing"
     sentence = _normalise(R.summary_model_sentence(h))
     assert sentence in summary
-    actions = R.actions_table(h)
-    expected = " ".join([*s.values(), sentence, *actions.columns, *actions.astype(str).to_numpy().ravel()])
+    actions = R.actions_table(res)
+    made = [*R.decision_summary(res).values(), R.experiment_summary(res)["summary"]]
+    expected = " ".join([*s.values(), sentence, *made, *actions.columns, *actions.astype(str).to_numpy().ravel()])
     allowed = set(_numbers(_normalise(expected)))
     stray = [n for n in _numbers(summary) if n not in allowed]
     assert not stray, f"numbers in the executive summary that are not headline values: {stray}"
     assert "associated with" in summary and "upper bound" in summary and "next three months" in summary
+    for key in ("main_effect", "main_range", "plan_kept", "plan_share", "main_per_contact", "month_effect"):
+        value = R.decision_summary(res)[key]
+        assert _normalise(value) in summary, f"decision value {key}={value!r} missing"
 
     # No engagement outcome appears as a recommended action or an offer anywhere in the rendered text.
     engagement = [R.lever_label(code) for code in R.ENGAGEMENT_CODES]
-    for table_id in ("tbl-actions", "tbl-recommendations", "tbl-offers", "tbl-scenarios"):
+    for table_id in ("tbl-actions", "tbl-action-tests", "tbl-offers", "tbl-offer-plan", "tbl-scenarios"):
         block = raw.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
         for name in engagement + list(R.ENGAGEMENT_LABELS.values()):
             assert name.lower() not in _normalise(block).lower(), f"{name!r} in {table_id}"

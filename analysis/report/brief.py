@@ -157,6 +157,7 @@ def decision_facts(res: Results) -> dict[str, str]:
         "plan_profit": with_unit(fmt_num(h["plan_profit_retained"], 1, LANG), PROFIT_UNIT),
         "plan_share": fmt_pct(h["plan_share_of_profit_at_risk"], 0, LANG),
         "profit_at_risk_high": with_unit(fmt_int(h["profit_at_risk_upper_high_risk"], LANG), PROFIT_UNIT),
+        "max_risk": fmt_num(res["offers"]["p_decline"].max(), 2, LANG),
     }
     main = rows.get("more_marketing")
     if main is not None:
