@@ -336,14 +336,18 @@ class BootstrapResult:
 
 
 def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
-                   inner_splits: int = BOOTSTRAP_INNER_SPLITS) -> BootstrapTask:
-    """The fast path of the bootstrap: the inference model is linear in a design whose basis is fixed (the GAM,
-    the all-linear and the cluster-promotion logits), so a replicate refits only the coefficients (and the GAM's
-    weight) on resampled rows of one design matrix."""
+                   inner_splits: int = BOOTSTRAP_INNER_SPLITS, generic: bool = False) -> BootstrapTask:
+    """What every replicate needs. The fast path: the inference model is linear in a design whose basis is fixed
+    (the GAM, the all-linear and the cluster-promotion logits), so a replicate refits only the coefficients (and
+    the GAM's weight) on resampled rows of one design matrix. The generic path (the selected logit, which
+    re-searches its specification, the floor logit, or ``generic=True``): the candidate estimator refitted from
+    scratch on each resample."""
     from analysis.model import FORMULA_LOGITS
 
     code = pair.inference_code
-    if code == "gam_engagement":
+    if generic:
+        pass
+    elif code == "gam_engagement":
         est = pair.estimator
         X, penalty, alphas = est.design_matrix_, est.penalty_, tuple(est.alphas)
         designs = np.stack([est.design(frames.frames[key]) for key in frames.keys])
@@ -351,7 +355,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
         designs = np.stack([np.asarray(pair.inference.design(frames.frames[key]), dtype=float)
                             for key in frames.keys])
         X, penalty, alphas = designs[0], None, ()
-    else:
+    if generic or code not in ("gam_engagement", *(c for c in FORMULA_LOGITS if c != "logit_selected")):
         # the generic path: the candidate estimator refitted on each resample (its specification search, its
         # floor), evaluated on the frames through its own predict_proba
         from analysis.benchmark import candidate_models

@@ -9,7 +9,7 @@ seed and protocol, so that ``python -m analysis run`` can return at once.
 The manifest (``manifest.json``) records:
 
 ``run_id``, ``created`` (UTC, ISO 8601), ``seed``, ``protocol`` (``"full"`` or ``"quick"``) and
-``protocol_settings`` (the folds and repeats it means), ``python`` and ``packages`` (versions of the numerical
+``protocol_settings`` (the folds, repeats and bootstrap replicates it means), ``python`` and ``packages`` (versions of the numerical
 libraries), ``code`` (``sha256``: SHA-256 over the source files of ``analysis/`` and ``stats/``; ``files``: how
 many; ``git_commit`` when the checkout is a git repository, else null), ``inputs`` (SHA-256 of each export file)
 and ``results`` (SHA-256 of each file the run wrote). No absolute path of the machine is recorded.

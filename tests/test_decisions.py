@@ -278,13 +278,21 @@ def test_a_resample_without_a_category_level_is_drawn_again(monkeypatch):
         decisions._one_replicate(_tiny_task(X0, y), 4, 3)
 
 
-def test_bootstrap_task_refuses_a_model_it_cannot_refit(pairs):
-    pair, _ = pairs["linear"]
-    from dataclasses import replace
-
-    for code in ("logit_floor", "logit_selected"):
-        with pytest.raises(NotImplementedError, match=repr(code)):
-            decisions.bootstrap_task(replace(pair, inference_code=code), None, None, np.zeros(3))
+def test_generic_bootstrap_path_equals_the_fast_path_on_the_same_resamples(frame, pairs):
+    """The generic path (the candidate estimator refitted from scratch through statsmodels, as for the selected and
+    the floor logit) and the fast path (Newton on resampled rows of one design) refit the same all-linear logit on
+    the same resamples: every replicate's statistics agree."""
+    pair, p_label = pairs["linear"]
+    reference = actions.support_reference(frame)
+    frames, plan, fast = _task(pair, frame, p_label, reference)
+    generic = decisions.bootstrap_task(pair, frames, plan, frame[TARGET].to_numpy(), generic=True)
+    assert generic.estimator is not None and fast.estimator is None
+    a = decisions.bootstrap_procedure(fast, pair, seed=5, n_boot=4)
+    b = decisions.bootstrap_procedure(generic, pair, seed=5, n_boot=4)
+    pd.testing.assert_series_equal(a.estimates, b.estimates, rtol=1e-9)
+    pd.testing.assert_frame_equal(a.replicates, b.replicates, rtol=1e-6, atol=1e-9)
+    for name in a.drops:
+        np.testing.assert_allclose(a.drops[name], b.drops[name], rtol=1e-6, atol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------------------

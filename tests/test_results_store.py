@@ -53,7 +53,7 @@ def test_typical_manifest_records_the_run(first_run, export):
     assert "reused" not in out
     manifest = json.loads(files[MANIFEST_NAME])
     assert manifest["seed"] == SEED and manifest["protocol"] == "quick"
-    assert set(manifest["protocol_settings"]) == {"n_splits", "n_repeats", "inner_splits"}
+    assert set(manifest["protocol_settings"]) == {"n_splits", "n_repeats", "inner_splits", "n_bootstrap"}
     # the hashes, recomputed here with hashlib (and sha256sum when the system has it)
     for name, digest in manifest["inputs"].items():
         assert digest == hashlib.sha256((export / name).read_bytes()).hexdigest()
