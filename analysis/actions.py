@@ -22,7 +22,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.dictionary import FIELDS
 from analysis.features import PROMO_UPPER, with_promo_cluster
-from stats.link_margins import LinkModel, prediction_difference
+from stats.link_margins import LinkModel, design_difference
 
 #: Family-wise error rate of the action tests (Holm over the store actions: one hypothesis per action).
 ALPHA = 0.05
@@ -198,26 +198,33 @@ def scenarios(frame: pd.DataFrame, model: LinkModel, groups: dict[str, np.ndarra
     from stats._common import normal_quantile
 
     z = normal_quantile(conf_level)
+    # each lever's counterfactual and both designs once, over all customers; a group takes its rows
+    prepared = {}
+    for lever in levers:
+        counterfactual, room, eligible = apply_action(frame, lever, reference)
+        changed = room.any() and any(mask.any() for mask in groups.values())
+        prepared[lever.name] = (room, eligible, (model.design(frame), model.design(counterfactual)) if changed
+                                else None)
+    profit = frame["profit"].to_numpy(dtype=float)
     rows = []
     for name, mask in groups.items():
-        base = frame[mask]
+        mask = np.asarray(mask, dtype=bool)
         for lever in levers:
+            room, eligible, designs = prepared[lever.name]
             row = {"group": name, "action": lever.name, "kind": lever.kind, "assumption": lever.assumption,
-                   "n_customers": int(len(base)), "interval": "delta"}
-            if len(base) == 0:
-                rows.append(row | {"n_eligible": 0, "n_without_support": 0, "n_with_room": 0})
-                continue
-            counterfactual, room, eligible = apply_action(base, lever, reference)
-            n = int(room.sum())
-            row.update({"n_eligible": int(eligible.sum()), "n_without_support": int((eligible & ~room).sum()),
-                        "n_with_room": n})
+                   "n_customers": int(mask.sum()), "interval": "delta",
+                   "n_eligible": int((mask & eligible).sum()),
+                   "n_without_support": int((mask & eligible & ~room).sum())}
+            reached = mask & room
+            n = int(reached.sum())
+            row["n_with_room"] = n
             if n == 0:
                 rows.append(row)
                 continue
-            b, c = base[room], counterfactual[room]
-            mean = prediction_difference(model, b, c, conf_level=conf_level).iloc[0]
-            money = prediction_difference(model, b, c, weights=b["profit"].to_numpy(), normalize=False,
-                                          conf_level=conf_level).iloc[0]
+            X0, X1 = designs[0][reached], designs[1][reached]
+            mean = design_difference(model, X0, X1, conf_level=conf_level).iloc[0]
+            money = design_difference(model, X0, X1, weights=profit[reached], normalize=False,
+                                      conf_level=conf_level).iloc[0]
             effect, se = float(mean["difference"]), float(mean["std_error"])
             row.update({
                 "decline_rate_baseline": mean["estimate_baseline"],

@@ -26,7 +26,8 @@ from scipy.special import expit
 
 from ._common import check_conf_level, wald_columns
 
-__all__ = ["LinkModel", "logit_link_model", "prediction_difference", "average_marginal_effects"]
+__all__ = ["LinkModel", "logit_link_model", "prediction_difference", "design_difference",
+           "average_marginal_effects"]
 
 
 @dataclass
@@ -87,11 +88,20 @@ def prediction_difference(model: LinkModel, frame0: pd.DataFrame, frame1: pd.Dat
     -----
     ``J = Σ_i w_i [∂p_i/∂θ (frame1) − ∂p_i/∂θ (frame0)]``, ``se = sqrt(J V J')``.
     """
-    conf_level = check_conf_level(conf_level)
     if len(frame0) != len(frame1) or len(frame0) == 0:
         raise ValueError("frame0 and frame1 must have the same, non-zero number of rows")
-    w = _weights(weights, len(frame0), normalize)
-    X0, X1 = model.design(frame0), model.design(frame1)
+    return design_difference(model, model.design(frame0), model.design(frame1), weights, normalize, conf_level)
+
+
+def design_difference(model: LinkModel, X0: np.ndarray, X1: np.ndarray, weights=None, normalize: bool = True,
+                      conf_level: float = 0.95) -> pd.DataFrame:
+    """:func:`prediction_difference` from the two design matrices (already built, e.g. once for many groups
+    whose rows are taken from the same frames)."""
+    conf_level = check_conf_level(conf_level)
+    X0, X1 = np.asarray(X0, dtype=float), np.asarray(X1, dtype=float)
+    if X0.shape != X1.shape or len(X0) == 0:
+        raise ValueError("the two designs must have the same, non-zero number of rows")
+    w = _weights(weights, len(X0), normalize)
     p0, p1 = model.prob(model.params, X0), model.prob(model.params, X1)
     jac = w @ (model.jacobian(model.params, X1) - model.jacobian(model.params, X0))
     se = float(np.sqrt(max(jac @ model.cov @ jac, 0.0)))
