@@ -215,8 +215,9 @@ def summary_counts(offers: pd.DataFrame, customers_read: int) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``quantity, reason, customers``: ``customers_read`` (``customers_read``), ``scored``, and one
-        ``not_scored`` row per rule that excluded a customer of the batch (``reason``: the rule).
+        Columns ``quantity, reason, customers``: ``customers_read`` (the batch's customers after validation),
+        ``scored``, and one ``not_scored`` row per rule that excluded a customer of the batch (``reason``: the
+        rule).
     """
     not_scored = offers[offers["segment"] == NOT_SCORED]
     rows = [{"quantity": "customers_read", "reason": "", "customers": int(customers_read)},
@@ -339,10 +340,10 @@ def finish_run(out: Path, counts: ScoreCounts, spec: dict, offers: pd.DataFrame 
     drift = drift_table(counts.drift, spec)
     summary = summary_table(counts.summary, drift)
     warnings = list(counts.warnings)
-    totals = summary.set_index("quantity")["customers"]
-    n_rows = int(totals.get("scored", 0)) + int(summary.loc[summary["quantity"] == "not_scored", "customers"].sum())
-    if int(totals.get("scored", 0)) == 0:
-        warnings.append(f"no customer of the export could be scored: {out} lists all {n_rows} with the reason")
+    scored = int(summary.loc[summary["quantity"] == "scored", "customers"].sum())
+    if scored == 0:
+        listed = int(summary.loc[summary["quantity"] == "not_scored", "customers"].sum())
+        warnings.append(f"no customer of the export could be scored: {out} lists all {listed} with the reason")
     for row in drift[drift["status"] == "alert"].drop_duplicates("feature").itertuples():
         warnings.append(f"drift alert: {row.feature} {row.statistic} = {row.value:.3f} (alert at "
                         f"{row.threshold_alert:g})")
