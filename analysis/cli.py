@@ -20,6 +20,10 @@ EXIT_INVALID = 2
 EXIT_DRIFT = 3
 
 
+def _mib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:g}"
+
+
 def _print_errors(lines: list[str]) -> None:
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
@@ -53,32 +57,43 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    if args.engine == "memory" and args.scheduler is None and args.chunk_customers is None:
+    from analysis import streaming
+
+    out = Path(args.out)
+    if out.is_dir():
+        _print_errors([f"--out {out}: is a directory; give the path of the CSV file to write"])
+        return EXIT_INVALID
+    if out.parent.exists() and not out.parent.is_dir():
+        _print_errors([f"--out {out}: {out.parent} is not a directory"])
+        return EXIT_INVALID
+    engine = args.engine
+    if engine == "memory" and (args.scheduler is not None or args.chunk_customers is not None):
+        raise ValueError("--scheduler and --chunk-customers do not apply to the in-memory engine (--engine memory)")
+    if engine == "auto":
+        if args.scheduler is not None:
+            raise ValueError("--scheduler is only used with --engine dask")
+        from analysis.scoring import load_scoring_model
+
+        load_scoring_model(Path(args.results_dir))  # a missing or broken model: its one error line, nothing else
+        engine, reason = streaming.choose_engine(paths.resolve_data_dir(args.data_dir))
+        if reason:
+            print(f"engine: {engine} ({reason})", file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if engine == "memory":
         from analysis.scoring import score_export
 
-        out = Path(args.out)
-        if out.is_dir():
-            _print_errors([f"--out {out}: is a directory; give the path of the CSV file to write"])
-            return EXIT_INVALID
-        if out.parent.exists() and not out.parent.is_dir():
-            _print_errors([f"--out {out}: {out.parent} is not a directory"])
-            return EXIT_INVALID
-        out.parent.mkdir(parents=True, exist_ok=True)
         run = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=out)
-        for warning in run.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        for path in (run.offers_path, run.drift_path, run.summary_path):
-            print(f"wrote {path}")
-        if args.fail_on_drift and run.drift_alerts:
-            print(f"error: drift alert on {', '.join(run.drift_alerts)} (--fail-on-drift)", file=sys.stderr)
-            return EXIT_DRIFT
     else:
-        from analysis.streaming import DEFAULT_CHUNK_CUSTOMERS, score_streaming
-
-        chunk = DEFAULT_CHUNK_CUSTOMERS if args.chunk_customers is None else args.chunk_customers
-        out = score_streaming(args.data_dir, Path(args.results_dir), Path(args.out), engine=args.engine,
-                              scheduler=args.scheduler, chunk_customers=chunk)
-        print(f"wrote {out}")
+        chunk = streaming.DEFAULT_CHUNK_CUSTOMERS if args.chunk_customers is None else args.chunk_customers
+        run = streaming.score_streaming(args.data_dir, Path(args.results_dir), out, engine=engine,
+                                        scheduler=args.scheduler, chunk_customers=chunk)
+    for warning in run.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for path in (run.offers_path, run.drift_path, run.summary_path):
+        print(f"wrote {path}")
+    if args.fail_on_drift and run.drift_alerts:
+        print(f"error: drift alert on {', '.join(run.drift_alerts)} (--fail-on-drift)", file=sys.stderr)
+        return EXIT_DRIFT
     return 0
 
 
@@ -163,20 +178,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
+    from analysis.streaming import AUTO_STREAM_BYTES, DEFAULT_CHUNK_CUSTOMERS
+
     p = sub.add_parser("score", help="write per-customer offers for a new export (no target needed)")
     data_dir(p)
     p.add_argument("--results-dir", default=str(paths.RESULTS_DIR), help="where `run` saved the fitted model")
-    p.add_argument("--out", required=True, help="output CSV of offers (with --engine memory, drift.csv and "
-                                                "score_summary.csv are written beside it)")
+    p.add_argument("--out", required=True, help="output CSV of offers (drift.csv and score_summary.csv are "
+                                                "written beside it)")
     p.add_argument("--fail-on-drift", action="store_true",
-                   help=f"exit with status {EXIT_DRIFT} when a drift check alerts")
-    p.add_argument("--engine", choices=("memory", "stream", "dask"), default="memory",
-                   help="memory: the whole export at once; stream: customer by customer range in bounded memory; "
-                        "dask: the same ranges on a Dask cluster (needs --scheduler)")
+                   help=f"exit with status {EXIT_DRIFT} when a drift check alerts (every engine)")
+    p.add_argument("--engine", choices=("auto", "memory", "stream", "dask"), default="auto",
+                   help="auto (default): memory when the four export files hold at most "
+                        f"{_mib(AUTO_STREAM_BYTES)} MiB together (about 150,000 customers), stream above "
+                        "(the choice is printed on stderr; docs/engines.md has the measurement); "
+                        "memory: the whole export at once (peak memory grows with the export); stream: customer "
+                        "id range by range in bounded memory; dask: the same ranges on a Dask cluster "
+                        "(needs --scheduler)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of the Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
     p.add_argument("--chunk-customers", type=int, default=None, metavar="N",
-                   help="customers scored at a time with --engine stream or dask (default 200000)")
+                   help="customers scored at a time with --engine stream or dask, or auto when it streams "
+                        f"(default {DEFAULT_CHUNK_CUSTOMERS})")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("fetch-data", help="download the four public exports into data/raw/")

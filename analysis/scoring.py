@@ -215,15 +215,15 @@ def drift_table(counts: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
 
 
-def score_summary(offers: pd.DataFrame, drift: pd.DataFrame, customers_read: int) -> pd.DataFrame:
-    """The short report of a ``score`` run.
+def summary_counts(offers: pd.DataFrame, customers_read: int) -> pd.DataFrame:
+    """The customers of one batch by outcome; counts of batches add up (summed by ``quantity, reason``).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``quantity, reason, customers``: ``customers_read``, ``scored``, one ``not_scored`` row per
-        reason (rule), and ``drift_alerts`` / ``drift_watch`` (in ``customers``: the number of features with
-        that status).
+        Columns ``quantity, reason, customers``: ``customers_read`` (the batch's customers after validation),
+        ``scored``, and one ``not_scored`` row per rule that excluded a customer of the batch (``reason``: the
+        rule).
     """
     not_scored = offers[offers["segment"] == NOT_SCORED]
     rows = [{"quantity": "customers_read", "reason": "", "customers": int(customers_read)},
@@ -231,10 +231,65 @@ def score_summary(offers: pd.DataFrame, drift: pd.DataFrame, customers_read: int
     steps = not_scored["reason"].str.split(":", n=1).str[0]
     for step, n in steps.value_counts(sort=False).sort_index().items():
         rows.append({"quantity": "not_scored", "reason": step, "customers": int(n)})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def summary_table(counts: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
+    """``score_summary.csv`` from (the :func:`summary_counts` of one or more batches) and the drift table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``quantity, reason, customers``: ``customers_read``, ``scored``, one ``not_scored`` row per
+        reason (rule, in alphabetical order), and ``drift_alerts`` / ``drift_watch`` (in ``customers``: the
+        number of features with that status).
+    """
+    totals = counts.groupby(["quantity", "reason"])["customers"].sum()
+    rows = [{"quantity": q, "reason": "", "customers": int(totals.get((q, ""), 0))}
+            for q in ("customers_read", "scored")]
+    if "not_scored" in totals.index.get_level_values("quantity"):
+        for step, n in totals.loc["not_scored"].sort_index().items():
+            rows.append({"quantity": "not_scored", "reason": step, "customers": int(n)})
     for status in ("alert", "watch"):
         rows.append({"quantity": {"alert": "drift_alerts", "watch": "drift_watch"}[status], "reason": "",
                      "customers": int(drift.loc[drift["status"] == status, "feature"].nunique())})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def score_summary(offers: pd.DataFrame, drift: pd.DataFrame, customers_read: int) -> pd.DataFrame:
+    """The short report of a ``score`` run over one batch: :func:`summary_table` of :func:`summary_counts`."""
+    return summary_table(summary_counts(offers, customers_read), drift)
+
+
+@dataclass(frozen=True)
+class ScoreCounts:
+    """What ``drift.csv`` and ``score_summary.csv`` are computed from, for one batch of customers or for the
+    sum of several: counts that add up over batches, so that an export scored range by range gives the same
+    tables as scored at once (without a second pass over it).
+
+    ``drift``: :func:`drift_counts`; ``summary``: :func:`summary_counts`; ``warnings``: the validation
+    warnings of the batch (lines about the files' headers, the same in every batch of one export).
+    """
+
+    drift: pd.DataFrame
+    summary: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def of_batch(cls, table: pd.DataFrame, offers: pd.DataFrame, spec: dict, customers_read: int,
+                 warnings=()) -> ScoreCounts:
+        """The counts of one batch: ``table`` and ``offers`` as given to :func:`drift_counts`."""
+        return cls(drift_counts(table, offers, spec), summary_counts(offers, customers_read), tuple(warnings))
+
+    @classmethod
+    def total(cls, parts) -> ScoreCounts:
+        """The counts of several batches together (a warning once, in order of first appearance)."""
+        parts = list(parts)
+        if not parts:
+            raise ValueError("no batch counts to add up")
+        return cls(pd.concat([p.drift for p in parts], ignore_index=True),
+                   pd.concat([p.summary for p in parts], ignore_index=True),
+                   tuple(dict.fromkeys(w for p in parts for w in p.warnings)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -242,12 +297,13 @@ def score_summary(offers: pd.DataFrame, drift: pd.DataFrame, customers_read: int
 # ---------------------------------------------------------------------------------------------------
 @dataclass
 class ScoreRun:
-    """What a ``score`` run wrote and what it has to say."""
+    """What a ``score`` run wrote and what it has to say (``offers`` is None when the engine streamed them
+    to ``offers_path`` without holding them)."""
 
     offers_path: Path
     drift_path: Path
     summary_path: Path
-    offers: pd.DataFrame
+    offers: pd.DataFrame | None
     drift: pd.DataFrame
     summary: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
@@ -279,6 +335,31 @@ def load_scoring_model(results_dir: Path) -> dict:
     return spec
 
 
+def report_paths(out: Path) -> tuple[Path, Path]:
+    """Where ``drift.csv`` and ``score_summary.csv`` go: beside the offers."""
+    return Path(out).parent / "drift.csv", Path(out).parent / "score_summary.csv"
+
+
+def finish_run(out: Path, counts: ScoreCounts, spec: dict, offers: pd.DataFrame | None = None) -> ScoreRun:
+    """``drift.csv`` and ``score_summary.csv`` from the (summed) counts of every batch, written beside the
+    offers ``out`` (already written), and the run's warnings; every engine ends here."""
+    drift = drift_table(counts.drift, spec)
+    summary = summary_table(counts.summary, drift)
+    warnings = list(counts.warnings)
+    scored = int(summary.loc[summary["quantity"] == "scored", "customers"].sum())
+    if scored == 0:
+        listed = int(summary.loc[summary["quantity"] == "not_scored", "customers"].sum())
+        warnings.append(f"no customer of the export could be scored: {out} lists all {listed} with the reason")
+    for row in drift[drift["status"] == "alert"].drop_duplicates("feature").itertuples():
+        warnings.append(f"drift alert: {row.feature} {row.statistic} = {row.value:.3f} (alert at "
+                        f"{row.threshold_alert:g})")
+    drift_path, summary_path = report_paths(out)
+    _write_csv(drift, drift_path)
+    _write_csv(summary, summary_path)
+    return ScoreRun(Path(out), drift_path, summary_path, offers=offers, drift=drift, summary=summary,
+                    warnings=warnings)
+
+
 def score_export(data_dir, results_dir: Path, out: Path) -> ScoreRun:
     """Read, validate and score a new export; write the offers to ``out`` and ``drift.csv`` and
     ``score_summary.csv`` beside it (each through a temporary file renamed at the end)."""
@@ -291,18 +372,8 @@ def score_export(data_dir, results_dir: Path, out: Path) -> ScoreRun:
                            ignore_target=True, revenue_medians=rules["revenue_medians"],
                            open_categories=OPEN_CATEGORIES)
     offers = score_table(dataset.model_table, dataset.data.excluded, spec)
-    drift = drift_table(drift_counts(dataset.model_table, offers, spec), spec)
-    summary = score_summary(offers, drift, customers_read=len(dataset.data.customers))
-    warnings = list(dataset.validated.warnings)
-    n_scored = int((offers["segment"] != NOT_SCORED).sum())
-    if n_scored == 0:
-        warnings.append(f"no customer of the export could be scored: {out} lists all {len(offers)} with the "
-                        "reason")
-    for row in drift[drift["status"] == "alert"].drop_duplicates("feature").itertuples():
-        warnings.append(f"drift alert: {row.feature} {row.statistic} = {row.value:.3f} (alert at "
-                        f"{row.threshold_alert:g})")
+    counts = ScoreCounts.of_batch(dataset.model_table, offers, spec, customers_read=len(dataset.data.customers),
+                                  warnings=dataset.validated.warnings)
     out.parent.mkdir(parents=True, exist_ok=True)
-    paths = (out, out.parent / "drift.csv", out.parent / "score_summary.csv")
-    for frame, path in zip((offers, drift, summary), paths):
-        _write_csv(frame, path)
-    return ScoreRun(*paths, offers=offers, drift=drift, summary=summary, warnings=warnings)
+    _write_csv(offers, out)
+    return finish_run(out, counts, spec, offers=offers)

@@ -2,7 +2,7 @@
 
 The export is cut by customer into buckets small enough for the ordinary in-memory path, and every bucket goes
 through that path (read → validate → customer table → business rules → score) unchanged, so the offers are the
-same, bit for bit, as ``score --engine memory`` gives. Four passes:
+same, bit for bit, as ``score --engine memory`` gives, and so are ``drift.csv`` and ``score_summary.csv``. Passes:
 
 0. The ids of ``market_file.csv`` are sampled (one column, in chunks) to cut the id range into ``K`` ranges of
    about ``chunk_customers`` customers each.
@@ -10,13 +10,15 @@ same, bit for bit, as ``score --engine memory`` gives. Four passes:
    rounded), and each row is appended to its bucket's mini export in the file's own separator and decimal mark,
    with its physical line in the original file kept beside it. Rows of one customer land in the same bucket
    from all four files, because the bucket is a function of the id's numeric value.
-2. Each bucket is read, validated and turned into the customer table; the regular-customer rule is applied and
-   the revenues of the regular customers are counted by distinct value. The counts of all buckets give the
-   export-wide monthly medians exactly (:func:`stats.counts.median_from_counts`), which the extreme-revenue rule
-   needs: a bucket's own median would exclude different customers than the whole export's.
-3. Each bucket gets the extreme-revenue rule with the export-wide medians and is scored; its offers are appended
-   to a temporary file that is renamed to the output at the end. Buckets are id ranges in increasing order, so
-   the output is sorted by id as the in-memory path's is.
+2. Each bucket is read, validated and turned into the customer table, and the business rules are applied with
+   the training reference values saved in the model file (as the in-memory engine applies them: a customer's
+   result does not depend on who else is in the export or in the same range).
+3. Each bucket is scored; its offers are appended to a temporary file that is renamed to the output at the end,
+   and its drift and summary counts (:class:`analysis.scoring.ScoreCounts`: histogram counts on the training
+   bins, level counts, predicted-risk counts, customers read, scored and not scored by rule) are left in the
+   bucket. Buckets are id ranges in increasing order, so the output is sorted by id as the in-memory path's is.
+4. The counts of all buckets are added up into ``drift.csv`` and ``score_summary.csv`` (the same bytes as the
+   in-memory engine writes; no second pass over the export).
 
 Errors name the original file and line: a bucket's violations are mapped back through its line side file, and
 the violations of all buckets are merged into what validation of the whole export reports (the first failing
@@ -25,7 +27,11 @@ stage, in its order, the first 50 and the total). Peak memory is set by
 
 With ``engine="dask"`` passes 2 and 3 are Dask DataFrames whose partitions are the buckets, computed on the
 cluster at ``scheduler``; the buckets are written (pass 1, on the machine that runs ``score``) to ``work_dir``,
-which the workers must be able to read at the same path, as they must the model in ``results_dir``.
+which the workers must be able to read and write at the same path, as they must read the model in
+``results_dir``; pass 4 reads the counts the workers left there.
+
+``score --engine auto`` (:func:`choose_engine`) reads an export of at most :data:`AUTO_STREAM_BYTES` whole and
+streams a larger one.
 """
 
 from __future__ import annotations
@@ -58,6 +64,13 @@ from analysis.validate import MAX_REPORTED, RULES, validate_exports
 from stats.counts import median_from_counts, value_counts
 
 ENGINES = ("memory", "stream", "dask")
+#: ``score --engine auto`` streams an export whose four files hold more than this many bytes together, and
+#: reads it whole otherwise. Measured (docs/engines.md): the in-memory engine's peak RSS grows by about
+#: 6 MiB per MiB of export (2.2 GiB at 1,000,000 customers, 315 MiB of files), the stream engine's stays at
+#: 0.5–0.65 GiB whatever the size; at 48 MiB (about 150,000 customers) the in-memory peak is still below
+#: the stream engine's, and it is the faster engine there, so --engine auto never peaks above what
+#: --engine stream would.
+AUTO_STREAM_BYTES = 48 * 2**20
 #: Customers per bucket: the in-memory path needs about 1.8 GB for 1 M customers, so 200 k stay well under 1 GB.
 DEFAULT_CHUNK_CUSTOMERS = 200_000
 #: Rows of one file read at a time in pass 1 (as text: about 1 kB per row of market_file at most).
@@ -69,21 +82,30 @@ OFFER_DTYPES = {"id": "int64", "p_decline": "float64", "profit": "float64", "seg
                 "offer": "object", "risk_drop": "float64",
                 "risk_drop_conf_low": "float64", "risk_drop_conf_high": "float64", "reason": "object"}
 COUNT_COLUMNS = ["column", "value", "count"]
+#: The file in each bucket with its drift and summary counts (written by :func:`score_bucket`).
+COUNTS_NAME = "counts.pkl"
 
 
 # --- the one place that calls analysis.scoring ------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
-def batch_scorer(results_dir: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
-    """The scoring of ONE in-memory batch: ``scorer(model_table, excluded) -> offers``, with the model of
-    ``results_dir`` loaded once per process (each Dask worker loads it from the same path).
+def batch_scorer(results_dir: str) -> Callable[..., tuple[pd.DataFrame, object]]:
+    """The scoring of ONE in-memory batch: ``scorer(model_table, excluded, customers_read, warnings) ->
+    (offers, counts)``, with the model of ``results_dir`` loaded once per process (each Dask worker loads it
+    from the same path); ``counts`` (:class:`analysis.scoring.ScoreCounts`) are the batch's drift and summary
+    counts, which add up over the batches.
 
-    Every call into :mod:`analysis.scoring` is here, so that a new model file format changes this function only.
+    Every call into :mod:`analysis.scoring` is in this section, so that a new model file format changes it only.
     """
-    from analysis.scoring import load_scoring_model, score_table
+    from analysis.scoring import ScoreCounts, load_scoring_model, score_table
 
     spec = load_scoring_model(Path(results_dir))
-    return lambda table, excluded: score_table(table, excluded, spec)
+
+    def score(table: pd.DataFrame, excluded: pd.DataFrame, customers_read: int, warnings=()):
+        offers = score_table(table, excluded, spec)
+        return offers, ScoreCounts.of_batch(table, offers, spec, customers_read, warnings)
+
+    return score
 
 
 def scoring_rules(results_dir: str) -> dict:
@@ -92,6 +114,59 @@ def scoring_rules(results_dir: str) -> dict:
     from analysis.scoring import load_scoring_model
 
     return dict(load_scoring_model(Path(results_dir))["rules"])
+
+
+def finish_scoring(out: Path, results_dir: str, partition: Partition):
+    """``drift.csv`` and ``score_summary.csv`` beside ``out`` from the counts every range left in its bucket
+    (:func:`score_bucket`), added up: the same tables as the in-memory engine computes from the whole export.
+
+    Returns
+    -------
+    analysis.scoring.ScoreRun
+        With ``offers`` None (they are in ``out``, never all in memory).
+    """
+    from analysis.scoring import ScoreCounts, finish_run, load_scoring_model
+
+    parts = []
+    for bucket in partition.buckets:
+        path = bucket / COUNTS_NAME
+        if not path.exists():  # every range is scored before this point: a missing file is a bug, not data
+            raise RuntimeError(f"range {bucket.name} left no counts ({path}): was it scored?")
+        with open(path, "rb") as handle:
+            parts.append(pickle.load(handle))
+    return finish_run(out, ScoreCounts.total(parts), load_scoring_model(Path(results_dir)))
+
+
+# --- --engine auto ---------------------------------------------------------------------------------------------
+
+def export_bytes(data_dir: Path) -> int | None:
+    """Bytes of the four export files together (their sizes on disk, nothing read); None when one of them is
+    missing or not a regular file (the engine then reports it in its own words)."""
+    paths = [Path(data_dir) / name for name in EXPORT_FILES]
+    if not all(p.is_file() for p in paths):
+        return None
+    return sum(p.stat().st_size for p in paths)
+
+
+def choose_engine(data_dir: Path, threshold: int | None = None) -> tuple[str, str]:
+    """The engine of ``score --engine auto`` for the export in ``data_dir``, and why (one line, '' when the
+    files are not all there: the in-memory engine then names what is missing).
+
+    ``"memory"`` when the four files hold at most ``threshold`` bytes together, else ``"stream"``. The size
+    on disk rather than a customer count: it is known without reading the files, and the in-memory engine's
+    peak memory grows with the bytes it parses (about 330 bytes of export per customer, synthetic or real).
+    ``threshold`` defaults to :data:`AUTO_STREAM_BYTES`, read when called.
+    """
+    threshold = AUTO_STREAM_BYTES if threshold is None else threshold
+    size = export_bytes(data_dir)
+    if size is None:
+        return "memory", ""
+    mib = size / 2**20
+    if size <= threshold:
+        return "memory", (f"the export holds {mib:.1f} MiB, at most the {threshold / 2**20:g} MiB up to which "
+                          "--engine auto reads it whole")
+    return "stream", (f"the export holds {mib:.1f} MiB, above the {threshold / 2**20:g} MiB up to which "
+                      "--engine auto reads it whole")
 
 
 # --- pass 1: the four files cut into buckets -----------------------------------------------------------------------
@@ -358,7 +433,8 @@ def validate_bucket(bucket: str | Path, rules: dict | None = None) -> pd.DataFra
     """Pass 2 on one bucket: the in-memory scoring's data stage (read, validate with the target column ignored and
     unknown text categories let through, customer table, business rules with the training reference values).
 
-    Writes ``customers.pkl`` (the model table and the excluded customers) into the bucket, or ``violations.pkl``
+    Writes ``customers.pkl`` (the model table, the excluded customers, the number of customers read and the
+    validation warnings) into the bucket, or ``violations.pkl``
     (with original lines) when the bucket breaks the schema: violations are data here, not an exception, so that
     they survive the trip from a Dask worker.
 
@@ -386,7 +462,8 @@ def validate_bucket(bucket: str | Path, rules: dict | None = None) -> pd.DataFra
             pickle.dump((found, err.n_total), handle)
         return empty
     with open(bucket / "customers.pkl", "wb") as handle:
-        pickle.dump((dataset.model_table, dataset.data.excluded), handle)
+        pickle.dump((dataset.model_table, dataset.data.excluded, len(dataset.data.customers),
+                     tuple(dataset.validated.warnings)), handle)
     return empty
 
 
@@ -426,16 +503,26 @@ def extreme_revenue_rule(regular: pd.DataFrame, medians: pd.Series,
 def score_bucket(bucket: str | Path, results_dir: str, medians: dict | None = None) -> pd.DataFrame:
     """Pass 3 on one bucket (after :func:`validate_bucket`): the scoring of the batch.
 
+    Also writes the batch's drift and summary counts (:class:`analysis.scoring.ScoreCounts`) to
+    ``counts.pkl`` in the bucket, where :func:`finish_scoring` adds them up (through a temporary file renamed
+    into place, so that a task a Dask worker runs twice leaves one whole file).
+
     Returns
     -------
     pandas.DataFrame
         The offers of the bucket's customers, as :func:`analysis.scoring.score_table` returns them.
     """
-    with open(Path(bucket) / "customers.pkl", "rb") as handle:
-        model_table, excluded = pickle.load(handle)
-    if len(model_table) == 0 and len(excluded) == 0:
+    bucket = Path(bucket)
+    with open(bucket / "customers.pkl", "rb") as handle:
+        model_table, excluded, customers_read, warnings = pickle.load(handle)
+    offers, counts = batch_scorer(str(results_dir))(model_table, excluded, customers_read, warnings)
+    temporary = bucket / f".{COUNTS_NAME}.{os.getpid()}"
+    with open(temporary, "wb") as handle:
+        pickle.dump(counts, handle)
+    os.replace(temporary, bucket / COUNTS_NAME)
+    if len(offers) == 0:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in OFFER_DTYPES.items()})
-    return batch_scorer(str(results_dir))(model_table, excluded)
+    return offers
 
 
 # Validation checks values (every rule, every file) before structure, and stops after the first stage that fails;
@@ -488,9 +575,9 @@ def _raise_violations(partition: Partition) -> None:
 
 def score_streaming(data_dir, results_dir: Path, out: Path, engine: str = "stream", scheduler: str | None = None,
                     chunk_customers: int = DEFAULT_CHUNK_CUSTOMERS, work_dir: Path | None = None,
-                    rows: int = CHUNK_ROWS) -> Path:
-    """Score a new export bucket by bucket and write the offers CSV to ``out`` (the same file as
-    :func:`analysis.scoring.score_export` writes).
+                    rows: int = CHUNK_ROWS):
+    """Score a new export bucket by bucket and write the offers CSV to ``out``, and ``drift.csv`` and
+    ``score_summary.csv`` beside it (the same three files as :func:`analysis.scoring.score_export` writes).
 
     Parameters
     ----------
@@ -502,6 +589,12 @@ def score_streaming(data_dir, results_dir: Path, out: Path, engine: str = "strea
     work_dir
         Where the buckets are written (deleted at the end); by default a temporary directory beside ``out``.
         With Dask it must be readable by every worker at the same path.
+
+    Returns
+    -------
+    analysis.scoring.ScoreRun
+        The paths written, the drift and summary tables and the warnings; ``offers`` is None (they are in
+        ``out`` only).
 
     Raises
     ------
@@ -533,10 +626,11 @@ def score_streaming(data_dir, results_dir: Path, out: Path, engine: str = "strea
         else:
             _score_dask(partition, str(results_dir), scheduler, partial)
         os.replace(partial, out)
+        # The counts each range left beside its offers, added up: no second pass over the export.
+        return finish_scoring(out, str(results_dir), partition)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         partial.unlink(missing_ok=True)
-    return out
 
 
 def _append(frames, path: Path) -> None:

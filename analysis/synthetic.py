@@ -59,6 +59,13 @@ customers (at least one when there are standard customers), «Косметика
 ``zero_revenue_customers`` customers get 0.0 revenue in one or both earlier months;
 ``extreme_revenue_customers`` customers get a current-month revenue 18–22 times their own.
 
+Drift
+-----
+``scale={"marketing_6m": 0.5}`` multiplies a numeric column of every customer by a factor AFTER the target
+is drawn and rounds it to the column's written decimals (half to even): the customers and their target are
+those of the unscaled export, only what is recorded has shifted. An export to test the drift checks of
+``score`` (``--scale marketing_6m=0.5`` on the command line).
+
 Randomness comes from three independent streams of ``numpy.random.SeedSequence(seed)``: the customers
 (features and target), the anomalies, and the rendering (typos, row order). So for a seed the customers
 are the same with or without anomalies, and the same in :func:`customer_table`, :func:`generate_exports`
@@ -67,7 +74,7 @@ and :func:`write_exports`.
 Command line::
 
     python -m analysis.synthetic --customers 10000 --seed 1 --out DIR [--no-target]
-                                 [--zero-revenue K] [--extreme-revenue K]
+                                 [--zero-revenue K] [--extreme-revenue K] [--scale COLUMN=FACTOR ...]
 """
 
 from __future__ import annotations
@@ -223,6 +230,9 @@ _DECIMALS = {
     "revenue_current": 1,
     "profit": 2,
 }
+#: Columns ``scale`` may multiply: the numbers of the customer table (not the id, the target or the labels).
+SCALABLE_COLUMNS = tuple(c for c in TABLE_COLUMNS
+                         if c not in ("id", TARGET, "service_type", "popular_category", "contact_allowed"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -292,6 +302,21 @@ def _apply_anomalies(raw: dict[str, np.ndarray], n_zero: int, n_extreme: int, rn
     raw["revenue_current"][extreme] = np.rint(raw["revenue_current"][extreme] * factor).astype(np.int64)
 
 
+def _apply_scale(table: pd.DataFrame, scale: dict[str, float]) -> pd.DataFrame:
+    """``table`` with each column of ``scale`` multiplied by its factor, rounded to the written decimals."""
+    table = table.copy()
+    for column, factor in scale.items():
+        if column not in SCALABLE_COLUMNS:
+            raise ValueError(f"cannot scale {column!r}: a numeric column of the customer table is needed "
+                             f"({', '.join(SCALABLE_COLUMNS)})")
+        if not (np.isfinite(factor) and factor > 0):
+            raise ValueError(f"the factor of {column!r} must be a positive number, got {factor!r}")
+        unit = 10 ** _DECIMALS.get(column, 0)
+        values = np.rint(np.rint(table[column].to_numpy(dtype=float) * unit) * factor).astype(np.int64)
+        table[column] = values / unit if column in _DECIMALS else values
+    return table
+
+
 def _table_from_raw(raw: dict[str, np.ndarray], target: np.ndarray) -> pd.DataFrame:
     n = len(target)
     cols: dict[str, object] = {"id": np.arange(FIRST_ID, FIRST_ID + n, dtype=np.int64), TARGET: target}
@@ -314,6 +339,7 @@ def customer_table(
     *,
     zero_revenue_customers: int = 0,
     extreme_revenue_customers: int = 0,
+    scale: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """The synthetic customers as the clean English customer table.
 
@@ -326,6 +352,9 @@ def customer_table(
         and :func:`write_exports`.
     zero_revenue_customers, extreme_revenue_customers
         As in :func:`generate_exports` (the other customers do not change).
+    scale
+        Column → factor: the column of every customer multiplied after the target is drawn (module docstring,
+        "Drift"); any column of :data:`SCALABLE_COLUMNS`.
 
     Returns
     -------
@@ -341,7 +370,8 @@ def customer_table(
     eta = _eta_from_codes(raw)
     target = (rng.random(n_customers) < _expit(eta)).astype(np.int64)
     _apply_anomalies(raw, zero_revenue_customers, extreme_revenue_customers, anomalies)
-    return _table_from_raw(raw, target)
+    table = _table_from_raw(raw, target)
+    return _apply_scale(table, scale) if scale else table
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -496,12 +526,13 @@ def _frames(rendered: dict[str, list[tuple[str, _Column]]]) -> dict[str, pd.Data
     }
 
 
-def _prepare(n_customers, seed, with_target, zero_revenue_customers, extreme_revenue_customers):
+def _prepare(n_customers, seed, with_target, zero_revenue_customers, extreme_revenue_customers, scale=None):
     table = customer_table(
         n_customers,
         seed,
         zero_revenue_customers=zero_revenue_customers,
         extreme_revenue_customers=extreme_revenue_customers,
+        scale=scale,
     )
     return _render(table, seed, with_target)
 
@@ -512,6 +543,7 @@ def generate_exports(
     with_target: bool = True,
     zero_revenue_customers: int = 0,
     extreme_revenue_customers: int = 0,
+    scale: dict[str, float] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The four raw exports of :func:`customer_table` ``(n_customers, seed)``.
 
@@ -526,6 +558,8 @@ def generate_exports(
         Number of customers with 0.0 revenue in one or both of the two earlier months.
     extreme_revenue_customers
         Number of customers whose current-month revenue is 18–22 times what it would have been.
+    scale
+        As in :func:`customer_table`: columns multiplied by a factor (a drifted export).
 
     Returns
     -------
@@ -534,7 +568,8 @@ def generate_exports(
         the export typos, long files with the periods of each customer in a random order; the dtypes
         ``pandas.read_csv`` gives the written files (``int64``, ``float64``, ``str``).
     """
-    return _frames(_prepare(n_customers, seed, with_target, zero_revenue_customers, extreme_revenue_customers))
+    return _frames(_prepare(n_customers, seed, with_target, zero_revenue_customers, extreme_revenue_customers,
+                            scale))
 
 
 # --- text ------------------------------------------------------------------------------------------
@@ -617,13 +652,15 @@ def write_exports(
     with_target: bool = True,
     zero_revenue_customers: int = 0,
     extreme_revenue_customers: int = 0,
+    scale: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write the four exports of :func:`generate_exports` in the store's exact format.
 
     UTF-8 without BOM, CRLF line ends; ``,`` and ``.`` in ``market_file.csv``, ``market_money.csv``,
     ``market_time.csv``; ``;`` and decimal comma in ``money.csv``. Numbers are written as in the real
     exports: integers plain, decimals like Python's float repr (``3.4``, ``0.0``, ``4472.0``), profits with
-    a comma and no trailing zeros (``4,16``, ``1,4``, ``5``). ``directory`` is created if missing.
+    a comma and no trailing zeros (``4,16``, ``1,4``, ``5``). ``directory`` is created if missing. ``scale``:
+    as in :func:`customer_table`.
 
     Returns
     -------
@@ -632,7 +669,7 @@ def write_exports(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    rendered = _prepare(n_customers, seed, with_target, zero_revenue_customers, extreme_revenue_customers)
+    rendered = _prepare(n_customers, seed, with_target, zero_revenue_customers, extreme_revenue_customers, scale)
     paths = {}
     for file, cols in rendered.items():
         sep, point = (";", ",") if file == MONEY else (",", ".")
@@ -659,7 +696,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="customers with 0.0 revenue in earlier months")
     parser.add_argument("--extreme-revenue", type=int, default=0, metavar="K",
                         help="customers with ~20x current-month revenue")
+    parser.add_argument("--scale", action="append", default=[], metavar="COLUMN=FACTOR",
+                        help="multiply a numeric column by FACTOR after the target is drawn (a drifted export, "
+                             "e.g. marketing_6m=0.5); repeatable")
     args = parser.parse_args(argv)
+    scale = {}
+    for item in args.scale:
+        column, _, factor = item.partition("=")
+        try:
+            scale[column.strip()] = float(factor)
+        except ValueError:
+            parser.error(f"--scale {item!r}: expected COLUMN=FACTOR, e.g. marketing_6m=0.5")
     start = time.perf_counter()
     try:
         paths = write_exports(
@@ -669,6 +716,7 @@ def main(argv: list[str] | None = None) -> int:
             with_target=not args.no_target,
             zero_revenue_customers=args.zero_revenue,
             extreme_revenue_customers=args.extreme_revenue,
+            scale=scale,
         )
     except ValueError as exc:
         parser.error(str(exc))

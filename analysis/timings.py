@@ -3,14 +3,16 @@
 Sections (``--only``; ``make bench BENCH_ARGS="--only report scaling"``): ``report``, the three ``make report``
 timings of issue 12 in a fresh copy of the project (empty ``results/`` and render cache, nothing changed, a
 prose-only edit of report.qmd; targets 22 s, 8 s, 10 s); ``scaling``, ``run`` on 5,000 and 20,000 synthetic
-customers (target for 20,000: 10 minutes); ``stages``, the rows below.
+customers (target for 20,000: 10 minutes); ``stages``, the rows below; ``stream``, only the "score stream" rows
+(and the ``run`` on the real data that fits their model).
 
 Each configuration runs in its own subprocess so that its peak memory (maximum resident set size, read
-with ``getrusage`` after each stage, hence "peak so far") is its own. Targets (from the issues): data stage
+after each stage from ``VmHWM``, hence "peak so far"; see :func:`_peak_mib`) is its own. Targets (from the issues): data stage
 for 1 M customers ≤ 20 s and ≤ 4 GiB, 10× more customers ≤ 12× the time; logit fit on 1 M ≤ 30 s; scoring
-1 M end to end ≤ 30 s and ≤ 4 GiB; ``run`` on the real data ≤ 60 s; ``score --engine stream`` on 10 M
-customers (about 70 M CSV rows) with peak RSS ≤ 3 GiB, and 10× the customers ≤ 11× the time (rows "score
-stream", sizes ``--stream-sizes``).
+1 M end to end ≤ 30 s and ≤ 4 GiB; ``run`` on the real data ≤ 60 s; ``score --engine stream --fail-on-drift``
+on 10 M customers (about 70 M CSV rows) with ``marketing_6m`` halved, with peak RSS ≤ 3 GiB, ``drift.csv`` and
+``score_summary.csv`` over every customer and exit status 3 (alert on ``marketing_6m``), and 10× the customers
+≤ 11× the time (rows "score stream", sizes ``--stream-sizes``; ``--only stream`` for these rows alone).
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ STREAM_SIZES = (1_000_000, 10_000_000)
 
 
 def _peak_mib() -> float:
+    """Peak resident memory of this process so far, MiB: ``VmHWM`` of ``/proc/self/status`` where there is one
+    (Linux), else ``getrusage``'s ``ru_maxrss``.
+
+    Not ``ru_maxrss`` first: Linux carries the parent's high-water mark into a child started by vfork and exec,
+    as :mod:`subprocess` starts the workers, so a worker spawned after this process wrote the 10 M-customer
+    export (about 4.8 GiB here) reported 4.85 GiB for a run whose own peak was 0.7 GiB. ``VmHWM`` belongs to
+    the address space the worker's exec created."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -80,15 +96,30 @@ def worker_score(data_dir: str, results_dir: str, out: str) -> list[dict]:
              "rows": rows}]
 
 
+#: The stream rows score an export whose ``marketing_6m`` is halved (:func:`analysis.synthetic.write_exports`,
+#: ``scale``) with ``--fail-on-drift``: the drift checks run over every range and must stop the command.
+STREAM_SCALE = {"marketing_6m": 0.5}
+STREAM_STAGE = "score stream end to end (drift, --fail-on-drift)"
+
+
 def worker_stream(data_dir: str, results_dir: str, out: str) -> list[dict]:
-    """Score an export without the target in bounded memory (``score --engine stream``)."""
-    from analysis.streaming import score_streaming
+    """``python -m analysis score --engine stream --fail-on-drift`` in this process (so that its peak memory
+    is this process's), on an export with ``marketing_6m`` halved: time, peak memory, exit status, the
+    features with a drift alert, and the customers of ``score_summary.csv``."""
+    from analysis.cli import main
 
     start = time.perf_counter()
-    score_streaming(data_dir, Path(results_dir), Path(out), engine="stream")
+    code = main(["score", "--data-dir", data_dir, "--results-dir", results_dir, "--out", out,
+                 "--engine", "stream", "--fail-on-drift"])
     seconds = time.perf_counter() - start
+    peak = _peak_mib()
     rows = sum(len(chunk) for chunk in pd.read_csv(out, usecols=["id"], chunksize=1_000_000))
-    return [{"stage": "score stream end to end", "seconds": seconds, "peak_mib": _peak_mib(), "rows": rows}]
+    drift = pd.read_csv(Path(out).parent / "drift.csv")
+    summary = pd.read_csv(Path(out).parent / "score_summary.csv", keep_default_na=False)
+    alerts = list(dict.fromkeys(drift.loc[drift["status"] == "alert", "feature"]))
+    read = int(summary.set_index("quantity").loc["customers_read", "customers"])
+    return [{"stage": STREAM_STAGE, "seconds": seconds, "peak_mib": peak, "rows": rows, "exit": code,
+             "drift_alerts": " ".join(alerts), "customers_read": read}]
 
 
 #: Targets of issue 12 (seconds): ``make report`` with an empty results/ and no render cache, with nothing
@@ -190,12 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-run", action="store_true", help="do not time `run` on the real data")
     parser.add_argument("--stream-sizes", type=int, nargs="*", default=list(STREAM_SIZES),
                         help="customers of the exports scored with --engine stream (none: skip)")
-    parser.add_argument("--only", choices=("all", "report", "scaling", "stages", "coverage"), nargs="+",
+    parser.add_argument("--only", choices=("all", "report", "scaling", "stages", "stream", "coverage"), nargs="+",
                         default=["all"],
                         help="report: the three `make report` timings; scaling: `run` on --scaling-sizes synthetic "
-                             "customers; stages: the stage, fit and scoring rows (default: all three); coverage: "
+                             "customers; stages: the stage, fit and scoring rows, streaming included; stream: "
+                             "only `run` on the real data (for the model) and the --stream-sizes rows; coverage: "
                              "the coverage of the headline bootstrap intervals on simulated exports (about half an "
-                             "hour on two cores; never part of all)")
+                             "hour on two cores; never part of all) (default: all)")
     parser.add_argument("--coverage-exports", type=int, default=200)
     parser.add_argument("--coverage-replicates", type=int, default=200)
     parser.add_argument("--scaling-sizes", type=int, nargs="*", default=list(SCALING_SIZES))
@@ -221,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             table += scaling_timings(args.scaling_sizes, tmp)
         if "stages" in only:
             table += stage_timings(args, real_dir, tmp)
+        elif "stream" in only:
+            table += stream_timings(args.stream_sizes, _real_run(real_dir, tmp / "results")[0], tmp)
     if "coverage" in only:
         from analysis.coverage import coverage
 
@@ -235,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         table.append({"data": f"simulated ({args.coverage_exports} exports)", "stage": "coverage of the headline "
                       f"intervals ({args.coverage_replicates} bootstrap replicates each)", "seconds": seconds})
     frame = pd.DataFrame(table)
-    print(frame.to_markdown(index=False, floatfmt=".2f"))
+    shown = frame.copy()
+    for column in ("exit", "customers_read"):  # integers, blank on the rows that have none
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    print(shown.to_markdown(index=False, floatfmt=".2f"))
     if "target_seconds" in frame:
         for row in frame.dropna(subset=["target_seconds"]).itertuples():
             verdict = "met" if row.seconds <= row.target_seconds else "NOT met"
@@ -249,6 +287,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _real_run(real_dir: str, results: Path) -> tuple[Path, list[dict]]:
+    """``python -m analysis run`` on the real data into ``results`` (the model the scoring rows use), timed."""
+    start = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-m", "analysis", "run", "--data-dir", real_dir,
+                                "--results-dir", str(results)], capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"run failed: {completed.stderr[-500:]}")
+    rows = [{"data": "real (1,300)", "stage": f"run: {stage.stage}", "seconds": stage.seconds}
+            for stage in pd.read_csv(results / "run_times.csv").itertuples()]
+    rows.append({"data": "real (1,300)", "stage": "run (process, wall clock)",
+                 "seconds": time.perf_counter() - start})
+    return results, rows
+
+
+def stream_timings(sizes, results: Path, tmp: Path) -> list[dict]:
+    """The "score stream" rows: ``score --engine stream --fail-on-drift`` on synthetic exports of ``sizes``
+    customers with ``marketing_6m`` halved (:data:`STREAM_SCALE`); each must write ``drift.csv`` and
+    ``score_summary.csv`` over all its customers and exit 3 with an alert on ``marketing_6m``."""
+    from analysis.synthetic import write_exports
+
+    table = []
+    for size in sizes:
+        export = tmp / f"stream{size}"
+        write_exports(export, n_customers=size, seed=size + 2, with_target=False, scale=STREAM_SCALE)
+        out = tmp / f"stream_out{size}" / "offers.csv"
+        for row in _spawn("stream", str(export), str(results), str(out)):
+            if row["customers_read"] != size or row["rows"] != size:
+                raise RuntimeError(f"score stream on {size:,} customers: {row['customers_read']:,} read and "
+                                   f"{row['rows']:,} offers")
+            table.append({"data": f"synthetic {size:,}", **row})
+        for path in list(export.glob("*.csv")) + list(out.parent.glob("*.csv")):
+            path.unlink()
+    return table
+
+
 def stage_timings(args, real_dir: str, tmp: Path) -> list[dict]:
     """The stage, fit and scoring rows (real data, synthetic sizes, streaming)."""
     from analysis.synthetic import write_exports
@@ -258,16 +331,7 @@ def stage_timings(args, real_dir: str, tmp: Path) -> list[dict]:
     for row in _spawn("data", real_dir):
         table.append({"data": "real (1,300)", **row})
     if not args.skip_run:
-        start = time.perf_counter()
-        completed = subprocess.run([sys.executable, "-m", "analysis", "run", "--data-dir", real_dir,
-                                    "--results-dir", str(results)], capture_output=True, text=True)
-        if completed.returncode != 0:
-            raise RuntimeError(f"run failed: {completed.stderr[-500:]}")
-        stages = pd.read_csv(results / "run_times.csv")
-        for stage in stages.itertuples():
-            table.append({"data": "real (1,300)", "stage": f"run: {stage.stage}", "seconds": stage.seconds})
-        table.append({"data": "real (1,300)", "stage": "run (process, wall clock)",
-                      "seconds": time.perf_counter() - start})
+        table += _real_run(real_dir, results)[1]
     formula = (pd.read_csv(results / "run_info.csv")["formula"].iloc[0] if not args.skip_run
                else None)
     for size in args.sizes:
@@ -287,13 +351,8 @@ def stage_timings(args, real_dir: str, tmp: Path) -> list[dict]:
                 table.append({"data": label, **row})
         for path in list(export.glob("*.csv")) + list(tmp.glob(f"score{size}/*.csv")):
             path.unlink()
-    for size in args.stream_sizes if not args.skip_run else ():
-        export = tmp / f"stream{size}"
-        write_exports(export, n_customers=size, seed=size + 2, with_target=False)
-        for row in _spawn("stream", str(export), str(results), str(tmp / f"stream_offers{size}.csv")):
-            table.append({"data": f"synthetic {size:,}", **row})
-        for path in list(export.glob("*.csv")) + [tmp / f"stream_offers{size}.csv"]:
-            path.unlink()
+    if not args.skip_run:
+        table += stream_timings(args.stream_sizes, results, tmp)
     return table
 
 
@@ -306,7 +365,12 @@ def _print_ratios(frame: pd.DataFrame, args) -> None:
         if small in data_totals and large in data_totals:
             print(f"scaling {small} -> {large}: {data_totals[large] / data_totals[small]:.1f}× the time "
                   "(target ≤ 12× for 10× the customers)")
-    stream = frame[frame["stage"] == "score stream end to end"].set_index("data")["seconds"]
+    for row in frame[frame["stage"] == STREAM_STAGE].itertuples():
+        verdict = "as expected" if row.exit == 3 and "marketing_6m" in row.drift_alerts.split() else "NOT as expected"
+        print(f"{row.data}, score stream with marketing_6m halved: exit {row.exit:g}, drift alert on "
+              f"{row.drift_alerts or 'nothing'}, {row.customers_read:,.0f} customers read (expected exit 3 with an "
+              f"alert on marketing_6m: {verdict}); peak {row.peak_mib / 1024:.2f} GiB (target ≤ 3 GiB)")
+    stream = frame[frame["stage"] == STREAM_STAGE].set_index("data")["seconds"]
     stream_labels = [f"synthetic {s:,}" for s in args.stream_sizes]
     for small, large in zip(stream_labels, stream_labels[1:]):
         if small in stream and large in stream:

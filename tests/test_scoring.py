@@ -170,7 +170,9 @@ def test_malformed_category_still_refused(trained, tmp_path):
     _edit_market(export, lambda f: f.assign(**{"Разрешить сообщать": np.where(f.index == 3, "может быть",
                                                                                f["Разрешить сообщать"])}))
     code, _, stderr, _ = _score(trained, export, tmp_path / "o.csv")
-    assert code == 2 and stderr.startswith("error: market_file.csv:5")
+    # --engine auto says which engine it chose, then the one error line
+    engine, error = stderr.splitlines()
+    assert code == 2 and engine.startswith("engine: memory (") and error.startswith("error: market_file.csv:5")
 
 
 def test_out_is_a_directory(trained, tmp_path):

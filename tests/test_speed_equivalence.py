@@ -212,3 +212,19 @@ def test_bench_cpu_seconds_count_worker_processes():
     spent = _children_cpu() - before
     # 4 × 0.5 CPU-s of burning in the workers, plus start-up; far more than the parent alone could account for
     assert 2.0 <= spent < 10.0
+
+
+def test_bench_peak_memory_is_the_workers_own():
+    """A bench worker's peak memory is its own, not its parent's: the parent here touches 400 MB and frees it
+    before it starts the worker (getrusage's ru_maxrss would report the parent's 400 MB in the child)."""
+    import subprocess
+    import sys
+
+    script = ("import subprocess, sys\n"
+              "import numpy as np\n"
+              "block = np.ones(50_000_000); del block\n"
+              "child = 'from analysis.timings import _peak_mib; print(_peak_mib())'\n"
+              "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True, check=True)"
+              ".stdout)\n")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert float(completed.stdout) < 300  # a Python with numpy and pandas imported: about 100 MiB

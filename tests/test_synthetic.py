@@ -324,3 +324,36 @@ def test_cli(tmp_path, capsys):
     for file in EXPORT_FILES:
         pd.testing.assert_frame_equal(exports[file], expected[file])
     assert str(tmp_path / MARKET_FILE) in capsys.readouterr().out
+
+
+def test_scale_shifts_one_column_of_the_same_customers(tmp_path):
+    plain = synthetic.customer_table(500, 3)
+    shifted = synthetic.customer_table(500, 3, scale={"marketing_6m": 0.5, "pages_per_visit": 1.5})
+    # written decimals kept: tenths of the halved value, rounded half to even (4.5 -> 2.25 -> 2.2)
+    expected = np.rint(np.rint(plain["marketing_6m"].to_numpy() * 10) * 0.5) / 10
+    np.testing.assert_array_equal(shifted["marketing_6m"].to_numpy(), expected)
+    assert (shifted["marketing_6m"] < plain["marketing_6m"]).all()
+    assert shifted["pages_per_visit"].dtype == np.int64
+    np.testing.assert_array_equal(shifted["pages_per_visit"], np.rint(plain["pages_per_visit"] * 1.5))
+    others = [c for c in plain.columns if c not in ("marketing_6m", "pages_per_visit")]
+    pd.testing.assert_frame_equal(shifted[others], plain[others])  # same customers, same target
+    # through the files: only market_file.csv changes
+    synthetic.main(["--customers", "500", "--seed", "3", "--out", str(tmp_path / "s"), "--scale",
+                    "marketing_6m=0.5", "--scale", "pages_per_visit=1.5"])
+    synthetic.write_exports(tmp_path / "p", 500, 3)
+    for file in EXPORT_FILES:
+        same = (tmp_path / "s" / file).read_bytes() == (tmp_path / "p" / file).read_bytes()
+        assert same == (file != MARKET_FILE)
+    parsed = _table_from_exports({file: _read(tmp_path / "s" / file) for file in EXPORT_FILES})
+    pd.testing.assert_frame_equal(parsed, shifted)
+
+
+def test_scale_raises_on_a_bad_column_or_factor(capsys):
+    with pytest.raises(ValueError, match="cannot scale 'popular_category'"):
+        synthetic.customer_table(10, 1, scale={"popular_category": 2.0})
+    for factor in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="must be a positive number"):
+            synthetic.customer_table(10, 1, scale={"marketing_6m": factor})
+    with pytest.raises(SystemExit):
+        synthetic.main(["--customers", "10", "--out", "x", "--scale", "marketing_6m"])
+    assert "expected COLUMN=FACTOR" in capsys.readouterr().err
