@@ -346,7 +346,27 @@ def formula_of(code: str, selected_formula: str) -> str:
             "logit_promo_flexible": promo_flexible_formula()}[code]
 
 
+#: Full-data fits of the candidates, keyed by (code, formula, the frame's content hash): the effects stage and the
+#: decisions stage need the same fits, and a fit is deterministic in its data.
+_FITS: dict = {}
+
+
+def _frame_key(frame: pd.DataFrame) -> int:
+    return int(pd.util.hash_pandas_object(frame, index=True).sum())
+
+
 def _link_model(code: str, frame: pd.DataFrame, formula: str):
+    """Full-data fit of an interpretable candidate as a LinkModel, with its score function and estimator (fitted
+    once per candidate, formula and data; later calls return the same fit)."""
+    key = (code, formula, _frame_key(frame), tuple(frame.columns))
+    if key not in _FITS:
+        if len(_FITS) > 32:
+            _FITS.clear()
+        _FITS[key] = _fit_link_model(code, frame, formula)
+    return _FITS[key]
+
+
+def _fit_link_model(code: str, frame: pd.DataFrame, formula: str):
     """Full-data fit of an interpretable candidate as a LinkModel, with its score function and estimator."""
     from scipy.special import logit as _logit
 
@@ -550,18 +570,18 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[st
     - ``conditional_effects``: effects of product variables at the quartiles of their partner.
     - ``vif_fitted`` / ``gvif_fitted``: collinearity of the fitted (selected) design.
     """
-    from stats.floor_logit import FloorLogitClassifier, floor_lr_test
+    from stats.floor_logit import floor_lr_test
     from stats.link_margins import average_marginal_effects as link_ames
     from stats.logit import fit_logit
 
-    selected = fit_logit(f"{TARGET} ~ {formula}", frame)
+    # the candidates' full-data fits are shared with the decisions stage (_link_model fits each once)
+    selected = _link_model("logit_selected", frame, formula)[2]
     robust = fit_logit(f"{TARGET} ~ {formula}", frame, cov_type="HC3")
-    linear = fit_logit(f"{TARGET} ~ {linear_formula()}", frame)
+    linear = _link_model("logit_linear", frame, formula)[2]
     fit = pd.concat([fit_statistics(selected).assign(model="logit_selected"),
                      fit_statistics(linear).assign(model="logit_linear")], ignore_index=True)
     fit = fit[["model"] + [c for c in fit.columns if c != "model"]]
-    X, y = frame[list(PREDICTORS)], frame[TARGET]
-    floor = FloorLogitClassifier(formula=linear_formula()).fit(X, y)
+    floor = _link_model("logit_floor", frame, formula)[2]
     floor_table = floor.fit_.table()
     floor_lr = floor_lr_test(floor.fit_.llf, linear.llf).assign(floor_gamma=floor.fit_.gamma)
 
