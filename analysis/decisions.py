@@ -561,9 +561,47 @@ class DecisionResult:
     tables: dict[str, pd.DataFrame]
 
 
+@dataclass
+class RunningBootstrap:
+    """The bootstrap of the business procedure running on the workers (:func:`start_bootstrap`)."""
+
+    frames: Frames
+    plan: StatisticPlan
+    future: object
+    pool: object
+
+    def result(self) -> BootstrapResult:
+        try:
+            return self.future.result()
+        finally:
+            self.pool.shutdown()
+
+
+def start_bootstrap(pair, frame: pd.DataFrame, groups: dict[str, np.ndarray], p_label: np.ndarray, seed: int,
+                    n_boot: int = N_BOOTSTRAP, n_jobs: int = 1, conf_level: float = 0.95) -> RunningBootstrap:
+    """Start :func:`bootstrap_procedure` of the business model in a background thread that drives the workers,
+    so that the calling process can compute what does not need it meanwhile (the results do not depend on it:
+    every replicate has its own seed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reference = actions.support_reference(frame)
+    levers = STORE_ACTIONS + ASSUMED_ACTIONS
+    frames = evaluation_frames(frame, reference, levers)
+    plan = StatisticPlan(keys=frames.keys, groups=groups, room=frames.room, steps=frames.steps,
+                         profit=frame["profit"].to_numpy(dtype=float), p_label=np.asarray(p_label, dtype=float),
+                         scenario_levers=[lever.name for lever in levers],
+                         ame_columns=list(dict.fromkeys(lever.column for lever in levers)),
+                         drop_levers=[lever.name for lever in STORE_ACTIONS])
+    task = bootstrap_task(pair, frames, plan, frame[TARGET].to_numpy())
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(bootstrap_procedure, task, pair, seed=seed, n_boot=n_boot, n_jobs=n_jobs,
+                         conf_level=conf_level)
+    return RunningBootstrap(frames, plan, future, pool)
+
+
 def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, groups: dict[str, np.ndarray],
            p_label: np.ndarray, thresholds, seed: int, n_boot: int = N_BOOTSTRAP, n_jobs: int = 1,
-           conf_level: float = 0.95) -> DecisionResult:
+           conf_level: float = 0.95, running: RunningBootstrap | None = None) -> DecisionResult:
     """Effects by model, the bootstrap, the action tests, scenarios, recommendations, offers, value and plan.
 
     Parameters
@@ -572,6 +610,8 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
     candidates : the ``model_candidates`` table (``tied`` from the tie rule).
     groups : the scenario groups of :func:`analysis.segments.segment_analysis`.
     p_label : the business model's out-of-fold risk of every customer.
+    running : the bootstrap already started by :func:`start_bootstrap` with the same arguments (else it is
+        started here).
     """
     from analysis.model import _link_model, label_consistent_drop_se, label_consistent_predict
     from analysis.benchmark import INTERPRETABLE
@@ -591,29 +631,19 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
     else:
         links[pair.business_code] = (pair.business, "inference and business", pair.business_code in tied)
 
-    # the bootstrap of the business procedure
-    frames = evaluation_frames(frame, reference, levers)
-    plan = StatisticPlan(keys=frames.keys, groups=groups, room=frames.room, steps=frames.steps,
-                         profit=frame["profit"].to_numpy(dtype=float), p_label=np.asarray(p_label, dtype=float),
-                         scenario_levers=[lever.name for lever in levers],
-                         ame_columns=list(dict.fromkeys(lever.column for lever in levers)),
-                         drop_levers=[lever.name for lever in STORE_ACTIONS])
-    task = bootstrap_task(pair, frames, plan, frame[TARGET].to_numpy())
-    # the bootstrap runs on the workers while this process computes what does not need it (every model's
-    # delta-method effects and the scenarios); the results are the same as one after the other
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(bootstrap_procedure, task, pair, seed=seed, n_boot=n_boot, n_jobs=n_jobs,
-                              conf_level=conf_level)
-        by_model = effects_by_model(links, frame, groups[HEADLINE_GROUP], reference, levers, conf_level)
-        delta_ames = average_marginal_effects(pair.business, frame, numeric=[lv.column for lv in levers],
-                                              conf_level=conf_level)
-        store_delta = actions.scenarios(frame, pair.business, groups, reference, STORE_ACTIONS, conf_level)
-        assumed_delta = actions.scenarios(frame, pair.business, groups, reference, ASSUMED_ACTIONS, conf_level)
-        engagement = actions.scenarios(frame, pair.business, {HEADLINE_GROUP: groups[HEADLINE_GROUP]}, reference,
-                                       ENGAGEMENT, conf_level)
-        boot = running.result()
+    # the bootstrap of the business procedure runs on the workers while this process computes every model's
+    # delta-method effects and the scenarios
+    if running is None:
+        running = start_bootstrap(pair, frame, groups, p_label, seed, n_boot, n_jobs, conf_level)
+    frames = running.frames
+    by_model = effects_by_model(links, frame, groups[HEADLINE_GROUP], reference, levers, conf_level)
+    delta_ames = average_marginal_effects(pair.business, frame, numeric=[lv.column for lv in levers],
+                                          conf_level=conf_level)
+    store_delta = actions.scenarios(frame, pair.business, groups, reference, STORE_ACTIONS, conf_level)
+    assumed_delta = actions.scenarios(frame, pair.business, groups, reference, ASSUMED_ACTIONS, conf_level)
+    engagement = actions.scenarios(frame, pair.business, {HEADLINE_GROUP: groups[HEADLINE_GROUP]}, reference,
+                                   ENGAGEMENT, conf_level)
+    boot = running.result()
     summary = boot.summary()
 
     # business model's bootstrap rows beside the delta-method rows of every model

@@ -115,9 +115,19 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                                                                        p_chosen=oof[bench.business].to_numpy()),
                           oof.reset_index(drop=True)], axis=1), results_dir, "oof_predictions")
 
-    with timer.stage("chosen model and effects"):
+    with timer.stage("chosen model and segments"):
         pair = model.model_pair(bench.inference, bench.business, frame, formula,
                                 oof[bench.inference].to_numpy())
+        p_label = oof[bench.business].to_numpy()
+        seg = segments.segment_analysis(frame, p_label, y_arr)
+        for name, table in seg.tables.items():
+            _write(table, results_dir, name)
+        # the customer bootstrap of the business procedure starts on the workers now and runs while the effects
+        # and the calibration are computed here (the decisions stage collects it)
+        running = decisions.start_bootstrap(pair, frame, seg.groups, p_label, seed=seed,
+                                            n_boot=protocol["n_bootstrap"], n_jobs=n_jobs)
+
+    with timer.stage("effects"):
         tables = model.effect_tables(pair, frame, formula)
         for name, table in tables.items():
             if not name.startswith("_"):
@@ -136,15 +146,10 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         _write(pd.concat(tests, ignore_index=True), results_dir, "calibration_tests")
         _write(model.roc_curves(y_arr, oof), results_dir, "roc_curves")
 
-    with timer.stage("segments"):
-        p_label = oof[bench.business].to_numpy()
-        seg = segments.segment_analysis(frame, p_label, y_arr)
-        for name, table in seg.tables.items():
-            _write(table, results_dir, name)
-
     with timer.stage("decisions (bootstrap)"):
         decided = decisions.decide(pair, frame, formula, bench.tables["model_candidates"], seg.groups, p_label,
-                                   seg.thresholds, seed=seed, n_boot=protocol["n_bootstrap"], n_jobs=n_jobs)
+                                   seg.thresholds, seed=seed, n_boot=protocol["n_bootstrap"], n_jobs=n_jobs,
+                                   running=running)
         for name, table in decided.tables.items():
             _write(table, results_dir, name)
 
