@@ -102,8 +102,8 @@ DICTIONARY: tuple[Field, ...] = (
     Field("minutes_current", MINUTES_RU, MARKET_TIME, "Minutes on the site in the current month", "minutes",
           "site", "count", period="текущий_месяц", control="customer_behaviour"),
     Field("profit", PROFIT_RU, MONEY,
-          "Average monthly profit the store makes on the customer over the last 3 months (as exported; "
-          "the brief gives no unit, the values 0.9–7.4 suggest thousands of ₽)", "as exported",
+          "Average monthly profit the store makes on the customer over the last 3 months (as exported: the "
+          "store's brief names no unit, so the report counts it in profit units)", "profit units",
           "purchase", "continuous"),
 )
 

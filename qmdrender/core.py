@@ -368,6 +368,8 @@ def _words(meta: dict[str, Any], fmt: str | None = None) -> dict[str, str]:
             words[f"{kind}-prefix"] = str(crossref.get(f"{kind}-prefix") or words[kind])
     for kind in ("fig", "tbl"):
         words.setdefault(f"{kind}-prefix", words[kind])
+    # Quarto's crossref `title-delim` (default ":"): what follows "Table N" in a caption
+    words["title-delim"] = str(crossref.get("title-delim", ":")) if isinstance(crossref, dict) else ":"
     return words
 
 
@@ -1067,7 +1069,8 @@ def pandoc_args(doc: Document, fmt: str) -> list[str]:
     lang = _lang(meta, fmt)
     args = ["-f", "markdown", "--wrap=none", "--lua-filter", str(LUA_FILTER),
             "-M", f"render-fig-title={words['fig']}", "-M", f"render-tbl-title={words['tbl']}",
-            "-M", f"render-fig-prefix={words['fig-prefix']}", "-M", f"render-tbl-prefix={words['tbl-prefix']}"]
+            "-M", f"render-fig-prefix={words['fig-prefix']}", "-M", f"render-tbl-prefix={words['tbl-prefix']}",
+            "-M", f"render-title-delim={words['title-delim']}"]
     for kind in ("note", "tip", "important", "warning", "caution"):
         args += ["-M", f"render-callout-{kind}={words[kind]}"]
     if "lang" not in meta or format_option(meta, "lang", fmt) != meta.get("lang"):

@@ -17,7 +17,7 @@ local is_typst = FORMAT:match('typst') ~= nil
 local is_html = FORMAT:match('html') ~= nil
 
 local words = {
-  fig = 'Figure', tbl = 'Table', ['fig-prefix'] = 'Figure', ['tbl-prefix'] = 'Table',
+  fig = 'Figure', tbl = 'Table', ['fig-prefix'] = 'Figure', ['tbl-prefix'] = 'Table', ['title-delim'] = ':',
   note = 'Note', tip = 'Tip', important = 'Important', warning = 'Warning', caution = 'Caution',
 }
 local callout_kinds = { note = true, tip = true, important = true, warning = true, caution = true }
@@ -62,7 +62,9 @@ local function prefix_caption(blocks, kind, num)
   if #out == 0 or stringify(out) == '' then
     return pandoc.Blocks{ pandoc.Plain{ label_of(head) } }
   end
-  local label = label_of(head .. ':')
+  -- Quarto's crossref title-delim: ":" by default ("Table 1: ..."), "—" in Russian documents ("Таблица 1 — ...")
+  local delim = words['title-delim']
+  local label = label_of(head .. ((delim:match('^%p') and delim ~= '—' and delim ~= '–') and delim or ('\u{a0}' .. delim)))
   if out[1].t == 'Plain' then
     local content = pandoc.Inlines{ label, pandoc.Space() }
     content:extend(out[1].content)
@@ -378,7 +380,7 @@ end
 
 local function fix_meta(meta)
   local keys = { fig = 'render-fig-title', tbl = 'render-tbl-title', ['fig-prefix'] = 'render-fig-prefix',
-    ['tbl-prefix'] = 'render-tbl-prefix' }
+    ['tbl-prefix'] = 'render-tbl-prefix', ['title-delim'] = 'render-title-delim' }
   for kind, _ in pairs(callout_kinds) do keys[kind] = 'render-callout-' .. kind end
   for key, meta_key in pairs(keys) do
     local v = meta[meta_key]

@@ -233,11 +233,21 @@ def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
     }
     segments = read("segments").set_index("segment")
     grid_total = segments.loc[list(L.GRID_SEGMENTS), "profit_at_risk_upper"].sum()
-    for code in L.GRID_SEGMENTS:
+    # shares rounded by the largest remainder, recomputed here: they add up to 100 and each is within one point
+    # of the exact share
+    n = segments.loc[list(L.GRID_SEGMENTS), "n_customers"].to_numpy(float).copy()
+    money = segments.loc[list(L.GRID_SEGMENTS), "profit_at_risk_upper"].to_numpy(float).copy()
+    for values in (n, money):
+        exact = 100 * values / values.sum()
+        shares = np.floor(exact)
+        shares[np.argsort(-(exact - shares), kind="stable")[:int(round(100 - shares.sum()))]] += 1
+        assert shares.sum() == 100 and np.all(np.abs(shares - exact) < 1)
+        values[:] = shares
+    for code, share, money_share in zip(L.GRID_SEGMENTS, n, money):
         expected[f"{code} n"] = fmt_int(segments.loc[code, "n_customers"], **ru)
-        expected[f"{code} share"] = fmt_pct(segments.loc[code, "n_customers"] / h["n_customers"], 0, **ru)
+        expected[f"{code} share"] = fmt_pct(share / 100, 0, **ru)
         expected[f"{code} profit"] = fmt_int(segments.loc[code, "profit_at_risk_upper"], **ru)
-        expected[f"{code} profit share"] = fmt_pct(segments.loc[code, "profit_at_risk_upper"] / grid_total, 0, **ru)
+        expected[f"{code} profit share"] = fmt_pct(money_share / 100, 0, **ru)
     # the store actions among all high-risk customers, from scenarios.csv and action_value.csv (not headline_actions)
     scen = read("scenarios")
     scen = scen[scen["group"] == L.ALL_HIGH_RISK].set_index("action")
@@ -278,7 +288,7 @@ def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
     # No other number: every number printed is one the brief's functions made from the results (tables,
     # sentences, labels such as "+1 ..."), apart from table and page numbers.
     res = R.load_results(synthetic_run)
-    made = [*B.facts(res).values(), *B.decision_facts(res).values(), B.model_sentence(res),
+    made = [*B.facts(res).values(), *B.decision_facts(res).values(), B.shares_note(), B.model_sentence(res),
             B.experiment_sentence(res), B.contacts_sentence(res), B.quick_note(res)]
     for table in (B.segments_table(res), B.actions_table(res), B.contacts_table(res)):
         made += [*table.columns, *table.astype(str).to_numpy().ravel()]
@@ -298,3 +308,18 @@ def test_brief_html_is_russian(rendered_brief, synthetic_run):
     for key, value in B.facts(res).items():
         assert _flat(value) in text, f"{key}={value!r} not in brief.html"
     assert "Кто под риском" in text and "Таблица 1" in text
+
+
+def test_brief_russian_typography_in_the_rendered_pdf(rendered_brief):
+    """Cross-references declined ("в таблице 3", never "в Таблица 3"), captions "Таблица N — ...", no line that
+    starts with a dash (the space before a dash is a no-break space), the rounded shares noted."""
+    _poppler_or_skip()
+    text = _text(rendered_brief / "brief.pdf")
+    flat = _flat(text)
+    assert not re.search(r"\b[вВ] Таблиц[аеы]", flat), "a cross-reference in the nominative after a preposition"
+    assert re.search(r"в таблице \d", flat)
+    assert not re.search(r"Таблица \d+:", flat), "a caption reads 'Таблица N:' instead of 'Таблица N — ...'"
+    assert len(re.findall(r"Таблица \d+ — [А-ЯЁ]", flat)) == 3
+    starts = [line for line in text.splitlines() if line.strip().startswith(("—", "–"))]
+    assert not starts, f"lines starting with a dash: {starts}"
+    assert "в сумме дают 100" in flat

@@ -382,3 +382,26 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
         block = raw.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
         for name in engagement + list(R.ENGAGEMENT_LABELS.values()):
             assert name.lower() not in _normalise(block).lower(), f"{name!r} in {table_id}"
+
+
+def test_rendered_report_reads_right(synthetic_run, tmp_path):
+    """The rendered report has no zero-count leftovers ("0 columns are flagged", "for 0 terms (none)", "0 need a
+    personal contact"), a filled profiles table, the references list and the decision tables."""
+    out = tmp_path / "rendered"
+    env = dict(os.environ, ONECLICK_RESULTS_DIR=str(synthetic_run), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "qmdrender", str(REPORT), "--output-dir", str(out), "--quarto",
+                           "never", "--no-pre-render"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    raw = (out / "report.html").read_text(encoding="utf-8")
+    text = _normalise(raw)
+    for leftover in (r"\b0 columns", r"\bfor 0 terms", r"\(none\)", r"\b0 need", r"\b0 customers have",
+                     r"\bIn 0 of", r"\b0 of \d+ planned", r"\b0 low-risk", r"(\d+) of these \1\b"):
+        assert not re.search(leftover, text), f"zero-count or all-of leftover {leftover!r} in the report"
+    block = raw.split('id="tbl-profiles"', 1)[1].split("</table>", 1)[0]
+    assert block.count("<tr") >= 3, "the profiles table has no rows"
+    assert "δ" in _normalise(block) and " to " in _normalise(block)
+    assert 'id="refs"' in raw
+    for table_id in ("tbl-action-tests", "tbl-effects-by-model", "tbl-assumptions", "tbl-action-value",
+                     "tbl-offer-plan", "tbl-gam-smooths", "tbl-gam-coef", "tbl-recalibration"):
+        assert f'id="{table_id}"' in raw, table_id

@@ -21,6 +21,7 @@ from analysis.report.formats import (
     fmt_pct,
     fmt_pp,
     markdown_result,
+    rounded_shares,
     quote,
     with_unit,
 )
@@ -95,20 +96,28 @@ def facts(res: Results) -> dict[str, str]:
 
 def segments_table(res: Results) -> pd.DataFrame:
     """The four risk × profit segments: customers, share, mean probability of decline, profit at risk per month
-    (an upper bound) and its share of the total."""
+    (an upper bound) and its share of the total. Both shares are rounded so that they add up to 100 %."""
     s = res["segments"].set_index("segment")
-    total = float(s.loc[list(GRID_SEGMENTS), "profit_at_risk_upper"].sum())
+    codes = list(GRID_SEGMENTS)
+    share = rounded_shares(s.loc[codes, "n_customers"].to_numpy(float))
+    profit_share = rounded_shares(s.loc[codes, "profit_at_risk_upper"].to_numpy(float))
     rows = []
-    for code in GRID_SEGMENTS:
+    for code, a, b in zip(codes, share, profit_share):
         r = s.loc[code]
         rows.append({
             "segment": segment_label(code, LANG), "n_customers": fmt_int(r["n_customers"], LANG),
-            "share": fmt_pct(r["share"], 0, LANG), "mean_p_decline": fmt_num(r["mean_p_decline"], 2, LANG),
+            "share": fmt_pct(a / 100, 0, LANG), "mean_p_decline": fmt_num(r["mean_p_decline"], 2, LANG),
             "profit_at_risk": fmt_int(r["profit_at_risk_upper"], LANG),
-            "share_profit_at_risk": fmt_pct(r["profit_at_risk_upper"] / total, 0, LANG),
+            "share_profit_at_risk": fmt_pct(b / 100, 0, LANG),
         })
     frame = pd.DataFrame(rows)
     return frame.rename(columns={c: label(c, LANG) for c in frame.columns})
+
+
+@markdown_result
+def shares_note() -> str:
+    """The note under the segments table: its rounded shares add up to the whole."""
+    return f"Доли в таблице округлены так, что в каждом столбце в сумме дают 100{NBSP}%."
 
 
 def action_rows(res: Results) -> pd.DataFrame:
@@ -265,16 +274,16 @@ def experiment_sentence(res: Results) -> str:
     power = fmt_pct(PLAN_POWER, 0, LANG)
     n = e["n_per_arm_80"]
     if pd.isna(n) or not np.isfinite(float(n)):
-        return (f"Первый эксперимент — {action} ({group}) — по предсказанному эффекту рассчитать нельзя; "
+        return (f"Первый эксперимент\u00a0— {action} ({group})\u00a0— по предсказанному эффекту рассчитать нельзя; "
                 "подробности в results/experiment_plan.csv.")
     n = int(n)
     need = (f"чтобы с вероятностью {power} заметить предсказанное изменение на "
             f"{fmt_pp(e['predicted_effect'], 1, LANG)}, нужно {customers_ru(n)} в каждой из двух групп "
             f"(с действием и без), всего {fmt_int(2 * n, LANG)}")
     if _is_true(e["feasible"]):
-        return (f"Первый A/B-тест — {action} ({group}): {need}; действие можно применить к "
+        return (f"Первый A/B-тест\u00a0— {action} ({group}): {need}; действие можно применить к "
                 f"{customers_dative_ru(e['n_with_room'])}, так что тест осуществим.")
-    return (f"Первый A/B-тест — {action} ({group}): {need}, а сейчас действие можно применить лишь к "
+    return (f"Первый A/B-тест\u00a0— {action} ({group}): {need}, а сейчас действие можно применить лишь к "
             f"{customers_dative_ru(e['n_with_room'])}, и на них заметно только изменение от "
             f"{fmt_pp(abs(e['mde_80']), 1, LANG, sign=False)}; значит, тест нужно вести дольше, добавляя новых "
             "клиентов по мере их появления, или проверять действие на большей группе (план: "

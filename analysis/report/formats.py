@@ -142,6 +142,19 @@ def fmt_p_model(p, lang: str = "en") -> str:
     return fmt_p(p, lang)
 
 
+def rounded_shares(values, digits: int = 0) -> np.ndarray:
+    """Percentages of ``values``' total rounded so that they add up to exactly 100 (largest remainder: round
+    down, then give the remaining units to the largest remainders, ties to the first)."""
+    v = np.asarray(values, dtype=float)
+    scale = 10 ** digits
+    exact = 100 * scale * v / v.sum()
+    down = np.floor(exact)
+    missing = int(round(100 * scale - down.sum()))
+    order = np.argsort(-(exact - down), kind="stable")
+    down[order[:missing]] += 1
+    return down / scale
+
+
 @markdown_result
 def fmt_ci(low, high, digits: int = 2, scale: float = 1.0, lang: str = "en") -> str:
     """``0.10 to 0.25`` (en) or ``от 0,10 до 0,25`` (ru)."""

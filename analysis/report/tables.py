@@ -73,7 +73,7 @@ def feature_groups_table() -> pd.DataFrame:
     for group, description in FEATURE_GROUPS.items():
         names = [variable_label(f.name) for f in DICTIONARY if f.group == group]
         rows.append({"group": group.capitalize(), "description": description.split(":")[0],
-                     "variables": ", ".join(names)})
+                     "variables": "; ".join(names)})
     return relabel(pd.DataFrame(rows))
 
 
@@ -211,7 +211,7 @@ def run_times_table(res: Results) -> pd.DataFrame:
 
 def excluded_variables_table(res: Results) -> pd.DataFrame:
     e = res["excluded_variables"]
-    return pd.DataFrame({"Variable": [", ".join(variable_label(v.strip()) for v in str(x).split(","))
+    return pd.DataFrame({"Variable": ["; ".join(variable_label(v.strip()) for v in str(x).split(","))
                                       for x in e["variable"]],
                          "Reason": e["reason"].str.capitalize()})
 
@@ -605,7 +605,7 @@ def profiles_table(res: Results, segments: tuple[str, ...] | None = None, top: i
 def described_variables(res: Results) -> str:
     p = res["segment_profiles"]
     d = p[p["role"] == "described"]
-    return ", ".join(dict.fromkeys(variable_label(v).lower() for v in d["variable"])) or "none"
+    return "; ".join(dict.fromkeys(variable_label(v).lower() for v in d["variable"])) or "none"
 
 
 def engagement_table(res: Results) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.dictionary import DICTIONARY, TARGET
 from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct, markdown_result
 from analysis.report.labels import (
+    capitalise,
     ALL_HIGH_RISK,
     ENGAGEMENT_LABELS,
     PROMO_GROUP,
@@ -61,6 +62,24 @@ REVENUE_MONTHS = {"revenue_prev2": "two months before", "revenue_prev": "previou
 
 
 _EXTREME_DETAIL = re.compile(r"^(?P<col>\w+) = (?P<value>[\d.]+) ₽, (?P<ratio>[\d.]+) × median (?P<median>[\d.]+) ₽$")
+
+
+def count_of(n, singular: str, plural_form: str | None = None) -> str:
+    """``no column`` / ``1 column`` / ``3 columns``: a count in words that never reads "0 columns"."""
+    n = int(n)
+    if n == 0:
+        return f"no {singular}"
+    return f"{fmt_int(n)} {singular if n == 1 else (plural_form or singular + 's')}"
+
+
+def share_of(k, n, noun: str) -> str:
+    """``none of the 10 bins`` / ``all 10 bins`` / ``3 of the 10 bins``."""
+    k, n = int(k), int(n)
+    if k == 0:
+        return f"none of the {fmt_int(n)} {noun}"
+    if k == n:
+        return f"all {fmt_int(n)} {noun}" if n > 1 else f"the one {noun.rstrip('s')}"
+    return f"{fmt_int(k)} of the {fmt_int(n)} {noun}"
 
 
 def plural(n, word: str, plural_form: str | None = None) -> str:
@@ -111,7 +130,7 @@ def data_quality_findings(res: Results) -> list[str]:
                  f"customers buy at least {fmt_pct(th.get('promotion', 0.5), 0)} of their purchases on promotion, "
                  f"the others mostly well below.")
     lines.append(f"Profit ranges from {fmt_num(customers['profit'].min())} to {fmt_num(customers['profit'].max())}; "
-                 "the brief gives no unit, so profit is reported in profit units as exported.")
+                 "the store's brief names no unit, so profit is reported in profit units as exported.")
     vif = res["vif"].sort_values("vif", ascending=False).iloc[0]
     lines.append(f"No severe collinearity: the largest VIF is {fmt_num(vif['vif'])} ({term_label(vif['term'])}), "
                  f"{'above' if vif['vif'] > vif_threshold(res) else 'below'} the threshold of {vif_threshold(res):g}."
@@ -126,7 +145,10 @@ def vif_summary(res: Results) -> dict[str, str]:
     v = res["vif"]
     top = v.sort_values("vif", ascending=False).iloc[0]
     g = res["gvif"].sort_values("gvif_adjusted", ascending=False).iloc[0]
-    return {"threshold": f"{vif_threshold(res):g}", "n_flagged": fmt_int((v["vif"] > vif_threshold(res)).sum()),
+    flagged = int((v["vif"] > vif_threshold(res)).sum())
+    return {"threshold": f"{vif_threshold(res):g}", "n_flagged": fmt_int(flagged),
+            "flagged_sentence": ("no column is flagged" if flagged == 0 else
+                                 f"{count_of(flagged, 'column')} {'is' if flagged == 1 else 'are'} flagged"),
             "max_vif": fmt_num(top["vif"]), "max_term": term_label(top["term"]),
             "max_gvif": fmt_num(g["gvif_adjusted"]), "max_gvif_term": term_label(g["term"])}
 
@@ -169,8 +191,8 @@ def phik_summary(res: Results) -> dict[str, str]:
     weak = t[t["p_value"] >= alpha(res)]
     return {
         "n_significant": fmt_int(len(significant)), "n_variables": fmt_int(len(t)),
-        "top": ", ".join(f"{variable_label(r.variable).lower()} ({fmt_num(r.phik)})" for r in top.itertuples()),
-        "not_significant": ", ".join(variable_label(v).lower() for v in weak["variable"]) or "none",
+        "top": "; ".join(f"{variable_label(r.variable).lower()} ({fmt_num(r.phik)})" for r in top.itertuples()),
+        "not_significant": "; ".join(variable_label(v).lower() for v in weak["variable"]) or "none",
         "profit_phik": fmt_num(t.set_index("variable").loc["profit", "phik"]) if "profit" in set(t["variable"]) else "—",
         "profit_p": fmt_p(t.set_index("variable").loc["profit", "p_value"]) if "profit" in set(t["variable"]) else "—",
         "alpha": f"{alpha(res):g}",
@@ -203,7 +225,7 @@ def identification_note(res: Results) -> str:
     terms = unidentified_terms(res)
     if not terms:
         return "Every coefficient has a standard error."
-    labels = ", ".join(term_label(t) for t in terms)
+    labels = "; ".join(term_label(t) for t in terms)
     text = f"No standard error is reported for: {labels}."
     if any(is_spline(t) for t in terms):
         text += (" The natural cubic spline basis (cr) spans the constant, so together with the intercept the "
@@ -234,7 +256,10 @@ def hc3_summary(res: Results) -> dict[str, str]:
     return {
         "ratio_min": fmt_num(ratio.min()), "ratio_max": fmt_num(ratio.max()),
         "n_changed": fmt_int(len(changed)),
-        "changed": ", ".join(term_label(t) for t in changed.index) or "none",
+        "changed": "; ".join(term_label(t) for t in changed.index) or "none",
+        "changed_sentence": ("changes for no term" if len(changed) == 0 else
+                             f"changes for {count_of(len(changed), 'term')} "
+                             f"({'; '.join(term_label(t) for t in changed.index)})"),
         "alpha": f"{alpha(res):g}",
         "conclusion": ("The inference does not hinge on the model-based variance." if len(changed) == 0 else
                        "For these terms the conclusion depends on the variance estimator; read them with care."),
@@ -253,7 +278,10 @@ def separation_sentence(res: Results) -> str:
     status = str(s["separation"])
     head = ("No complete or quasi-complete separation was found" if status == "none"
             else f"Separation check: {status}")
-    return (f"{head} {method_citation(s['method'])}; {fmt_int(s['n_fitted_extreme'])} customers have fitted probabilities at 0 or 1, "
+    extreme = int(s["n_fitted_extreme"])
+    fitted = ("no customer has a fitted probability at 0 or 1" if extreme == 0 else
+              f"{count_of(extreme, 'customer')} {'has a fitted probability' if extreme == 1 else 'have fitted probabilities'} at 0 or 1")
+    return (f"{head} {method_citation(s['method'])}; {fitted}, "
             f"the largest absolute coefficient is {fmt_num(s['max_abs_coef'])} and the largest standard error "
             f"{fmt_big(s['max_std_error'])}.")
 
@@ -387,7 +415,7 @@ def decision_summary(res: Results) -> dict[str, str]:
     business = str(h["business_model"])
     main = rows.get("more_marketing")
     month = rows.get("marketing_this_month")
-    out = {"n_actions": fmt_int(len(rows)), "tied": ", ".join(model_label(m, short=True) for m in tied),
+    out = {"n_actions": fmt_int(len(rows)), "tied": "; ".join(model_label(m, short=True) for m in tied),
            "n_tied": fmt_int(len(tied)), "business": model_label(business, short=True)}
     if main is not None:
         blocking = []
@@ -558,6 +586,7 @@ def calibration_summary(res: Results, model: str | None = None) -> dict[str, str
         "hl": fmt_num(t["hl_statistic"], 1), "hl_df": fmt_int(t["hl_df"]), "hl_p": fmt_big(t["hl_p_value"]),
         "hl_verdict": ("rejects calibration" if rejects else "does not reject calibration"),
         "n_bins": fmt_int(len(curve)), "n_outside": fmt_int(outside),
+        "outside_sentence": capitalise(f"in {share_of(outside, len(curve), 'bins')}"),
         "worst_predicted": fmt_num(worst["mean_predicted"], 2), "worst_observed": fmt_num(worst["observed_rate"], 2),
         "worst_direction": "over-predicts" if worst["mean_predicted"] > worst["observed_rate"] else "under-predicts",
     }
@@ -625,6 +654,21 @@ def benchmark_summary(res: Results) -> dict[str, str]:
     }
 
 
+def _offers_sentence(n_targeted: int, n_personal: int, n_none: int, allowed: list[str]) -> str:
+    """Who gets what, in words that read right for any count (no "0 need a personal contact")."""
+    if not allowed:
+        head = "No store action is offered, so no high-risk customer receives an action"
+    else:
+        names = "; ".join(lever_label(x).lower() for x in allowed)
+        head = (f"{capitalise(count_of(n_targeted, 'high-risk customer'))} "
+                f"{'receives' if n_targeted == 1 else 'receive'} the offered action ({names})")
+    personal = ("" if n_personal == 0 else
+                f"; {count_of(n_personal, 'customer')} {'needs' if n_personal == 1 else 'need'} a personal contact "
+                "because the action cannot reach them (no consent, or no support)")
+    return (f"{head}{personal}; {count_of(n_none, 'low-risk customer')} "
+            f"{'keeps' if n_none == 1 else 'keep'} the standard communication.")
+
+
 @markdown_result
 def offers_summary(res: Results) -> dict[str, str]:
     o = res["offers"]
@@ -638,6 +682,8 @@ def offers_summary(res: Results) -> dict[str, str]:
             "top_offer_n": fmt_int(top.iloc[0]) if len(top) else "0",
             "allowed": "; ".join(lever_label(x).lower() for x in allowed) or "none",
             "n_allowed": fmt_int(len(allowed)),
+            "sentence": _offers_sentence(len(targeted), int((o["offer"] == "personal_contact").sum()),
+                                         int((o["offer"] == "none").sum()), allowed),
             "drop_median": _pp(targeted["risk_drop"].median()) if len(targeted) else "—",
             "drop_min": _pp(targeted["risk_drop"].min()) if len(targeted) else "—",
             "drop_max": _pp(targeted["risk_drop"].max()) if len(targeted) else "—",
@@ -701,7 +747,7 @@ def influence_summary(res: Results) -> dict[str, str]:
             "rule": fmt_num(4 / n, 4), "max_cooks_ratio": fmt_num(max_cooks / (4 / n), 1),
             "driver": ("far below one: no single customer drives the fit" if max_cooks < 0.5
                        else "large enough to check whether this customer drives the fit"),
-            "surprising": (f"{fmt_int(surprising)} of these {fmt_int(len(inf))} customers had an outcome the business "
+            "surprising": (capitalise(share_of(surprising, len(inf), "customers")) + " had an outcome the business "
                            "model found unlikely out of fold (a decline predicted below one half, or no decline "
                            "predicted above it).")}
 
@@ -741,7 +787,7 @@ def experiment_summary(res: Results) -> dict[str, str]:
     """Facts of the A/B test plan for the report's prose (all from ``experiment_plan.csv``): the headline is
     the plan of the most supported store action among all high-risk customers."""
     p = res["experiment_plan"]
-    empty = {"n_rows": "0", "n_feasible": "0", "first_group": "", "first_action": "", "first_needed": "",
+    empty = {"n_rows": "0", "n_feasible": "0", "feasible_sentence": "No test can be planned", "first_group": "", "first_action": "", "first_needed": "",
              "first_available": "", "first_mde": "", "ratio": "",
              "summary": "no store action can reach enough customers to be tested."}
     if len(p) == 0:
@@ -758,6 +804,7 @@ def experiment_summary(res: Results) -> dict[str, str]:
                f"{fmt_int(needed)} customers per arm (@tbl-experiment-plan).")
     return {
         "n_rows": fmt_int(len(p)), "n_feasible": fmt_int(int(feasible.sum())),
+        "feasible_sentence": capitalise(share_of(int(feasible.sum()), len(p), "planned tests")),
         "first_group": segment_label(first["group"]).lower(), "first_action": lever_label(first["action"]),
         "first_needed": fmt_int(needed), "first_available": fmt_int(available),
         "first_mde": fmt_num(100 * abs(first["mde_80"]), 1),
