@@ -85,13 +85,20 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
         truth["effect:high_risk_all:more_marketing"] = (
             float(np.mean(p_true(cf)[m] - p_true(frame)[m])) if m.any() else np.nan)
         row = {"export": r, "n_high_risk": int(high.sum()), "n_reached": int(m.sum())}
+        from scipy.stats import norm
+
+        z = norm.ppf(0.5 + conf_level / 2)
         for name in STATISTICS:
             if name not in summary.index:
                 continue
             s = summary.loc[name]
-            row.update({f"{name}|estimate": s["estimate"], f"{name}|low": s["conf_low"],
-                        f"{name}|high": s["conf_high"], f"{name}|truth": truth[name],
-                        f"{name}|covered": bool(s["conf_low"] <= truth[name] <= s["conf_high"])})
+            est, lo, hi, sd = s["estimate"], s["conf_low"], s["conf_high"], s["std_error"]
+            intervals = {"percentile": (lo, hi), "basic": (2 * est - hi, 2 * est - lo),
+                         "normal": (est - z * sd, est + z * sd)}
+            row.update({f"{name}|estimate": est, f"{name}|truth": truth[name]})
+            for method, (a, b) in intervals.items():
+                row.update({f"{name}|{method}|low": a, f"{name}|{method}|high": b,
+                            f"{name}|{method}|covered": bool(a <= truth[name] <= b)})
         del expit
         return row
 
@@ -104,15 +111,16 @@ def coverage(n_exports: int, n_boot: int, n_customers: int, seed: int, n_jobs: i
     per_export = pd.DataFrame(rows)
     out = []
     for name in STATISTICS:
-        covered = per_export[f"{name}|covered"].dropna().astype(bool)
-        width = per_export[f"{name}|high"] - per_export[f"{name}|low"]
-        bias = per_export[f"{name}|estimate"] - per_export[f"{name}|truth"]
-        k = len(covered)
-        share = float(covered.mean()) if k else np.nan
-        out.append({"statistic": name, "conf_level": 0.95, "exports": k, "coverage": share,
-                    "coverage_se": float(np.sqrt(share * (1 - share) / k)) if k else np.nan,
-                    "mean_width": float(width.mean()), "mean_bias": float(bias.mean()),
-                    "mean_truth": float(per_export[f"{name}|truth"].mean())})
+        for method in ("percentile", "basic", "normal"):
+            covered = per_export[f"{name}|{method}|covered"].dropna().astype(bool)
+            width = per_export[f"{name}|{method}|high"] - per_export[f"{name}|{method}|low"]
+            bias = per_export[f"{name}|estimate"] - per_export[f"{name}|truth"]
+            k = len(covered)
+            share = float(covered.mean()) if k else np.nan
+            out.append({"statistic": name, "interval": method, "conf_level": 0.95, "exports": k,
+                        "coverage": share, "coverage_se": float(np.sqrt(share * (1 - share) / k)) if k else np.nan,
+                        "mean_width": float(width.mean()), "mean_bias": float(bias.mean()),
+                        "mean_truth": float(per_export[f"{name}|truth"].mean())})
     return pd.DataFrame(out)
 
 

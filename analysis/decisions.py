@@ -29,10 +29,18 @@ from analysis import actions
 from analysis.actions import ASSUMED_ACTIONS, ENGAGEMENT, HORIZON_MONTHS, LEVER_BY_NAME, STORE_ACTIONS
 from analysis.dictionary import TARGET
 from analysis.features import CATEGORICAL_PREDICTORS, PREDICTORS, REFERENCE_LEVELS
-from stats.bootstrap import grouped_stratified_folds, replicate_rng, resample, summarise_replicates
+from stats.bootstrap import (
+    bootstrap_interval,
+    grouped_stratified_folds,
+    replicate_rng,
+    resample,
+    summarise_replicates,
+)
 
 #: Customer-bootstrap replicates of the whole procedure (the protocol's; the quick protocol uses fewer).
 N_BOOTSTRAP = 200
+#: The kind of bootstrap interval of every business figure (stats.bootstrap.bootstrap_interval).
+BOOTSTRAP_INTERVAL = "percentile"
 #: Inner folds of a replicate's out-of-fold probabilities (the recalibration map is fitted on them).
 BOOTSTRAP_INNER_SPLITS = 5
 #: The group whose scenarios are the headline: every high-risk customer.
@@ -338,9 +346,13 @@ class BootstrapResult:
     drops_estimate: dict[str, np.ndarray]
     info: pd.DataFrame = field(default_factory=pd.DataFrame)  # per replicate: alpha, map, converged
     conf_level: float = 0.95
+    method: str = BOOTSTRAP_INTERVAL
 
     def summary(self) -> pd.DataFrame:
-        return summarise_replicates(self.estimates, self.replicates, self.conf_level)
+        return summarise_replicates(self.estimates, self.replicates, self.conf_level, self.method)
+
+    def interval(self, estimate: float, draws) -> tuple[float, float]:
+        return bootstrap_interval(estimate, draws, self.conf_level, self.method)
 
 
 def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
@@ -482,25 +494,19 @@ def action_value(scenario_table: pd.DataFrame, boot: BootstrapResult, recommende
         per_customer = horizon_months * reps[f"profit:{key}"] / n
         est_per_customer = horizon_months * profit / n
 
-        def interval(values):
-            values = np.asarray(values, dtype=float)
-            values = values[np.isfinite(values)]
-            lo, hi = (1 - boot.conf_level) / 2, (1 + boot.conf_level) / 2
-            return float(np.quantile(values, lo)), float(np.quantile(values, hi))
-
+        e_lo, e_hi = boot.interval(effect, reps[f"effect:{key}"])
+        k_lo, k_hi = boot.interval(kept, reps[f"kept:{key}"])
+        p_lo, p_hi = boot.interval(profit, reps[f"profit:{key}"])
+        c_lo, c_hi = boot.interval(est_per_customer, per_customer)
         row.update({
-            "effect": effect, "effect_conf_low": interval(reps[f"effect:{key}"])[0],
-            "effect_conf_high": interval(reps[f"effect:{key}"])[1],
-            "customers_kept": kept, "customers_kept_low": interval(reps[f"kept:{key}"])[0],
-            "customers_kept_high": interval(reps[f"kept:{key}"])[1],
-            "profit_retained_month": profit, "profit_retained_month_low": interval(reps[f"profit:{key}"])[0],
-            "profit_retained_month_high": interval(reps[f"profit:{key}"])[1],
+            "effect": effect, "effect_conf_low": e_lo, "effect_conf_high": e_hi,
+            "customers_kept": kept, "customers_kept_low": k_lo, "customers_kept_high": k_hi,
+            "profit_retained_month": profit, "profit_retained_month_low": p_lo, "profit_retained_month_high": p_hi,
             "break_even_per_customer": est_per_customer,
-            "break_even_per_customer_low": interval(per_customer)[0],
-            "break_even_per_customer_high": interval(per_customer)[1],
+            "break_even_per_customer_low": c_lo, "break_even_per_customer_high": c_hi,
             "break_even_per_contact": est_per_customer / lever.contacts,
-            "break_even_per_contact_low": interval(per_customer)[0] / lever.contacts,
-            "break_even_per_contact_high": interval(per_customer)[1] / lever.contacts,
+            "break_even_per_contact_low": c_lo / lever.contacts,
+            "break_even_per_contact_high": c_hi / lever.contacts,
         })
         rows.append(row)
     return pd.DataFrame(rows, columns=VALUE_COLUMNS)
@@ -523,7 +529,6 @@ def offer_plan(offers: pd.DataFrame, boot: BootstrapResult, risk_threshold: floa
     high = offers["p_decline"].to_numpy(float) >= risk_threshold
     p = offers["p_decline"].to_numpy(float)
     profit = offers["profit"].to_numpy(float)
-    lo, hi = (1 - boot.conf_level) / 2, (1 + boot.conf_level) / 2
     n_boot = len(boot.replicates)
     rows = []
     groups = [(name, high & (offers["offer"].to_numpy() == name)) for name in offers.loc[high, "offer"].unique()]
@@ -539,13 +544,13 @@ def offer_plan(offers: pd.DataFrame, boot: BootstrapResult, risk_threshold: floa
             profit_draws += draws[:, chosen] @ profit[chosen]
         at_risk = float((p[mask] * profit[mask]).sum())
         declines = float(p[mask].sum())
+        k_lo, k_hi = boot.interval(kept, kept_draws) if n_boot else (np.nan, np.nan)
+        p_lo, p_hi = boot.interval(retained, profit_draws) if n_boot else (np.nan, np.nan)
         rows.append({"offer": name, "n_customers": int(mask.sum()), "expected_declines": declines,
                      "profit_at_risk_upper": at_risk, "customers_kept": kept,
-                     "customers_kept_low": float(np.quantile(kept_draws, lo)) if n_boot else np.nan,
-                     "customers_kept_high": float(np.quantile(kept_draws, hi)) if n_boot else np.nan,
+                     "customers_kept_low": k_lo, "customers_kept_high": k_hi,
                      "profit_retained_upper": retained,
-                     "profit_retained_upper_low": float(np.quantile(profit_draws, lo)) if n_boot else np.nan,
-                     "profit_retained_upper_high": float(np.quantile(profit_draws, hi)) if n_boot else np.nan,
+                     "profit_retained_upper_low": p_lo, "profit_retained_upper_high": p_hi,
                      "share_of_declines_avoided": kept / declines if declines else np.nan,
                      "share_of_profit_at_risk_retained": retained / at_risk if at_risk else np.nan})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)

@@ -264,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(cov.to_markdown(index=False, floatfmt=".4f"))
         for row in cov.itertuples():
             verdict = "met" if 0.93 <= row.coverage <= 0.97 else "NOT met"
-            print(f"coverage of the 95 % interval of {row.statistic}: {row.coverage:.3f} (SE {row.coverage_se:.3f}) "
-                  f"over {row.exports} exports (target 0.93–0.97: {verdict})")
+            print(f"coverage of the 95 % {row.interval} interval of {row.statistic}: {row.coverage:.3f} "
+                  f"(SE {row.coverage_se:.3f}) over {row.exports} exports (target 0.93–0.97: {verdict})")
         table.append({"data": f"simulated ({args.coverage_exports} exports)", "stage": "coverage of the headline "
                       f"intervals ({args.coverage_replicates} bootstrap replicates each)", "seconds": seconds})
     frame = pd.DataFrame(table)

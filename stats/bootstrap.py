@@ -19,7 +19,36 @@ from sklearn.model_selection import StratifiedKFold
 
 from ._common import check_conf_level
 
-__all__ = ["replicate_rng", "resample", "grouped_stratified_folds", "summarise_replicates"]
+__all__ = ["replicate_rng", "resample", "grouped_stratified_folds", "bootstrap_interval", "summarise_replicates"]
+
+#: The interval kinds of :func:`bootstrap_interval`.
+INTERVALS = ("percentile", "basic", "normal")
+
+
+def bootstrap_interval(estimate: float, draws, conf_level: float = 0.95,
+                       method: str = "percentile") -> tuple[float, float]:
+    """A bootstrap interval of ``estimate`` from its replicates ``draws`` (NaN replicates left out).
+
+    ``percentile``: the ``(1 ± conf_level)/2`` quantiles of the draws; ``basic`` (Davison & Hinkley's basic, or
+    "reverse percentile"): ``2·estimate`` minus those quantiles, swapped, which corrects a bias the draws share with
+    the estimate; ``normal``: ``estimate ± z·sd``. Quantiles use numpy's linear interpolation.
+    """
+    from scipy.stats import norm
+
+    conf_level = check_conf_level(conf_level)
+    d = np.asarray(draws, dtype=float)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return np.nan, np.nan
+    lo, hi = np.quantile(d, (1 - conf_level) / 2), np.quantile(d, (1 + conf_level) / 2)
+    if method == "percentile":
+        return float(lo), float(hi)
+    if method == "basic":
+        return float(2 * estimate - hi), float(2 * estimate - lo)
+    if method == "normal":
+        half = norm.ppf(0.5 + conf_level / 2) * float(np.std(d, ddof=1))
+        return float(estimate - half), float(estimate + half)
+    raise ValueError(f"method must be one of {', '.join(INTERVALS)}, got {method!r}")
 
 
 def replicate_rng(seed: int, replicate: int) -> np.random.Generator:
@@ -51,7 +80,8 @@ def grouped_stratified_folds(units: np.ndarray, y: np.ndarray, n_splits: int, rn
     return fold_of_unit[np.searchsorted(distinct, units)]
 
 
-def summarise_replicates(estimates: pd.Series, replicates: pd.DataFrame, conf_level: float = 0.95) -> pd.DataFrame:
+def summarise_replicates(estimates: pd.Series, replicates: pd.DataFrame, conf_level: float = 0.95,
+                         method: str = "percentile") -> pd.DataFrame:
     """Bootstrap SD and percentile interval of each statistic.
 
     Parameters
@@ -65,11 +95,10 @@ def summarise_replicates(estimates: pd.Series, replicates: pd.DataFrame, conf_le
     -------
     pandas.DataFrame
         Index: the statistics; columns ``estimate, std_error, conf_low, conf_high, n_replicates``
-        (``std_error`` the replicates' standard deviation, ddof 1; the interval the ``(1 ± conf_level)/2``
-        quantiles of the replicates, numpy's linear interpolation; NaN replicates are left out).
+        (``std_error`` the replicates' standard deviation, ddof 1; the interval :func:`bootstrap_interval` of
+        ``method``; NaN replicates are left out).
     """
     conf_level = check_conf_level(conf_level)
-    lower, upper = (1 - conf_level) / 2, (1 + conf_level) / 2
     values = replicates[list(estimates.index)].to_numpy(dtype=float)
     finite = np.isfinite(values)
     rows = []
@@ -78,7 +107,7 @@ def summarise_replicates(estimates: pd.Series, replicates: pd.DataFrame, conf_le
         if len(column) < 2:
             rows.append((float(estimates[name]), np.nan, np.nan, np.nan, len(column)))
             continue
-        rows.append((float(estimates[name]), float(np.std(column, ddof=1)), float(np.quantile(column, lower)),
-                     float(np.quantile(column, upper)), len(column)))
+        low, high = bootstrap_interval(float(estimates[name]), column, conf_level, method)
+        rows.append((float(estimates[name]), float(np.std(column, ddof=1)), low, high, len(column)))
     return pd.DataFrame(rows, index=estimates.index,
                         columns=["estimate", "std_error", "conf_low", "conf_high", "n_replicates"])

@@ -87,3 +87,19 @@ def test_summarise_replicates_against_numpy():
     assert (row["conf_low"], row["conf_high"]) == (2.0, 4.0)
     with pytest.raises(ValueError):
         summarise_replicates(estimates, replicates, 1.5)
+
+
+def test_bootstrap_interval_kinds_by_hand():
+    from scipy.stats import norm
+
+    from stats.bootstrap import bootstrap_interval
+
+    draws = np.array([1.0, 2.0, 3.0, 4.0, 5.0, np.nan])
+    lo, hi = np.quantile(draws[:5], 0.25), np.quantile(draws[:5], 0.75)   # 2 and 4
+    assert bootstrap_interval(2.5, draws, 0.5, "percentile") == (lo, hi)
+    assert bootstrap_interval(2.5, draws, 0.5, "basic") == (2 * 2.5 - hi, 2 * 2.5 - lo)
+    half = norm.ppf(0.75) * np.std(draws[:5], ddof=1)
+    assert bootstrap_interval(2.5, draws, 0.5, "normal") == pytest.approx((2.5 - half, 2.5 + half))
+    assert np.isnan(bootstrap_interval(1.0, [np.nan, 1.0], 0.95)[0])
+    with pytest.raises(ValueError, match="method must be one of"):
+        bootstrap_interval(1.0, draws, 0.95, "bca")
