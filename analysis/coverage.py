@@ -95,7 +95,7 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
             est, lo, hi, sd = s["estimate"], s["conf_low"], s["conf_high"], s["std_error"]
             intervals = {"percentile": (lo, hi), "basic": (2 * est - hi, 2 * est - lo),
                          "normal": (est - z * sd, est + z * sd)}
-            row.update({f"{name}|estimate": est, f"{name}|truth": truth[name]})
+            row.update({f"{name}|estimate": est, f"{name}|truth": truth[name], f"{name}|sd": sd})
             for method, (a, b) in intervals.items():
                 row.update({f"{name}|{method}|low": a, f"{name}|{method}|high": b,
                             f"{name}|{method}|covered": bool(a <= truth[name] <= b)})
@@ -104,7 +104,8 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
 
 
 def coverage(n_exports: int, n_boot: int, n_customers: int, seed: int, n_jobs: int = 2) -> pd.DataFrame:
-    """One row per statistic: nominal level, exports, coverage with its binomial SE, mean interval width, bias."""
+    """One row per statistic and interval kind: nominal level, exports, coverage with its binomial SE, mean
+    interval width, bias, the mean bootstrap SD beside the SD of the estimation errors over the exports."""
     from joblib import Parallel, delayed
 
     rows = Parallel(n_jobs=n_jobs)(delayed(one_export)(r, n_customers, n_boot, seed) for r in range(n_exports))
@@ -120,7 +121,10 @@ def coverage(n_exports: int, n_boot: int, n_customers: int, seed: int, n_jobs: i
             out.append({"statistic": name, "interval": method, "conf_level": 0.95, "exports": k,
                         "coverage": share, "coverage_se": float(np.sqrt(share * (1 - share) / k)) if k else np.nan,
                         "mean_width": float(width.mean()), "mean_bias": float(bias.mean()),
-                        "mean_truth": float(per_export[f"{name}|truth"].mean())})
+                        "mean_truth": float(per_export[f"{name}|truth"].mean()),
+                        # is the bootstrap SD the spread of the errors? (their ratio, averaged over the exports)
+                        "mean_bootstrap_sd": float(per_export[f"{name}|sd"].mean()),
+                        "sd_of_errors": float(bias.std(ddof=1))})
     return pd.DataFrame(out)
 
 

@@ -231,7 +231,6 @@ def actions_table(res: Results) -> pd.DataFrame:
             f"Δ P(decline), pp ({CI}, bootstrap)": _pp_est_ci(a["effect"], a["conf_low"], a["conf_high"]),
             "Range over models, pp": a["range_text"].replace(" pp", ""),
             f"Customers kept ({CI})": a["kept_text"],
-            f"Profit / month, at most ({CI})": a["profit_text"],
             f"Break-even per contact ({CI})": a["per_contact_text"],
             "Decision": ("roll out" if a["recommended"] else "offer as a test" if a["offered"] else "none"),
         })
@@ -576,7 +575,7 @@ def profiles_table(res: Results, segments: tuple[str, ...] | None = None, top: i
     define a group are described, not tested (a group chosen for its risk differs in the risk's predictors by
     construction); a tested variable shows its Holm p-value."""
     p = res["segment_profiles"]
-    columns = ["Segment", "Variable", "Segment value", "Other customers", f"Effect ({CI})", "p (Holm)"]
+    columns = ["Segment", "Variable", "Segment value", "Other customers", f"Effect ({CI})", "Test"]
     if p.empty:
         return pd.DataFrame(columns=columns)
     segments = segments or (headline(res)["top_segment"], PROMO_GROUP)
@@ -597,7 +596,7 @@ def profiles_table(res: Results, segments: tuple[str, ...] | None = None, top: i
         "Segment value": [_profile_value(v, k, x) for v, k, x in zip(sel["variable"], sel["kind"], sel["group_value"])],
         "Other customers": [_profile_value(v, k, x) for v, k, x in zip(sel["variable"], sel["kind"], sel["rest_value"])],
         f"Effect ({CI})": effect,
-        "p (Holm)": [fmt_p(x) if r == "tested" else "described" for r, x in zip(sel["role"], sel["p_adjusted"])],
+        "Test": [f"p (Holm) {fmt_p(x)}" if r == "tested" else "described" for r, x in zip(sel["role"], sel["p_adjusted"])],
     }, columns=columns)
 
 
