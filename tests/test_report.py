@@ -405,3 +405,18 @@ def test_rendered_report_reads_right(synthetic_run, tmp_path):
     for table_id in ("tbl-action-tests", "tbl-effects-by-model", "tbl-assumptions", "tbl-action-value",
                      "tbl-offer-plan", "tbl-gam-smooths", "tbl-gam-coef", "tbl-recalibration"):
         assert f'id="{table_id}"' in raw, table_id
+
+
+def test_summary_stage_gives_the_headline_recomputed_by_hand(results_dir):
+    """The summary stage's functions (pure, from the result tables) against the hand recomputation: a wrong total
+    or count in analysis.summary fails here even when the stored headline.csv predates it."""
+    from analysis.summary import headline_actions_table, headline_table
+
+    read = lambda name: pd.read_csv(results_dir / f"{name}.csv")  # noqa: E731
+    names = ("row_accounting", "customer_table", "segment_thresholds", "offers", "segments", "model_candidates",
+             "model_benchmark", "accuracy_gap", "offer_plan", "run_info")
+    row = headline_table({n: read(n) for n in names}).iloc[0].to_dict()
+    actions = headline_actions_table({n: read(n) for n in ("scenarios", "effects_by_model", "action_tests",
+                                                            "action_value")})
+    row["actions"] = actions.to_dict("records")
+    check_headline(row, recompute_headline(results_dir))
