@@ -198,13 +198,19 @@ def scenarios(frame: pd.DataFrame, model: LinkModel, groups: dict[str, np.ndarra
     from stats._common import normal_quantile
 
     z = normal_quantile(conf_level)
-    # each lever's counterfactual and both designs once, over all customers; a group takes its rows
-    prepared = {}
-    for lever in levers:
-        counterfactual, room, eligible = apply_action(frame, lever, reference)
-        changed = room.any() and any(mask.any() for mask in groups.values())
-        prepared[lever.name] = (room, eligible, (model.design(frame), model.design(counterfactual)) if changed
-                                else None)
+    # each lever's counterfactual over all customers, and one design of the base and every counterfactual (a
+    # design call costs more than its rows); a group takes its rows
+    applied = {lever.name: apply_action(frame, lever, reference) for lever in levers}
+    needed = [name for name, (_, room, _) in applied.items()
+              if room.any() and any(np.asarray(mask, dtype=bool).any() for mask in groups.values())]
+    prepared = {name: (applied[name][1], applied[name][2], None) for name in applied}
+    if needed:
+        n = len(frame)
+        stacked = pd.concat([frame] + [applied[name][0] for name in needed], ignore_index=True)
+        X = np.asarray(model.design(stacked), dtype=float)
+        base = X[:n]
+        for k, name in enumerate(needed, start=1):
+            prepared[name] = (applied[name][1], applied[name][2], (base, X[k * n:(k + 1) * n]))
     profit = frame["profit"].to_numpy(dtype=float)
     rows = []
     for name, mask in groups.items():

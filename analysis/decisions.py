@@ -355,6 +355,14 @@ class BootstrapResult:
         return bootstrap_interval(estimate, draws, self.conf_level, self.method)
 
 
+def _stacked_designs(design, frames: Frames) -> np.ndarray:
+    """``(n_keys, n, k)``: the design of every evaluation frame, built in one call (a design call costs more than
+    its rows)."""
+    n = len(frames.frames["base"])
+    X = np.asarray(design(pd.concat([frames.frames[key] for key in frames.keys], ignore_index=True)), dtype=float)
+    return X.reshape(len(frames.keys), n, X.shape[1])
+
+
 def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
                    inner_splits: int = BOOTSTRAP_INNER_SPLITS, generic: bool = False) -> BootstrapTask:
     """What every replicate needs. The fast path: the inference model is linear in a design whose basis is fixed
@@ -370,10 +378,9 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
     elif code == "gam_engagement":
         est = pair.estimator
         X, penalty, alphas = est.design_matrix_, est.penalty_, tuple(est.alphas)
-        designs = np.stack([est.design(frames.frames[key]) for key in frames.keys])
+        designs = _stacked_designs(est.design, frames)
     elif code in FORMULA_LOGITS and code != "logit_selected":
-        designs = np.stack([np.asarray(pair.inference.design(frames.frames[key]), dtype=float)
-                            for key in frames.keys])
+        designs = _stacked_designs(pair.inference.design, frames)
         X, penalty, alphas = designs[0], None, ()
     if generic or code not in ("gam_engagement", *(c for c in FORMULA_LOGITS if c != "logit_selected")):
         # the generic path: the candidate estimator refitted on each resample (its specification search, its
