@@ -256,13 +256,14 @@ TEST_COLUMNS = ["action", "column", "hypothesis", "estimate", "std_error", "stat
 
 def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = ALPHA,
                  levers=STORE_ACTIONS) -> pd.DataFrame:
-    """One hypothesis per store action: its average marginal effect under the business model is zero.
+    """One hypothesis per store action: its average marginal effect is zero (under the inference model, where the
+    changes come from: :data:`analysis.decisions.EFFECT_SCALE`).
 
     Parameters
     ----------
     ames
         One row per lever column with the business model's AME: ``variable, estimate, std_error, conf_low,
-        conf_high, std_error_delta`` (the bootstrap's SD and percentile interval, and the delta SE).
+        conf_high, std_error_delta`` (the bootstrap's SD and interval, :data:`analysis.decisions.BOOTSTRAP_INTERVAL`, and the delta SE).
     tied_ames
         ``model, variable, conf_low, conf_high``: the AME intervals under every candidate tied with the best
         out-of-fold log loss (the tie rule of the protocol).
@@ -289,7 +290,7 @@ def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = ALP
         # fewer declines: the effect of the action's change (sign × AME) is below zero in every tied model
         robust = bool(len(tied) and np.all(np.where(sign > 0, tied["conf_high"] < 0, tied["conf_low"] > 0)))
         rows.append({"action": lever.name, "column": lever.column,
-                     "hypothesis": f"AME of {lever.column} = 0 (business model)", "estimate": float(a["estimate"]),
+                     "hypothesis": f"AME of {lever.column} = 0 (inference model)", "estimate": float(a["estimate"]),
                      "std_error": float(a["std_error"]), "statistic": statistic,
                      "p_value": float(2 * norm.sf(abs(statistic))) if np.isfinite(statistic) else np.nan,
                      "conf_low": float(a["conf_low"]), "conf_high": float(a["conf_high"]),
@@ -341,8 +342,9 @@ def customer_offers(frame: pd.DataFrame, predict, p_decline: np.ndarray, thresho
     risk most (``predict(frame) − predict(counterfactual)``, only where the action has room and the drop is
     positive); for low-risk customers no retention offer.
 
-    ``predict(frame)`` must return the probability the customer is labelled with (``p_decline``), so that the
-    drop is measured from that same probability. ``drop_se(frame, counterfactual)`` gives each customer's
+    ``predict`` is the model whose change is the drop (the inference model,
+    :data:`analysis.decisions.EFFECT_SCALE`); ``p_decline`` (the labelled risk) decides the segment and who is
+    at high risk. ``drop_se(frame, counterfactual)`` gives each customer's
     delta-method standard error of the drop (conditional on the fitted model); the interval is
     ``risk_drop ± z·se``.
 

@@ -2,11 +2,12 @@
 
 Each replicate export is :func:`analysis.synthetic.customer_table` (a known logit process; the promotional share
 is bimodal, like the store's: a cluster of "promo hunters" at 89–99 %). On it the business procedure of the real
-run is repeated as the run does it: the logistic GAM of the engagement variables (penalty weight by AIC),
-recalibrated by the floor-and-ceiling map fitted on its out-of-fold probabilities (5 stratified folds), the
-high-risk group from those labelled probabilities; then :func:`analysis.decisions.bootstrap_procedure` gives the
-percentile intervals of the headline effects. The truth of each effect is computed from the true probabilities of
-the same customers (the estimands are conditional on the export's customers, as the intervals are):
+run is repeated as the run does it: the logistic GAM of the engagement variables (penalty weight by AIC), the
+floor-and-ceiling map fitted on its out-of-fold probabilities (5 stratified folds) to label the high-risk group;
+then :func:`analysis.decisions.bootstrap_procedure` gives the intervals of the headline effects, which are the
+GAM's changes (:data:`analysis.decisions.EFFECT_SCALE`; the map decides who is in the group, not the size of a
+change). The truth of each effect is computed from the true probabilities of the same customers (the estimands
+are conditional on the export's customers, as the intervals are):
 
 * ``ame:marketing_6m`` and ``ame:marketing_current``: ``(1/n) Σ_i ∂p_true/∂x`` (central differences);
 * ``effect:high_risk_all:more_marketing``: the mean of ``p_true(x + 1) − p_true(x)`` over the high-risk customers

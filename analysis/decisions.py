@@ -39,8 +39,19 @@ from stats.bootstrap import (
 
 #: Customer-bootstrap replicates of the whole procedure (the protocol's; the quick protocol uses fewer).
 N_BOOTSTRAP = 200
-#: The kind of bootstrap interval of every business figure (stats.bootstrap.bootstrap_interval).
-BOOTSTRAP_INTERVAL = "percentile"
+#: Where the effects of an action come from. Levels (who is at risk, expected declines, profit at risk) are the
+#: business model's calibrated probabilities; *changes* (AMEs, scenarios, customers kept, each offer's risk drop)
+#: are the inference model's predicted changes (one quantity: the offer plan adds up the scenarios' per-customer
+#: changes). The recalibration map is
+#: fitted on out-of-fold scores, which are noisier than the full-data fit's: carried into a change of a customer's
+#: score it attenuates the change (on the simulated exports of `python -m analysis.coverage` the map's changes
+#: came out too small and their intervals undercovered; the inference model's are unbiased when its form holds).
+EFFECT_SCALE = "inference"
+#: The kind of bootstrap interval of every business figure (stats.bootstrap.bootstrap_interval). ``normal``
+#: (estimate ± z·bootstrap SD): on the simulated exports (`make bench BENCH_ARGS="--only coverage"`) the bootstrap
+#: SD matches the spread of the errors, and the percentile interval, which also carries the draws' skew and shift,
+#: covered less often than the normal one where the model's form holds.
+BOOTSTRAP_INTERVAL = "normal"
 #: Inner folds of a replicate's out-of-fold probabilities (the recalibration map is fitted on them).
 BOOTSTRAP_INNER_SPLITS = 5
 #: The group whose scenarios are the headline: every high-risk customer.
@@ -176,7 +187,7 @@ class StatisticPlan:
 
 def statistics(plan: StatisticPlan, p_inf: np.ndarray, cal: np.ndarray | None) -> tuple[dict, dict]:
     """Scalars (AMEs, scenario effects, customers kept, profit retained per group and lever) and each
-    customer's label-consistent risk drop per store action, from the inference model's probabilities on the
+    customer's risk drop per store action, from the inference model's probabilities on the
     plan's frames (``p_inf[k]`` for ``plan.keys[k]``) and the recalibration map ``cal``."""
     index = {key: k for k, key in enumerate(plan.keys)}
 
@@ -199,14 +210,10 @@ def statistics(plan: StatisticPlan, p_inf: np.ndarray, cal: np.ndarray | None) -
             scalars[f"kept:{group}:{name}"] = float(-d.sum())
             scalars[f"profit:{group}:{name}"] = float(-(plan.profit[m] * d).sum())
     drops = {}
-    if plan.drop_levers:
-        q = np.clip(p_inf, 1e-12, 1 - 1e-12)
-        score = np.log(q) - np.log1p(-q)
-        s_label = _inverse(plan.p_label, cal)
-        for name in plan.drop_levers:
-            moved = s_label + score[index[f"cf:{name}"]] - score[index["base"]]
-            p_moved = _calibrate(expit(moved), cal) if cal is not None else expit(moved)
-            drops[name] = np.where(plan.room[name], plan.p_label - p_moved, 0.0)
+    for name in plan.drop_levers:
+        # each customer's risk drop: the change of the same probabilities as the scenarios (EFFECT_SCALE), so
+        # the offer plan's customers kept add up to the scenario's over the same customers
+        drops[name] = np.where(plan.room[name], base - business(f"cf:{name}"), 0.0)
     return scalars, drops
 
 
@@ -342,7 +349,7 @@ def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, 
 class BootstrapResult:
     estimates: pd.Series                       # statistic -> value on the original data
     replicates: pd.DataFrame                   # one row per replicate
-    drops: dict[str, np.ndarray]               # lever -> (B, n) label-consistent risk drops
+    drops: dict[str, np.ndarray]               # lever -> (B, n) per-customer risk drops
     drops_estimate: dict[str, np.ndarray]
     info: pd.DataFrame = field(default_factory=pd.DataFrame)  # per replicate: alpha, map, converged
     conf_level: float = 0.95
@@ -392,7 +399,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
         object_columns = {c: object for c in PREDICTORS if pd.api.types.is_string_dtype(base[c].dtype)}
         frames_X = [frames.frames[key][list(PREDICTORS)].astype(object_columns) for key in frames.keys]
         return BootstrapTask(X=np.empty((0, 0)), y=np.asarray(y, dtype=float), penalty=None, alphas=(),
-                             designs=np.empty((0, 0, 0)), recalibrate=pair.score_map is not None,
+                             designs=np.empty((0, 0, 0)), recalibrate=False,
                              inner_splits=inner_splits, plan=plan, estimator=candidate_models()[code][0],
                              frames_X=frames_X, X_frame=frames_X[0])
     X, y = np.ascontiguousarray(X), np.asarray(y, dtype=float)
@@ -401,7 +408,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
     starts: dict = {}
     _fit(X, y, penalty, alphas, fits=starts)
     return BootstrapTask(X=X, y=y, penalty=penalty, alphas=alphas, designs=np.ascontiguousarray(designs),
-                         recalibrate=pair.score_map is not None, inner_splits=inner_splits, plan=plan, starts=starts)
+                         recalibrate=False, inner_splits=inner_splits, plan=plan, starts=starts)
 
 
 def bootstrap_procedure(task: BootstrapTask, pair, seed: int, n_boot: int, n_jobs: int = 1,
@@ -412,10 +419,8 @@ def bootstrap_procedure(task: BootstrapTask, pair, seed: int, n_boot: int, n_job
     depend on ``n_jobs``."""
     from joblib import Parallel, delayed
 
+    # changes are the inference model's (EFFECT_SCALE): no map enters a statistic
     cal0 = None
-    if pair.score_map is not None:
-        m = pair.score_map
-        cal0 = np.array([m.floor_, m.ceiling_, m.slope_, m.shift_])
     if task.estimator is not None:
         p0 = np.stack([pair.inference.predict(f) for f in task.frames_X])
     else:
@@ -438,7 +443,7 @@ def bootstrap_procedure(task: BootstrapTask, pair, seed: int, n_boot: int, n_job
 # Tables from the bootstrap
 # ---------------------------------------------------------------------------------------------------------
 def bootstrap_columns(scenario_table: pd.DataFrame, boot: BootstrapResult) -> pd.DataFrame:
-    """Scenario rows with the bootstrap's SD and percentile intervals (``interval`` = ``bootstrap``); the delta
+    """Scenario rows with the bootstrap's SD and intervals (:data:`BOOTSTRAP_INTERVAL`) (``interval`` = ``bootstrap``); the delta
     SE stays in ``std_error_delta``. Rows the bootstrap did not cover keep their delta intervals."""
     summary = boot.summary()
     out = scenario_table.copy()
@@ -526,7 +531,7 @@ def offer_plan(offers: pd.DataFrame, boot: BootstrapResult, risk_threshold: floa
     One row per offered action, one ``personal_contact`` row (no action has room), and a ``total`` row over all
     high-risk customers. ``expected_declines`` = Σ P(decline) and ``profit_at_risk_upper`` = Σ P × profit of the
     row's customers; ``customers_kept`` = Σ risk drop and ``profit_retained_upper`` = Σ profit × risk drop per
-    month (upper bound), each drop measured from the customer's labelled risk.
+    month (upper bound), each drop the inference model's change (:data:`EFFECT_SCALE`).
 
     Returns
     -------
@@ -625,7 +630,7 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
     running : the bootstrap already started by :func:`start_bootstrap` with the same arguments (else it is
         started here).
     """
-    from analysis.model import _link_model, label_consistent_drop_se, label_consistent_predict
+    from analysis.model import _link_model, change_std_error
     from analysis.benchmark import INTERPRETABLE
     from stats.link_margins import average_marginal_effects
 
@@ -649,17 +654,18 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
         running = start_bootstrap(pair, frame, groups, p_label, seed, n_boot, n_jobs, conf_level)
     frames = running.frames
     by_model = effects_by_model(links, frame, groups[HEADLINE_GROUP], reference, levers, conf_level)
-    delta_ames = average_marginal_effects(pair.business, frame, numeric=[lv.column for lv in levers],
+    effect_model = pair.inference  # EFFECT_SCALE
+    delta_ames = average_marginal_effects(effect_model, frame, numeric=[lv.column for lv in levers],
                                           conf_level=conf_level)
-    store_delta = actions.scenarios(frame, pair.business, groups, reference, STORE_ACTIONS, conf_level)
-    assumed_delta = actions.scenarios(frame, pair.business, groups, reference, ASSUMED_ACTIONS, conf_level)
-    engagement = actions.scenarios(frame, pair.business, {HEADLINE_GROUP: groups[HEADLINE_GROUP]}, reference,
+    store_delta = actions.scenarios(frame, effect_model, groups, reference, STORE_ACTIONS, conf_level)
+    assumed_delta = actions.scenarios(frame, effect_model, groups, reference, ASSUMED_ACTIONS, conf_level)
+    engagement = actions.scenarios(frame, effect_model, {HEADLINE_GROUP: groups[HEADLINE_GROUP]}, reference,
                                    ENGAGEMENT, conf_level)
     boot = running.result()
     summary = boot.summary()
 
-    # business model's bootstrap rows beside the delta-method rows of every model
-    business = pair.business_code
+    # the effect model's (the inference model's) bootstrap rows beside the delta-method rows of every model
+    business = pair.inference_code
     boot_rows = []
     for lever in levers:
         for quantity, key, group, n in (
@@ -695,8 +701,8 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
 
     # offers: the store actions the business model supports (offered; a roll-out only when also robust), each
     # drop with its delta-method interval
-    predict = label_consistent_predict(pair, frame, p_label)
-    drop_se = label_consistent_drop_se(pair, frame, p_label)
+    predict = pair.inference.predict  # a drop is the inference model's change (EFFECT_SCALE)
+    drop_se = change_std_error(pair.inference)
     offers = actions.customer_offers(frame, predict, p_label, thresholds, offered, reference, drop_se=drop_se,
                                      conf_level=conf_level)
     value = action_value(store, boot, recommended, offered)
@@ -718,7 +724,8 @@ def deployed_predictions(pair, frame: pd.DataFrame, p_oof: np.ndarray, threshold
                          reference: dict, conf_level: float = 0.95) -> pd.DataFrame:
     """What the deployed model (the business model fitted on all customers, as the model file holds it) says about
     the training customers: its probability beside the out-of-fold one, and the segment, offer and risk drop it
-    implies, computed in memory. ``score`` on the training export must give these from the model file alone.
+    implies, computed in memory. ``score`` on the training export must give these from the model file alone. A
+    risk drop is the inference model's change (EFFECT_SCALE).
 
     The run's own lists (``offers.csv``, the segments) use ``p_oof``: a training customer's in-sample probability
     is fitted to their own outcome, so it would overstate how well the model separates them.
@@ -728,15 +735,11 @@ def deployed_predictions(pair, frame: pd.DataFrame, p_oof: np.ndarray, threshold
     pandas.DataFrame
         Columns :data:`DEPLOYED_COLUMNS`.
     """
-    link = pair.business
+    from analysis.model import change_std_error
 
-    def drop_se(f, counterfactual):
-        X0, X1 = link.design(f), link.design(counterfactual)
-        J = link.jacobian(link.params, X0) - link.jacobian(link.params, X1)
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J), 0.0))
-
-    p = link.predict(frame)
-    offers = actions.customer_offers(frame, link.predict, p, thresholds, allowed, reference, drop_se=drop_se,
+    p = pair.business.predict(frame)
+    offers = actions.customer_offers(frame, pair.inference.predict, p, thresholds, allowed,
+                                     reference, drop_se=change_std_error(pair.inference),
                                      conf_level=conf_level)
     offers.insert(1, "p_oof", np.asarray(p_oof, dtype=float))
     return offers.rename(columns={"p_decline": "p_deployed"})[DEPLOYED_COLUMNS]

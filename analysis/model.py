@@ -453,19 +453,6 @@ def business_score(pair: ModelPair, p: np.ndarray) -> np.ndarray:
     return pair.score_map.inverse(p)
 
 
-def label_consistent_predict(pair: ModelPair, frame: pd.DataFrame, p_label: np.ndarray):
-    """``predict(f)`` for offers on the training customers: ``p_label`` on ``frame`` itself, and on a
-    counterfactual copy the probability reached by moving each customer's labelled score by the change of the
-    fitted model's score (so the risk drop is measured from the probability the customer is labelled with)."""
-    s_label = business_score(pair, p_label)
-    s_base = pair.score(frame)
-
-    def predict(f):
-        return business_probability(pair, s_label + (pair.score(f) - s_base))
-
-    return predict
-
-
 GAM_SMOOTH_COLUMNS = ["smooth", "basis", "n_basis", "knots", "penalty_scale", "alpha", "edf", "edf_total",
                       "n_coefficients"]
 
@@ -522,34 +509,13 @@ def _knots_text(gam, column: str) -> str:
     return ""
 
 
-def label_consistent_drop_se(pair: ModelPair, frame: pd.DataFrame, p_label: np.ndarray):
-    """``se(f, counterfactual)``: each customer's delta-method standard error of the risk drop of
-    :func:`label_consistent_predict`, ``p_label − g(s_label + s(cf) − s(f))``, through the inference model's
-    score ``s`` (its covariance) with the recalibration map ``g`` held fixed. ``f`` must be ``frame``'s rows.
-
-    Notes
-    -----
-    ``∂drop/∂θ = −g'(u) [∂s(cf)/∂θ − ∂s(f)/∂θ]`` with ``u = s_label + s(cf) − s(f)`` and
-    ``∂s/∂θ = (∂p/∂θ) / (p (1 − p))`` (``s = logit p`` of the inference model); ``se = sqrt(J V J')`` per row.
-    """
-    link = pair.inference
-    s_label = business_score(pair, p_label)
-
-    def score_and_gradient(f):
-        X = link.design(f)
-        p = np.clip(link.prob(link.params, X), 1e-12, 1 - 1e-12)
-        return np.log(p) - np.log1p(-p), link.jacobian(link.params, X) / (p * (1 - p))[:, None]
+def change_std_error(link):
+    """``se(f, counterfactual)``: each customer's delta-method standard error of the change
+    ``p(f) − p(counterfactual)`` of ``link`` (the inference model: :data:`analysis.decisions.EFFECT_SCALE`), from
+    its covariance: ``J = ∂p(f)/∂θ − ∂p(cf)/∂θ``, ``se = sqrt(J V J')`` per row."""
 
     def se(f, counterfactual):
-        s0, j0 = score_and_gradient(f)
-        s1, j1 = score_and_gradient(counterfactual)
-        u = s_label + s1 - s0
-        if pair.score_map is None:
-            e = 1.0 / (1.0 + np.exp(-u))
-            slope = e * (1 - e)
-        else:
-            slope = pair.score_map.derivative(u)
-        J = slope[:, None] * (j1 - j0)
+        J = link.jacobian(link.params, link.design(f)) - link.jacobian(link.params, link.design(counterfactual))
         return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J), 0.0))
 
     return se

@@ -545,35 +545,38 @@ def probability_from_eta(block: dict, eta: np.ndarray) -> np.ndarray:
     return p
 
 
-def probability_slope(block: dict, eta: np.ndarray) -> np.ndarray:
-    """``dp/deta`` of the ``probability`` block at ``eta`` (the chain rule through link and calibrator).
-
-    Raises
-    ------
-    ModelFileError
-        For an isotonic calibrator (piecewise linear: no derivative at its knots).
-    """
+def inference_score(block: dict, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inference model's score (its logit, before any calibrator) and ``d score / d eta``: ``eta`` and 1 for the
+    logit link; ``logit(g + (1 − g) expit(eta))`` and its derivative for the floor logit."""
     eta = np.asarray(eta, dtype=float)
+    if block["link"] != "floor_logit":
+        return eta, np.ones_like(eta)
+    g = float(block["floor"])
     e = expit(eta)
-    slope = e * (1.0 - e)
-    p = e
-    if block["link"] == "floor_logit":
-        g = float(block["floor"])
-        p, slope = g + (1.0 - g) * e, (1.0 - g) * slope
-    calibrator = block.get("calibrator")
-    if calibrator is None:
-        return slope
-    q = np.clip(p, 1e-12, 1 - 1e-12)
-    ds = slope / (q * (1.0 - q))  # d logit(p) / d eta
-    s = logit(q)
-    if calibrator["kind"] == "asymptote":
-        u = expit(float(calibrator["slope"]) * s + float(calibrator["shift"]))
-        span = float(calibrator["ceiling"]) - float(calibrator["floor"])
-        return span * float(calibrator["slope"]) * u * (1.0 - u) * ds
-    if calibrator["kind"] == "platt":
-        u = expit(float(calibrator["a"]) * s + float(calibrator["b"]))
-        return float(calibrator["a"]) * u * (1.0 - u) * ds
-    raise ModelFileError("an isotonic calibrator has no derivative: per-customer intervals need a smooth map")
+    q = np.clip(g + (1.0 - g) * e, 1e-12, 1 - 1e-12)
+    return logit(q), (1.0 - g) * e * (1.0 - e) / (q * (1.0 - q))
+
+
+def inference_probability(spec: dict, frame: pd.DataFrame) -> np.ndarray:
+    """The inference model's probability (the link without any calibrator): the probability whose changes are the
+    risk drops (:data:`analysis.decisions.EFFECT_SCALE`)."""
+    return expit(inference_score(spec["probability"], linear_predictor(spec, frame))[0])
+
+
+def inference_drop(spec: dict, frame0: pd.DataFrame, frame1: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's risk drop ``q(frame0) − q(frame1)`` of the inference model's probability ``q`` (same customers,
+    changed values) and its delta-method standard error from the file's covariance: ``J = q'(η0) x0 − q'(η1) x1``
+    with ``q' = expit'(s) · ds/dη``, ``se = sqrt(J V J')``. Row by row (no BLAS), so a customer's values do not
+    depend on the batch."""
+    X0 = np.ascontiguousarray(design_matrix(spec, frame0))
+    X1 = np.ascontiguousarray(design_matrix(spec, frame1))
+    beta = np.asarray(spec["estimates"]["values"], dtype=float)
+    s0, d0 = inference_score(spec["probability"], (X0 * beta).sum(axis=1))
+    s1, d1 = inference_score(spec["probability"], (X1 * beta).sum(axis=1))
+    q0, q1 = expit(s0), expit(s1)
+    J = (q0 * (1.0 - q0) * d0)[:, None] * X0 - (q1 * (1.0 - q1) * d1)[:, None] * X1
+    se = np.sqrt(np.maximum(_rowwise_quadratic(J, np.asarray(spec["covariance"], dtype=float)), 0.0))
+    return q0 - q1, se
 
 
 def _rowwise_quadratic(J: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -583,19 +586,6 @@ def _rowwise_quadratic(J: np.ndarray, V: np.ndarray) -> np.ndarray:
     for k in range(V.shape[1]):
         JV[:, k] = (J * V[:, k]).sum(axis=1)
     return (JV * J).sum(axis=1)
-
-
-def difference_std_error(spec: dict, frame0: pd.DataFrame, frame1: pd.DataFrame) -> np.ndarray:
-    """Each row's delta-method standard error of ``p(frame0) − p(frame1)`` (same customers, changed values),
-    from the file's covariance with the probability map held fixed: ``J = p'(η0) x0 − p'(η1) x1``,
-    ``se = sqrt(J V J')``."""
-    X0 = np.ascontiguousarray(design_matrix(spec, frame0))
-    X1 = np.ascontiguousarray(design_matrix(spec, frame1))
-    beta = np.asarray(spec["estimates"]["values"], dtype=float)
-    block = spec["probability"]
-    J = (probability_slope(block, (X0 * beta).sum(axis=1))[:, None] * X0
-         - probability_slope(block, (X1 * beta).sum(axis=1))[:, None] * X1)
-    return np.sqrt(np.maximum(_rowwise_quadratic(J, np.asarray(spec["covariance"], dtype=float)), 0.0))
 
 
 def predict_proba(spec: dict, frame: pd.DataFrame) -> np.ndarray:

@@ -65,10 +65,6 @@ SHARE_WATCH, SHARE_ALERT = 0.05, 0.10
 OPEN_CATEGORIES = frozenset(f.source_name for f in DICTIONARY if f.name in ("service_type", "popular_category"))
 
 
-def _predictor(spec: dict):
-    return lambda frame: model_file.predict_proba(spec, frame)
-
-
 def _not_scored(ids, reasons) -> pd.DataFrame:
     ids = np.asarray(ids)
     return pd.DataFrame({"id": ids, "p_decline": np.full(len(ids), np.nan), "profit": np.full(len(ids), np.nan),
@@ -120,10 +116,11 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.D
     parts = []
     if scorable.any():
         scored = frame[scorable].reset_index(drop=True)
-        predict = _predictor(spec)
-        parts.append(customer_offers(scored, predict, predict(scored), Thresholds(**spec["thresholds"]),
-                                     spec["allowed_levers"], spec["support"],
-                                     drop_se=lambda f, cf: model_file.difference_std_error(spec, f, cf))
+        p0 = model_file.predict_proba(spec, scored)
+        # a risk drop is the change of the inference model's probability (analysis.decisions.EFFECT_SCALE)
+        parts.append(customer_offers(scored, lambda f: model_file.inference_probability(spec, f), p0,
+                                     Thresholds(**spec["thresholds"]), spec["allowed_levers"], spec["support"],
+                                     drop_se=lambda f, cf: model_file.inference_drop(spec, f, cf)[1])
                      .assign(reason="scored"))
     if not scorable.all():
         parts.append(_not_scored(frame["id"].to_numpy()[~scorable], reasons[~scorable].to_numpy()))

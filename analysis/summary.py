@@ -56,10 +56,15 @@ def protocol_table(protocol: dict | None = None) -> pd.DataFrame:
         ("support_min_customers", repr(actions.SUPPORT_MIN_CUSTOMERS),
          "Customers of the modelling data a new value needs within half a step (same cluster)"),
         ("n_bootstrap", repr(int((protocol or {}).get("n_bootstrap", decisions.N_BOOTSTRAP))),
-         "Customer-bootstrap replicates of the whole procedure (penalty weight, recalibration map) behind the "
-         "business figures' intervals"),
-        ("bootstrap_inner_splits", repr(decisions.BOOTSTRAP_INNER_SPLITS),
-         "Folds of a replicate's out-of-fold probabilities (customers drawn twice stay in one fold)"),
+         "Customer-bootstrap replicates of the whole procedure behind the changes (penalty weight, any "
+         "specification search) behind the business figures' intervals"),
+        ("bootstrap_interval", decisions.BOOTSTRAP_INTERVAL,
+         "Kind of every bootstrap interval: normal = estimate ± z × bootstrap SD (percentile and basic are the "
+         "alternatives; python -m analysis.coverage measures all three)"),
+        ("effect_scale", decisions.EFFECT_SCALE,
+         "Where an action's change comes from: levels are the business model's calibrated probabilities; changes "
+         "(AMEs, scenarios, each offer's risk drop) the inference model's predicted changes (the map, fitted on "
+         "out-of-fold scores, attenuates changes)"),
     ]
     return pd.DataFrame(rows, columns=["name", "value", "meaning"])
 

@@ -342,7 +342,7 @@ def test_action_tests_holm_over_the_actions_only():
     assert row["statistic"] == pytest.approx(-norm.isf(0.005), rel=1e-12)
     assert row["std_error_delta"] == pytest.approx(_se_for(0.01, -0.02) / 2)
     assert (row["n_models_tied"], row["column"]) == (1, "marketing_6m")
-    assert row["hypothesis"] == "AME of marketing_6m = 0 (business model)"
+    assert row["hypothesis"] == "AME of marketing_6m = 0 (inference model)"
     # the family is the levers given: the same p-values among four hypotheses are adjusted more
     four = _ames({"marketing_6m": (-0.02, _se_for(0.01, -0.02), -0.03, -0.01),
                   "marketing_current": (-0.01, _se_for(0.04, -0.01), -0.02, -0.001),

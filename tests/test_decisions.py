@@ -18,7 +18,7 @@ from analysis import actions, decisions
 from analysis.benchmark import candidate_models
 from analysis.dictionary import TARGET
 from analysis.features import PREDICTORS, linear_formula, model_frame
-from analysis.model import label_consistent_drop_se, label_consistent_predict, log_loss_ties, model_pair
+from analysis.model import change_std_error, log_loss_ties, model_pair
 from analysis.synthetic import customer_table
 from stats.bootstrap import replicate_rng
 from stats.crossval import corrected_resampled_ttest
@@ -91,14 +91,15 @@ def test_evaluation_frames_by_hand(frame):
 
 
 @pytest.mark.parametrize("name", ["linear", "gam_recalibrated"])
-def test_statistics_at_the_full_data_fit_equal_scenarios_ames_and_label_consistent_drops(frame, pairs, name):
+def test_statistics_at_the_full_data_fit_equal_scenarios_ames_and_drops(frame, pairs, name):
     pair, p_label = pairs[name]
     reference = actions.support_reference(frame)
     frames, plan, task = _task(pair, frame, p_label, reference)
     boot = decisions.bootstrap_procedure(task, pair, seed=1, n_boot=0)
     estimates = boot.estimates
     groups = _groups(frame, p_label)
-    table = actions.scenarios(frame, pair.business, groups, reference, levers=LEVERS)
+    # changes are the inference model's (decisions.EFFECT_SCALE), for a recalibrated business model too
+    table = actions.scenarios(frame, pair.inference, groups, reference, levers=LEVERS)
     n_rows = 0
     for row in table.itertuples():
         key = f"{row.group}:{row.action}"
@@ -110,15 +111,21 @@ def test_statistics_at_the_full_data_fit_equal_scenarios_ames_and_label_consiste
         assert estimates[f"kept:{key}"] == pytest.approx(row.customers_kept, abs=1e-10)
         assert estimates[f"profit:{key}"] == pytest.approx(row.profit_retained_upper, abs=1e-10)
     assert n_rows >= 6
-    ames = average_marginal_effects(pair.business, frame, numeric=COLUMNS).set_index("variable")
+    ames = average_marginal_effects(pair.inference, frame, numeric=COLUMNS).set_index("variable")
     for column in COLUMNS:
         assert estimates[f"ame:{column}"] == pytest.approx(ames.loc[column, "estimate"], abs=1e-10)
-    # each customer's drop: p_label − the label-consistent prediction of the counterfactual, where it has room
-    predict = label_consistent_predict(pair, frame, p_label)
+    # each customer's drop: the inference model's change, where the action has room (the same changes as the
+    # scenarios, so a group's drops add up to its scenario's customers kept)
     assert set(boot.drops_estimate) == {"more_marketing", "marketing_this_month"}
+    base = pair.inference.predict(frame)
     for lever in actions.STORE_ACTIONS:
-        expected = np.where(frames.room[lever.name], p_label - predict(frames.frames[f"cf:{lever.name}"]), 0.0)
+        expected = np.where(frames.room[lever.name],
+                            base - pair.inference.predict(frames.frames[f"cf:{lever.name}"]), 0.0)
         np.testing.assert_allclose(boot.drops_estimate[lever.name], expected, atol=1e-10)
+        high = groups[decisions.HEADLINE_GROUP]
+        if f"kept:{decisions.HEADLINE_GROUP}:{lever.name}" in estimates.index:
+            assert boot.drops_estimate[lever.name][high].sum() == pytest.approx(
+                estimates[f"kept:{decisions.HEADLINE_GROUP}:{lever.name}"], rel=1e-10)
 
 
 def test_calibrate_and_inverse_are_the_business_map(pairs):
@@ -169,10 +176,9 @@ def test_a_replicate_of_the_linear_logit_recomputed_with_statsmodels(frame, pair
                     assert row[f"effect:{group}:{lever.name}"] == pytest.approx(diff[m].mean(), abs=1e-8)
                     assert row[f"profit:{group}:{lever.name}"] == pytest.approx(
                         -(frame["profit"].to_numpy()[m] * diff[m]).sum(), abs=1e-7)
-        s_label = np.log(p_label / (1 - p_label))
         for lever in actions.STORE_ACTIONS:
             cf = np.asarray(pair.inference.design(frames.frames[f"cf:{lever.name}"]), dtype=float)
-            drop = p_label - expit(s_label + cf @ beta - X @ beta)
+            drop = p_base - expit(cf @ beta)
             np.testing.assert_allclose(boot.drops[lever.name][b], np.where(frames.room[lever.name], drop, 0.0),
                                        atol=1e-8)
         # not the full-data fit: the replicate moved
@@ -180,16 +186,15 @@ def test_a_replicate_of_the_linear_logit_recomputed_with_statsmodels(frame, pair
 
 
 def test_a_replicate_of_the_recalibrated_gam_follows_the_stated_procedure(frame, pairs):
-    """The GAM's weight by AIC on the resample, the map on out-of-fold probabilities of grouped inner folds (a
-    customer drawn twice in one fold), the refitted model and map evaluated on the original customers: recomputed
-    with cold starts (the optima do not depend on the warm starts)."""
-    from stats.bootstrap import grouped_stratified_folds
-    from stats.calibration import AsymptoteCalibrator
+    """The GAM's weight by AIC on the resample, the refitted GAM evaluated on the original customers: recomputed with
+    cold starts (the optima do not depend on the warm starts). The changes are the inference model's, so no map is
+    refitted in a replicate (its columns are empty)."""
     from stats.gam import choose_weight
 
     pair, p_label = pairs["gam_recalibrated"]
     reference = actions.support_reference(frame)
     frames, plan, task = _task(pair, frame, p_label, reference)
+    assert not task.recalibrate
     boot = decisions.bootstrap_procedure(task, pair, seed=2, n_boot=1, n_jobs=1)
     est = pair.estimator
     X, S, y = est.design_matrix_, est.penalty_, frame[TARGET].to_numpy(float)
@@ -197,26 +202,17 @@ def test_a_replicate_of_the_recalibrated_gam_follows_the_stated_procedure(frame,
     idx = rng.integers(0, len(y), size=len(y))
     assert np.all(np.abs(X[idx]).max(axis=0) > 0)
     alpha, fit = choose_weight(X[idx], y[idx], S, est.alphas)
-    folds = grouped_stratified_folds(idx, y, decisions.BOOTSTRAP_INNER_SPLITS, rng)
-    oof = np.empty(len(idx))
-    for k in range(decisions.BOOTSTRAP_INNER_SPLITS):
-        test = folds == k
-        _, inner = choose_weight(X[idx][~test], y[idx][~test], S, est.alphas)
-        oof[test] = expit(X[idx][test] @ inner["params"])
-    cal = AsymptoteCalibrator().fit(oof, y[idx])
     info = boot.info.iloc[0]
     assert info["alpha"] == alpha
-    assert (info["floor"], info["ceiling"], info["slope"], info["shift"]) == pytest.approx(
-        (cal.floor_, cal.ceiling_, cal.slope_, cal.shift_), rel=1e-4, abs=1e-6)
-    # the statistics on the original customers with the replicate's fit and map
-    business = lambda key: cal.transform(expit(est.design(frames.frames[key]) @ fit["params"]))  # noqa: E731
+    assert np.isnan([info["floor"], info["ceiling"], info["slope"], info["shift"]]).all()
+    inference = lambda key: expit(est.design(frames.frames[key]) @ fit["params"])  # noqa: E731
     for lever in LEVERS:
-        diff = business(f"cf:{lever.name}") - business("base")
+        diff = inference(f"cf:{lever.name}") - inference("base")
         m = plan.groups["high_risk_all"] & frames.room[lever.name]
         assert boot.replicates.iloc[0][f"effect:high_risk_all:{lever.name}"] == pytest.approx(diff[m].mean(),
                                                                                                abs=1e-6)
     for column in COLUMNS:
-        ame = np.mean(business(f"up:{column}") - business(f"down:{column}")) / (2 * frames.steps[column])
+        ame = np.mean(inference(f"up:{column}") - inference(f"down:{column}")) / (2 * frames.steps[column])
         assert boot.replicates.iloc[0][f"ame:{column}"] == pytest.approx(ame, abs=1e-5)
 
 
@@ -315,7 +311,7 @@ def _small_boot() -> decisions.BootstrapResult:
              "marketing_this_month": np.array([[0.0, 0.01, 0.0, 0.0], [0.0, 0.03, 0.0, 0.0], [0.0, 0.02, 0.0, 0.0],
                                                [0.0, -0.01, 0.0, 0.0], [0.0, 0.04, 0.0, 0.0]])}
     return decisions.BootstrapResult(estimates, replicates, drops, {k: v[0] for k, v in drops.items()},
-                                     conf_level=0.5)
+                                     conf_level=0.5, method="percentile")
 
 
 def _quartiles(values) -> tuple[float, float]:
@@ -498,27 +494,21 @@ def test_log_loss_ties_against_the_corrected_t_test():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The per-customer SE of a label-consistent risk drop
+# The per-customer SE of a risk drop (the inference model's change)
 # ---------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["linear", "gam_recalibrated"])
-def test_label_consistent_drop_se_against_a_finite_difference_jacobian(frame, pairs, name):
-    """drop_i(θ) = p_label_i − g(s_label_i + s_θ(cf_i) − s_θ(f_i)), s_θ the inference model's logit, the map g held
-    fixed; J by central differences in θ, se_i = sqrt(J_i V J_i')."""
-    pair, p_label = pairs[name]
+def test_change_std_error_against_a_finite_difference_jacobian(frame, pairs, name):
+    """drop_i(θ) = q_θ(f_i) − q_θ(cf_i), q_θ the inference model's probability; J by central differences in θ,
+    se_i = sqrt(J_i V J_i')."""
+    pair, _ = pairs[name]
     link = pair.inference
     reference = actions.support_reference(frame)
     cf, room, _ = actions.apply_action(frame, actions.LEVER_BY_NAME["more_marketing"], reference)
-    if pair.score_map is None:
-        g, s_label = expit, np.log(p_label / (1 - p_label))
-    else:
-        g, s_label = pair.score_map.transform_score, pair.score_map.inverse(p_label)
     X0, X1 = link.design(frame), link.design(cf)
     theta = np.asarray(link.params, dtype=float)
 
     def drop(t):
-        s0 = np.log(link.prob(t, X0) / (1 - link.prob(t, X0)))
-        s1 = np.log(link.prob(t, X1) / (1 - link.prob(t, X1)))
-        return p_label - g(s_label + s1 - s0)
+        return link.prob(t, X0) - link.prob(t, X1)
 
     J = np.empty((len(frame), len(theta)))
     for j in range(len(theta)):
@@ -526,7 +516,23 @@ def test_label_consistent_drop_se_against_a_finite_difference_jacobian(frame, pa
         step[j] = 1e-6
         J[:, j] = (drop(theta + step) - drop(theta - step)) / 2e-6
     expected = np.sqrt(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J))
-    se = label_consistent_drop_se(pair, frame, p_label)(frame, cf)
+    se = change_std_error(link)(frame, cf)
     np.testing.assert_allclose(se[room], expected[room], rtol=1e-5)
     np.testing.assert_allclose(se[~room], 0.0, atol=1e-15)
     assert room.any() and (~room).any() and np.all(se[room] > 0)
+
+
+def test_default_interval_is_normal_estimate_pm_z_sd():
+    """The run's intervals (decisions.BOOTSTRAP_INTERVAL): estimate ± z·SD of the replicates (NaN left out)."""
+    from scipy.stats import norm
+
+    small = _small_boot()
+    boot = decisions.BootstrapResult(small.estimates, small.replicates, small.drops, small.drops_estimate,
+                                     conf_level=0.9)
+    assert decisions.BOOTSTRAP_INTERVAL == "normal" and boot.method == "normal"
+    summary = boot.summary()
+    z = norm.ppf(0.95)
+    for name, est in small.estimates.items():
+        sd = float(small.replicates[name].dropna().std(ddof=1))
+        assert summary.loc[name, "conf_low"] == pytest.approx(est - z * sd, rel=1e-12)
+        assert summary.loc[name, "conf_high"] == pytest.approx(est + z * sd, rel=1e-12)

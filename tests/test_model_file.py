@@ -274,62 +274,57 @@ SMOOTH_BLOCKS = {
 }
 
 
-@pytest.mark.parametrize("name", list(SMOOTH_BLOCKS))
-def test_probability_slope_is_the_derivative_of_probability_from_eta(name):
-    block = SMOOTH_BLOCKS[name]
-    eta = np.linspace(-6, 6, 49)
-    h = 1e-5
-    numeric = (model_file.probability_from_eta(block, eta + h) - model_file.probability_from_eta(block, eta - h)) / (2 * h)
-    slope = model_file.probability_slope(block, eta)
-    np.testing.assert_allclose(slope, numeric, rtol=1e-7, atol=1e-12)
-    assert np.all(slope > 0)
-
-
-def test_probability_slope_refuses_an_isotonic_map():
-    block = {"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.1, 0.5, 0.9], "y": [0.0, 0.4, 1.0]}}
-    with pytest.raises(model_file.ModelFileError, match="isotonic calibrator has no derivative"):
-        model_file.probability_slope(block, np.array([0.0, 1.0]))
-
-
 @pytest.mark.parametrize("name", ["logit", "floor_platt", "asymptote"])
-def test_difference_std_error_against_a_finite_difference_jacobian(name, training, new_data):
-    """se_i of p(x0_i) − p(x1_i): a numerical Jacobian of each row's difference in the coefficients (central
-    differences of predict_proba on specs with moved estimates), then sqrt(J V J') row by row."""
+def test_inference_drop_against_a_finite_difference_jacobian(name, training, new_data):
+    """drop_i = q(x0_i) − q(x1_i) of the inference probability q (link only: any calibrator left out), and its se
+    from a numerical Jacobian of each row's drop in the coefficients (central differences of predict_proba on a
+    spec without the calibrator and with moved estimates), sqrt(J V J') row by row."""
     # a full-rank design (splines, a text factor, a product): the covariance is well conditioned
     result = smf.logit("y ~ cr(x, df=4, constraints='center') + C(g, Treatment('b')) + x:z + z", training).fit(disp=0)
     spec = model_file.freeze(result, training, probability=SMOOTH_BLOCKS[name])
+    link_only = {**spec, "probability": {k: v for k, v in spec["probability"].items() if k != "calibrator"}}
     frame0 = new_data.iloc[:40].reset_index(drop=True)
     frame1 = frame0.assign(x=frame0["x"] + 0.7, z=frame0["z"] - 0.3)
     beta = np.asarray(spec["estimates"]["values"], dtype=float)
     V = np.asarray(spec["covariance"], dtype=float)
+
+    def diff(b):
+        moved = {**link_only, "estimates": {**spec["estimates"], "values": b.tolist()}}
+        return model_file.predict_proba(moved, frame0) - model_file.predict_proba(moved, frame1)
+
     J = np.empty((len(frame0), len(beta)))
     for j in range(len(beta)):
         step = np.zeros(len(beta))
         step[j] = 1e-6
-
-        def diff(b):
-            moved = {**spec, "estimates": {**spec["estimates"], "values": b.tolist()}}
-            return model_file.predict_proba(moved, frame0) - model_file.predict_proba(moved, frame1)
-
         J[:, j] = (diff(beta + step) - diff(beta - step)) / 2e-6
-    expected = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
-    se = model_file.difference_std_error(spec, frame0, frame1)
-    np.testing.assert_allclose(se, expected, rtol=1e-5)
+    drop, se = model_file.inference_drop(spec, frame0, frame1)
+    np.testing.assert_allclose(drop, diff(beta), rtol=1e-12, atol=1e-15)
+    # by hand: expit(η), with the floor g + (1 − g)·expit(η) of a floor link
+    g = float(spec["probability"].get("floor", 0.0)) if spec["probability"]["link"] == "floor_logit" else 0.0
+    eta0, eta1 = model_file.linear_predictor(spec, frame0), model_file.linear_predictor(spec, frame1)
+    np.testing.assert_allclose(drop, (1 - g) * (expit(eta0) - expit(eta1)), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(model_file.inference_probability(spec, frame0), g + (1 - g) * expit(eta0),
+                               rtol=1e-12)
+    np.testing.assert_allclose(se, np.sqrt(np.einsum("ij,jk,ik->i", J, V, J)), rtol=1e-5)
     assert np.all(se > 0)
     # no change, no uncertainty
-    np.testing.assert_allclose(model_file.difference_std_error(spec, frame0, frame0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(model_file.inference_drop(spec, frame0, frame0)[1], 0.0, atol=1e-15)
     # a row's value does not depend on the batch it is scored in (a design without splines: patsy's spline basis
     # itself differs in the last bit between batches, which is the design's business, not this function's)
     plain = smf.logit("y ~ C(g, Treatment('b')) + x:z + z + x", training).fit(disp=0)
     plain_spec = model_file.freeze(plain, training, probability=SMOOTH_BLOCKS[name])
-    whole = model_file.difference_std_error(plain_spec, frame0, frame1)
+    whole = model_file.inference_drop(plain_spec, frame0, frame1)
     for i in range(len(frame0)):
-        assert model_file.difference_std_error(plain_spec, frame0.iloc[[i]], frame1.iloc[[i]])[0] == whole[i]
+        one = model_file.inference_drop(plain_spec, frame0.iloc[[i]], frame1.iloc[[i]])
+        assert (one[0][0], one[1][0]) == (whole[0][i], whole[1][i])
 
 
-def test_difference_std_error_refuses_an_isotonic_map(training, new_data):
+def test_inference_drop_ignores_even_an_isotonic_map(training, new_data):
+    """The drop is the link's change: a calibrator, smooth or not, does not enter it."""
     result = smf.logit(f"y ~ {FORMULAS['numeric']}", training).fit(disp=0)
     block = {"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.1, 0.9], "y": [0.0, 1.0]}}
     spec = model_file.freeze(result, training, probability=block)
-    with pytest.raises(model_file.ModelFileError, match="isotonic"):
-        model_file.difference_std_error(spec, new_data, new_data.assign(x=new_data["x"] + 1))
+    plain = model_file.freeze(result, training, probability={"link": "logit"})
+    moved = new_data.assign(x=new_data["x"] + 1)
+    for a, b in zip(model_file.inference_drop(spec, new_data, moved), model_file.inference_drop(plain, new_data, moved)):
+        np.testing.assert_array_equal(a, b)

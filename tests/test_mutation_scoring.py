@@ -60,9 +60,9 @@ def new_export(fitted):
 
 
 def _difference_se(result, frame0, frame1):
-    """Per-customer delta SE of p(frame0) − p(frame1) from statsmodels alone: the Jacobian of each row's
-    difference by central differences of statsmodels' own predictions at moved coefficients, and its
-    covariance."""
+    """Per-customer delta SE of the risk drop p(frame0) − p(frame1) of the plain logit (the inference model's
+    change), from statsmodels alone: the Jacobian of each row's drop by central differences of statsmodels' own
+    predictions at moved coefficients, and its covariance."""
     import copy
 
     inner = getattr(result, "_results", result)  # the results object behind statsmodels' wrapper

@@ -193,29 +193,28 @@ def test_offer_plan_adds_up_the_offers(synthetic_run):
     assert (offers.loc[~offered, ["risk_drop_conf_low", "risk_drop_conf_high"]] == 0).all().all()
 
 
-def test_offer_drop_is_measured_from_the_labelled_probability():
+def test_offer_drop_is_the_inference_models_change():
+    """p_decline (here a noisy label) decides who is at high risk; the drop is the inference model's change
+    (decisions.EFFECT_SCALE), recomputed independently for every allowed action."""
     table = model_frame(customer_table(800, 5))
     result, link = _logit_link(table)
-    from analysis.model import ModelPair, label_consistent_drop_se, label_consistent_predict
+    from analysis.model import change_std_error
 
-    pair = ModelPair("logit_linear", "logit_linear", link, link, lambda f: link.design(f) @ link.params, None,
-                     result)
     rng = np.random.default_rng(0)
     p_label = np.clip(link.predict(table) + rng.normal(0, 0.05, len(table)), 0.01, 0.99)
-    predict = label_consistent_predict(pair, table, p_label)
-    np.testing.assert_allclose(predict(table), p_label, rtol=1e-12)
     thresholds = segments.make_thresholds(table["profit"].to_numpy())
     names = ["more_marketing", "marketing_this_month"]
-    offers = actions.customer_offers(table, predict, p_label, thresholds, names, actions.support_reference(table),
-                                     drop_se=label_consistent_drop_se(pair, table, p_label))
+    offers = actions.customer_offers(table, link.predict, p_label, thresholds, names, actions.support_reference(table),
+                                     drop_se=change_std_error(link))
+    np.testing.assert_array_equal(offers["p_decline"], p_label)
     # oracle: for each high-risk customer, recompute every allowed action's drop independently
-    from scipy.special import expit, logit
+    from scipy.special import expit
 
     eta = link.design(table) @ link.params
     best = np.zeros(len(table))
     for name in names:
         cf, room, _ = moved(table, actions.LEVER_BY_NAME[name], table)
-        drop = p_label - expit(logit(p_label) + link.design(cf) @ link.params - eta)
+        drop = expit(eta) - expit(link.design(cf) @ link.params)
         best = np.maximum(best, np.where(room, drop, 0.0))
     high = p_label >= thresholds.risk
     np.testing.assert_allclose(offers.loc[high, "risk_drop"], best[high], rtol=1e-9, atol=1e-12)

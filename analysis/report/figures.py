@@ -420,8 +420,9 @@ EFFECT_ORDER = ("logit_linear", "logit_promo_flexible", "logit_selected", "logit
 def fig_effects_by_model(res: Results) -> Figure:
     """Forest plot: each action's scenario among all high-risk customers (change in P(decline) over the next three
     months, pp) under every interpretable candidate (delta-method intervals, conditional on the fitted model) and
-    under the business model (delta method and the customer bootstrap of the whole procedure); one panel per
-    action, store actions first."""
+    under the business model (delta method), and the decision's own estimate with the customer bootstrap of the whole
+    procedure (the inference model's change: analysis.decisions.EFFECT_SCALE); one panel per action, store actions
+    first."""
     e = res["effects_by_model"]
     e = e[e["quantity"] == "scenario"]
     order = [a for a in res["levers"]["action"] if a in set(e["action"])]
@@ -431,7 +432,9 @@ def fig_effects_by_model(res: Results) -> Figure:
     for action in order:
         sub = e[e["action"] == action]
         rows = [sub[(sub["model"] == m) & (sub["interval"] == "delta")] for m in EFFECT_ORDER]
-        rows += [sub[(sub["model"] == business) & (sub["interval"] == i)] for i in ("delta", "bootstrap")]
+        if business not in EFFECT_ORDER:
+            rows.append(sub[(sub["model"] == business) & (sub["interval"] == "delta")])
+        rows.append(sub[sub["interval"] == "bootstrap"])
         rows_per.append([r.iloc[0] for r in rows if len(r)])
     n_rows = sum(len(r) for r in rows_per)
     with _style():
@@ -442,8 +445,7 @@ def fig_effects_by_model(res: Results) -> Figure:
             y = np.arange(len(rows))[::-1]
             for yi, r in zip(y, rows):
                 boot = r["interval"] == "bootstrap"
-                is_business = r["model"] == business
-                color = OKABE_ITO["vermillion"] if boot else OKABE_ITO["blue"] if is_business else OKABE_ITO["black"]
+                color = OKABE_ITO["vermillion"] if boot else OKABE_ITO["black"]
                 ax.errorbar(100 * r["estimate"], yi, xerr=[[100 * (r["estimate"] - r["conf_low"])],
                                                            [100 * (r["conf_high"] - r["estimate"])]],
                             fmt="o", color=color, markersize=3.5, capsize=2, linewidth=1)

@@ -43,7 +43,7 @@ REGISTRY: dict[str, ResultTable] = {
         "The rows of `scenarios` (store actions, `kind` action) and `assumption_scenarios` (kind assumption) together, for the experiment plan."),
     "action_tests": ResultTable(
         ("action", "column", "hypothesis", "estimate", "std_error", "statistic", "p_value", "p_value_holm", "conf_low", "conf_high", "std_error_delta", "n_models_tied", "robust", "offered", "recommended",),
-        "One hypothesis per store action (AME of its column under the business model = 0): bootstrap SD and percentile interval, Wald statistic with the bootstrap SD, Holm over the store actions; std_error_delta beside; robust = the AME interval is below zero under every candidate tied with the best log loss; offered = Holm p < α and the bootstrap interval below zero (the per-customer offers use it); recommended = offered and robust (a roll-out). p-values are conditional on the model's form."),
+        "One hypothesis per store action (AME of its column under the inference model = 0: changes come from the inference model, decisions.EFFECT_SCALE): bootstrap SD and normal interval (estimate ± z·SD, protocol `bootstrap_interval`), Wald statistic with the bootstrap SD, Holm over the store actions; std_error_delta beside; robust = the AME interval is below zero under every candidate tied with the best log loss; offered = Holm p < α and the bootstrap interval below zero (the per-customer offers use it); recommended = offered and robust (a roll-out). p-values are conditional on the model's form."),
     "action_value": ResultTable(
         ("action", "n_treated", "contacts_per_customer", "effect", "effect_conf_low", "effect_conf_high", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_month", "profit_retained_month_low", "profit_retained_month_high", "horizon_months", "break_even_per_customer", "break_even_per_customer_low", "break_even_per_customer_high", "break_even_per_contact", "break_even_per_contact_low", "break_even_per_contact_high", "offered", "recommended",),
         "What each store action is worth among the high-risk customers it can reach (n_treated): change in P(decline), customers kept, monthly profit retained (upper bound), and the break-even cost per treated customer (profit retained per treated customer per month × horizon_months) and per contact (÷ contacts_per_customer), all with bootstrap intervals. An upper bound, like profit at risk."),
@@ -55,7 +55,7 @@ REGISTRY: dict[str, ResultTable] = {
         "Scenarios of store actions that can at most influence a customer behaviour (a cart reminder, fewer promotional mailings): each holds only under its `assumption`. Never in the headline, recommendations or offers; tested by the experiment plan. Columns as `scenarios`."),
     "bootstrap_replicates": ResultTable(
         ("replicate", "alpha", "floor", "ceiling", "slope", "shift", "converged",),
-        "Each replicate of the customer bootstrap: the GAM's penalty weight chosen by AIC (NaN for an unpenalised logit), the recalibration map's parameters (NaN without one) and whether every fit converged."),
+        "Each replicate of the customer bootstrap: the GAM's penalty weight chosen by AIC (NaN for an unpenalised logit), the recalibration map's parameters when a replicate refits one (NaN: the changes are the inference model's, decisions.EFFECT_SCALE, so no map is refitted) and whether every fit converged."),
     "calibration_curve": ResultTable(
         ("bin", "n", "mean_predicted", "observed_rate", "conf_low", "conf_high", "model",),
         "Reliability curve of out-of-fold probabilities per model: decile bins with Wilson CI of the observed rate."),
@@ -82,10 +82,10 @@ REGISTRY: dict[str, ResultTable] = {
         "The four exports analysed: SHA-256 and size."),
     "deployed_predictions": ResultTable(
         ("id", "p_oof", "p_deployed", "segment", "offer", "risk_drop", "risk_drop_conf_low", "risk_drop_conf_high",),
-        "Every training customer under the deployed model (the business model fitted on all customers, as results/model.json holds it): its probability beside the out-of-fold one the run's lists use, and the segment, offer and risk drop (delta-method interval) it implies. `score` on the training export gives these from the model file alone (to 1e-12)."),
+        "Every training customer under the deployed model (the business model fitted on all customers, as results/model.json holds it): its probability beside the out-of-fold one the run's lists use, and the segment, offer and risk drop (the inference model's change, delta-method interval) it implies. `score` on the training export gives these from the model file alone (to 1e-12)."),
     "effects_by_model": ResultTable(
         ("model", "role", "tied", "action", "kind", "quantity", "group", "n_customers", "estimate", "std_error", "conf_low", "conf_high", "interval",),
-        "Each action's AME (quantity ame, per unit of its column, all customers) and its scenario among all high-risk customers (quantity scenario) under every interpretable candidate and the business model: interval delta (conditional on that fitted model) or bootstrap (the business model, whole procedure). tied: the candidate ties with the best out-of-fold log loss."),
+        "Each action's AME (quantity ame, per unit of its column, all customers) and its scenario among all high-risk customers (quantity scenario) under every interpretable candidate and the business model: interval delta (conditional on that fitted model) or bootstrap (the decision's estimate: the inference model's change, whole procedure). tied: the candidate ties with the best out-of-fold log loss."),
     "engagement_associations": ResultTable(
         ("group", "outcome", "n_with_room", "n_without_support", "decline_rate_baseline", "decline_rate_scenario", "effect", "conf_low", "conf_high",),
         "Engagement outcomes (pages, categories) among all high-risk customers: difference in P(decline) associated with more engagement (delta-method CI, conditional on the business model). Associations, not levers: no customers kept, no test, never offered."),
@@ -157,7 +157,7 @@ REGISTRY: dict[str, ResultTable] = {
         "The offer plan among the high-risk customers: per offered action, personal_contact and total: customers, expected declines (Σ P) and profit at risk (Σ P × profit, upper bound) beside expected customers kept and monthly profit retained (upper bound) with bootstrap intervals, and the shares of declines avoided and of profit at risk retained."),
     "offers": ResultTable(
         ("id", "p_decline", "profit", "segment", "offer", "risk_drop", "risk_drop_conf_low", "risk_drop_conf_high",),
-        "One offer per customer: an offered store action (`action_tests`), `none` or `personal_contact`; risk_drop from the labelled (out-of-fold) probability, with its delta-method interval (conditional on the fitted model and the recalibration map)."),
+        "One offer per customer: an offered store action (`action_tests`), `none` or `personal_contact`; segment and high risk from the labelled (out-of-fold) probability; risk_drop the inference model's predicted change (decisions.EFFECT_SCALE), with its delta-method interval (conditional on the fitted model)."),
     "recalibration_map": ResultTable(
         ("parameter", "value", "meaning",),
         "The business model's recalibration map p = floor + (ceiling − floor)·expit(slope·s + shift), s the inference model's logit, fitted by maximum likelihood on the inference model's out-of-fold probabilities (empty without recalibration)."),
@@ -190,7 +190,7 @@ REGISTRY: dict[str, ResultTable] = {
         "Seconds per stage of the run."),
     "scenarios": ResultTable(
         ("group", "action", "kind", "assumption", "n_customers", "n_eligible", "n_without_support", "n_with_room", "decline_rate_baseline", "decline_rate_scenario", "effect", "std_error", "conf_low", "conf_high", "std_error_delta", "customers_kept", "customers_kept_low", "customers_kept_high", "profit_retained_upper", "profit_retained_upper_low", "profit_retained_upper_high", "interval",),
-        "What-if of every store action per group (business model): change in P(decline over the next three months) among the customers with room (eligible: consent; supported: the support rule of `protocol`), with n_without_support; customers kept and monthly profit retained (upper bound). `interval` bootstrap: SD and percentile interval of the customer bootstrap of the whole procedure (penalty weight, recalibration map), conditional on the model's form; std_error_delta the delta-method SE holding both fixed. No p-values: each action is tested once (`action_tests`)."),
+        "What-if of every store action per group: the inference model's change in P(decline over the next three months) among the customers with room (eligible: consent; supported: the support rule of `protocol`), with n_without_support; customers kept and monthly profit retained (upper bound). `interval` bootstrap: SD and normal interval (estimate ± z·SD, protocol `bootstrap_interval`) of the customer bootstrap of the whole procedure behind the change (the penalty weight re-chosen, any specification search redone), conditional on the model's form; std_error_delta the delta-method SE holding the weight fixed. No p-values: each action is tested once (`action_tests`)."),
     "segment_profiles": ResultTable(
         ("segment", "variable", "level", "kind", "group_value", "rest_value", "effect_size", "effect_measure", "conf_low", "conf_high", "test", "statistic", "p_value", "p_adjusted", "role",),
         "Each group against the rest; role described (the variable defines the group: no test) or tested (Holm)."),

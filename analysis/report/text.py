@@ -392,7 +392,7 @@ def action_rows(res: Results) -> list[dict]:
         r["per_customer_text"] = fmt_est_ci(r["break_even_per_customer"], r["break_even_per_customer_low"],
                                             r["break_even_per_customer_high"], 2)
         r["status"] = ("recommended: supported under every model that fits the data as well" if r["recommended"]
-                       else "offered as a test: the business model supports it, not every tied model does"
+                       else "offered as a test: the inference model supports it, not every tied model does"
                        if r["offered"] else "not supported by the data")
         out.append(r)
     return out
@@ -779,6 +779,7 @@ def methods_facts(res: Results) -> dict[str, str]:
         "forest_tuning_trees": fmt_int(float(protocol(res)["forest_tuning_trees"])),
         "support_rule": protocol(res)["support_rule"], "tie_rule": protocol(res)["tie_rule"],
         "n_bootstrap": fmt_int(float(protocol(res)["n_bootstrap"])),
+        "inference_model": str(res["headline"]["inference_model"].iloc[0]),
     }
 
 
@@ -818,7 +819,7 @@ def robustness_sentence(res: Results) -> str:
     d = decision_summary(res)
     if "main_effect" not in d:
         return ""
-    text = (f"For {d['main_label']}, the business model's change among the high-risk customers it reaches is "
+    text = (f"For {d['main_label']}, the inference model's change among the high-risk customers it reaches is "
             f"{d['main_effect']}, and the candidates range from {d['main_range']}; the bootstrap SD is "
             f"{d['main_se_ratio']} times the delta-method SE.")
     if d["main_blocking"]:
