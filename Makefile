@@ -50,7 +50,7 @@ test-fast: $(STAMP)
 #   make mutation MUTATE_MODULES="stats/groups.py" MUTATE_TESTS="tests/test_stats_groups.py"
 # Default: stats/ and the business modules of analysis/ (issue 10) with their fast tests; docs/mutation.md gives
 # the per-module commands (one module at a time is much faster: mutmut then collects coverage of fewer tests).
-MUTATE_BUSINESS ?= analysis/validate.py analysis/table.py analysis/segments.py analysis/scoring.py analysis/benchmark.py
+MUTATE_BUSINESS ?= analysis/data/validate.py analysis/data/customers.py analysis/segments.py analysis/scoring/memory.py analysis/modeling/benchmark.py
 MUTATE_MODULES ?= $(filter-out stats/__init__.py,$(wildcard stats/*.py)) $(MUTATE_BUSINESS)
 MUTATE_TESTS   ?= $(filter-out tests/test_stats_slow.py,$(wildcard tests/test_stats_*.py)) tests/test_inference.py \
                   tests/test_data.py tests/test_hostile.py tests/test_synthetic.py tests/test_scoring.py \
@@ -62,7 +62,7 @@ mutation: $(STAMP)
 	nice -n 19 $(BIN)/python scripts/mutation.py --jobs $(MUTATE_JOBS) --modules $(MUTATE_MODULES) --tests $(MUTATE_TESTS)
 
 bench: $(STAMP)
-	$(BIN)/python -m analysis.timings $(BENCH_ARGS)
+	$(BIN)/python -m analysis.bench.timings $(BENCH_ARGS)
 
 clean:
 	rm -rf results results.tmp-* results.old-* _render report.html report.pdf brief.html brief.pdf .pytest_cache .mutation

@@ -30,7 +30,7 @@ def _print_errors(lines: list[str]) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from analysis.dataset import load_dataset
+    from analysis.data.dataset import load_dataset
 
     dataset = load_dataset(args.data_dir, require_target=not args.no_target)
     for warning in dataset.validated.warnings:
@@ -47,17 +47,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from analysis import results_store
+    from analysis import runner
 
-    outcome = results_store.run(data_dir=args.data_dir, results_dir=args.results_dir, seed=args.seed,
-                                quick=args.quick, force=args.force)
+    outcome = runner.run(data_dir=args.data_dir, results_dir=args.results_dir, seed=args.seed,
+                         quick=args.quick, force=args.force)
     if outcome["reused"]:
         print(f"analysis reused (results match manifest {outcome['run_id']})")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from analysis import streaming
+    from analysis.scoring import stream as streaming
 
     out = Path(args.out)
     if out.is_dir():
@@ -72,7 +72,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if engine == "auto":
         if args.scheduler is not None:
             raise ValueError("--scheduler is only used with --engine dask")
-        from analysis.scoring import load_scoring_model
+        from analysis.scoring.memory import load_scoring_model
 
         load_scoring_model(Path(args.results_dir))  # a missing or broken model: its one error line, nothing else
         engine, reason = streaming.choose_engine(paths.resolve_data_dir(args.data_dir))
@@ -80,7 +80,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             print(f"engine: {engine} ({reason})", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
     if engine == "memory":
-        from analysis.scoring import score_export
+        from analysis.scoring.memory import score_export
 
         run = score_export(data_dir=args.data_dir, results_dir=Path(args.results_dir), out=out)
     else:
@@ -98,7 +98,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from analysis.fetch import FetchError, fetch_data
+    from analysis.data.fetch import FetchError, fetch_data
 
     try:
         written = fetch_data(Path(args.target))
@@ -111,7 +111,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_dictionary(args: argparse.Namespace) -> int:
-    from analysis.dictionary import dictionary_markdown
+    from analysis.data.dictionary import dictionary_markdown
 
     sys.stdout.write(dictionary_markdown())
     return 0
@@ -146,10 +146,11 @@ def _reused_at_once(argv: list[str]) -> bool:
         return False
     if extra or args.force:
         return False
-    from analysis import results_store
+    from analysis import paths
+    from analysis.results import store as results_store
 
     try:
-        target = results_store.resolve_results_dir(args.results_dir)
+        target = paths.resolve_results_dir(args.results_dir)
         if not results_store.reusable(target, args.data_dir, args.seed, "quick" if args.quick else "full"):
             return False
         run_id = results_store.read_manifest(target)["run_id"]
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
-    from analysis.streaming import AUTO_STREAM_BYTES, DEFAULT_CHUNK_CUSTOMERS
+    from analysis.scoring.stream import AUTO_STREAM_BYTES, DEFAULT_CHUNK_CUSTOMERS
 
     p = sub.add_parser("score", help="write per-customer offers for a new export (no target needed)")
     data_dir(p)
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dictionary", help="print the data dictionary (data/README.md)")
     p.set_defaults(func=cmd_dictionary)
 
-    from analysis.experiment import add_parser as add_experiment_parser
+    from analysis.decisions.experiment import add_parser as add_experiment_parser
     add_experiment_parser(sub)
     return parser
 
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"] and _reused_at_once(argv[1:]):
         return 0
-    from analysis.load import ExportError  # imports pandas
+    from analysis.data.load import ExportError  # imports pandas
 
     args = build_parser().parse_args(argv)
     try:

@@ -12,6 +12,7 @@ SHARED_DATA_DIR = ROOT.parent / "shared" / "data"
 RESULTS_DIR = ROOT / "results"
 MODEL_PATH_NAME = "model.json"
 DATA_ENV_VAR = "ONECLICK_DATA_DIR"
+RESULTS_ENV_VAR = "ONECLICK_RESULTS_DIR"
 
 _REQUIRED = ("market_file.csv", "market_money.csv", "market_time.csv", "money.csv")
 
@@ -35,3 +36,12 @@ def resolve_data_dir(cli_value: str | os.PathLike | None = None) -> Path:
     if _has_exports(RAW_DIR):
         return RAW_DIR
     return SHARED_DATA_DIR
+
+
+def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
+    """The results directory: the argument, else ``$ONECLICK_RESULTS_DIR`` (read by the run and the report alike),
+    else ``results/`` of the repository."""
+    if results_dir:
+        return Path(results_dir).expanduser().resolve()
+    env = os.environ.get(RESULTS_ENV_VAR)
+    return Path(env).expanduser().resolve() if env else RESULTS_DIR

@@ -13,13 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import benchmark, decisions, model, model_file, segments
-from analysis.dataset import load_dataset, write_data_outputs
-from analysis.features import EXCLUDED_VARIABLES, linear_formula, model_frame, units_table, xy
+from analysis import segments
+from analysis.modeling import benchmark
+from analysis.decisions import decide as decisions
+from analysis.modeling import checks, choice, effects
+from analysis.modeling import model_file
+from analysis.data.dataset import load_dataset, write_data_outputs
+from analysis.modeling.features import EXCLUDED_VARIABLES, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
-from analysis.report.results import DATA_STAGE_TABLES, check_columns, read_tables, write_table
+from analysis.results.registry import DATA_STAGE_TABLES, check_columns, read_tables, write_table
 from analysis.summary import headline_actions_table, headline_table, levers_table, protocol_table
-from analysis.specification import centring_values, select_specification
+from analysis.modeling.specification import centring_values, select_specification
 
 #: The full protocol of the benchmark; ``quick`` is for tests on small synthetic data.
 PROTOCOL = {"n_splits": 5, "n_repeats": 5, "inner_splits": 3, "n_bootstrap": 200}
@@ -43,7 +47,7 @@ class _Timer:
 
 
 def _import_models() -> int:
-    import analysis.benchmark  # noqa: F401  (what every cross-validation task needs)
+    import analysis.modeling.benchmark  # noqa: F401  (what every cross-validation task needs)
 
     return os.getpid()
 
@@ -89,11 +93,11 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                results_dir, "excluded_variables")
 
     with timer.stage("phik and VIF"):
-        matrix, with_target = model.correlation_checks(frame, seed=seed, n_simulations=200 if quick else 1000)
+        matrix, with_target = checks.correlation_checks(frame, seed=seed, n_simulations=200 if quick else 1000)
         _write(matrix, results_dir, "phik_matrix")
         _write(with_target, results_dir, "phik_target")
-        _write(model.vif_table(frame), results_dir, "vif")
-        _write(model.gvif_table(frame), results_dir, "gvif")
+        _write(checks.vif_table(frame), results_dir, "vif")
+        _write(checks.gvif_table(frame), results_dir, "gvif")
 
     with timer.stage("specification search"):
         centres = centring_values(frame)
@@ -116,7 +120,7 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                           oof.reset_index(drop=True)], axis=1), results_dir, "oof_predictions")
 
     with timer.stage("chosen model and segments"):
-        pair = model.model_pair(bench.inference, bench.business, frame, formula,
+        pair = choice.model_pair(bench.inference, bench.business, frame, formula,
                                 oof[bench.inference].to_numpy())
         p_label = oof[bench.business].to_numpy()
         seg = segments.segment_analysis(frame, p_label, y_arr)
@@ -128,23 +132,23 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                                             n_boot=protocol["n_bootstrap"], n_jobs=n_jobs)
 
     with timer.stage("effects"):
-        tables = model.effect_tables(pair, frame, formula)
+        tables = effects.effect_tables(pair, frame, formula)
         for name, table in tables.items():
             if not name.startswith("_"):
                 _write(table, results_dir, name)
-        separation, influence = model.model_diagnostics(tables.pop("_selected_result"))
+        separation, influence = checks.model_diagnostics(tables.pop("_selected_result"))
         _write(separation, results_dir, "separation")
         _write(influence.assign(id=frame["id"].to_numpy()[influence["row"].to_numpy()]), results_dir, "influence")
 
     with timer.stage("calibration"):
         curves, tests = [], []
         for name in bench.calibration_models:
-            curve, test = model.calibration_checks(y_arr, oof[name].to_numpy())
+            curve, test = checks.calibration_checks(y_arr, oof[name].to_numpy())
             curves.append(curve.assign(model=name))
             tests.append(test.assign(model=name))
         _write(pd.concat(curves, ignore_index=True), results_dir, "calibration_curve")
         _write(pd.concat(tests, ignore_index=True), results_dir, "calibration_tests")
-        _write(model.roc_curves(y_arr, oof), results_dir, "roc_curves")
+        _write(checks.roc_curves(y_arr, oof), results_dir, "roc_curves")
 
     with timer.stage("decisions (bootstrap)"):
         decided = decisions.decide(pair, frame, formula, bench.tables["model_candidates"], seg.groups, p_label,
@@ -154,7 +158,7 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
             _write(table, results_dir, name)
 
     with timer.stage("save model"):
-        scoring_result, probability = model.scoring_spec(pair, formula, frame)
+        scoring_result, probability = effects.scoring_spec(pair, formula, frame)
         spec = model_file.freeze(scoring_result, frame, thresholds=seg.thresholds,
                                  allowed_levers=decided.allowed_levers, support=decided.reference,
                                  rules=dataset.data.reference, oof_risk=oof[bench.business].to_numpy(),
@@ -165,7 +169,7 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                "deployed_predictions")
 
     with timer.stage("experiment plan"):
-        from analysis.experiment import experiment_plan, read_inputs
+        from analysis.decisions.experiment import experiment_plan, read_inputs
 
         inputs = read_inputs(results_dir)
         _write(experiment_plan(inputs["action_effects"], inputs["customer_groups"], inputs["oof_predictions"],

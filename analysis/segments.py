@@ -2,7 +2,7 @@
 
 Risk is the out-of-fold P(decline over the next three months) of the business model (never an in-sample
 score); value is the customer's average monthly profit. What the store can do about each group is in
-:mod:`analysis.actions` and :mod:`analysis.decisions`.
+:mod:`analysis.decisions.actions` and :mod:`analysis.decisions.decide`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 
 from statsmodels.stats.multitest import multipletests
 
-from analysis.features import PROMO_CLUSTER_SPLIT
+from analysis.modeling.features import PROMO_CLUSTER_SPLIT
 from stats.groups import compare_groups
 
 #: P(decline) at or above which a customer is "high risk". The business probabilities are checked for
@@ -24,7 +24,7 @@ RISK_THRESHOLD = 0.5
 #: Profit quantile that splits "high" from "low" profit: the more profitable half of the customers.
 PROFIT_QUANTILE = 0.5
 #: Promotional share above which a customer is "promotion-dependent": the split of the bimodal promotional share
-#: (analysis.features.PROMO_CLUSTER_SPLIT).
+#: (analysis.modeling.features.PROMO_CLUSTER_SPLIT).
 PROMO_DEPENDENT = PROMO_CLUSTER_SPLIT
 
 SEGMENT_COLUMNS = ["segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate",

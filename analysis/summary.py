@@ -12,8 +12,12 @@ import json
 import numpy as np
 import pandas as pd
 
-from analysis import actions, benchmark, decisions, model, segments
-from analysis.dictionary import FIELDS, TARGET
+from analysis import segments
+from analysis.decisions import actions
+from analysis.modeling import benchmark
+from analysis.decisions import decide as decisions
+from analysis.modeling import checks
+from analysis.data.dictionary import FIELDS, TARGET
 
 #: Confidence level of every interval of the run (the pipeline's default everywhere).
 CONF_LEVEL = 0.95
@@ -40,7 +44,7 @@ def protocol_table(protocol: dict | None = None) -> pd.DataFrame:
         ("alpha", repr(actions.ALPHA), "Significance level (family-wise where Holm-adjusted: over the store "
                                        "actions, one hypothesis per action)"),
         ("conf_level", repr(CONF_LEVEL), "Confidence level of every interval"),
-        ("vif_threshold", repr(model.VIF_THRESHOLD), "VIF above which a design column is flagged"),
+        ("vif_threshold", repr(checks.VIF_THRESHOLD), "VIF above which a design column is flagged"),
         ("holdout_share", repr(float(holdout)), "Share of customers in the single hold-out"),
         ("svc_max_rows", repr(benchmark.SVC_MAX_ROWS),
          "Training rows above which the SVM is fitted on a stratified random subsample of that many rows"),
@@ -60,7 +64,7 @@ def protocol_table(protocol: dict | None = None) -> pd.DataFrame:
          "specification search) behind the business figures' intervals"),
         ("bootstrap_interval", decisions.BOOTSTRAP_INTERVAL,
          "Kind of every bootstrap interval: normal = estimate ± z × bootstrap SD (percentile and basic are the "
-         "alternatives; python -m analysis.coverage measures all three)"),
+         "alternatives; python -m analysis.bench.coverage measures all three)"),
         ("effect_scale", decisions.EFFECT_SCALE,
          "Where an action's change comes from: levels are the business model's calibrated probabilities; changes "
          "(AMEs, scenarios, each offer's risk drop) the inference model's predicted changes (the map, fitted on "
@@ -105,7 +109,7 @@ def headline_actions_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ``effect`` is the business model's change in P(decline over the next three months) among the high-risk
     customers the action can reach, with the bootstrap interval; ``model_min``/``model_max`` the same scenario's
     range over every interpretable candidate (delta-method fits, and the business model); the money columns
-    are :func:`analysis.decisions.action_value`'s.
+    are :func:`analysis.decisions.decide.action_value`'s.
 
     Parameters
     ----------

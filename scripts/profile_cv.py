@@ -25,9 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis import benchmark  # noqa: E402
-from analysis.dataset import load_dataset  # noqa: E402
-from analysis.features import model_frame, xy  # noqa: E402
+from analysis.modeling import benchmark  # noqa: E402
+from analysis.data.dataset import load_dataset  # noqa: E402
+from analysis.modeling.features import model_frame, xy  # noqa: E402
 from analysis.pipeline import PROTOCOL  # noqa: E402
 from sklearn.model_selection import RepeatedStratifiedKFold  # noqa: E402
 from stats.crossval import _fold_seed, _one_fold, _validate_parameters  # noqa: E402

@@ -108,9 +108,9 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="session")
 def synthetic_model_frame(tmp_path_factory):
     """The model frame of a 600-customer synthetic export (known logit process), built through the data stage."""
-    from analysis.dataset import load_dataset
-    from analysis.features import model_frame
-    from analysis.synthetic import write_exports
+    from analysis.data.dataset import load_dataset
+    from analysis.modeling.features import model_frame
+    from analysis.data.synthetic import write_exports
 
     directory = tmp_path_factory.mktemp("synthetic_frame")
     write_exports(directory, n_customers=600, seed=21)
@@ -121,10 +121,10 @@ def synthetic_model_frame(tmp_path_factory):
 def synthetic_run(tmp_path_factory) -> Path:
     """Quick pipeline on a small synthetic export (one per session, shared by the report's and the brief's
     tests); returns the results directory."""
-    from analysis import results_store
-    from analysis.synthetic import write_exports
+    from analysis import runner
+    from analysis.data.synthetic import write_exports
 
     base = tmp_path_factory.mktemp("report_run")
     write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
-    results_store.run(data_dir=base / "exports", results_dir=base / "results", quick=True)
+    runner.run(data_dir=base / "exports", results_dir=base / "results", quick=True)
     return base / "results"

@@ -1,4 +1,4 @@
-"""TEST INPUTS for :mod:`analysis.experiment`: the results tables it reads, built by hand-coded rules.
+"""TEST INPUTS for :mod:`analysis.decisions.experiment`: the results tables it reads, built by hand-coded rules.
 
 ``python -m analysis run`` writes ``action_effects.csv`` and ``customer_groups.csv`` itself; these builders make
 small stand-ins for the tests of the experiment layer. Nothing here is a model result: the groups are simple
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.actions import LEVER_BY_NAME, apply_action, support_reference
-from analysis.experiment import STORE_ACTIONS
-from analysis.features import model_frame
+from analysis.decisions.actions import LEVER_BY_NAME, apply_action, support_reference
+from analysis.decisions.experiment import STORE_ACTIONS
+from analysis.modeling.features import model_frame
 
 #: Typed-in test effects (change in the 3-month decline rate among customers with room) and their SE.
 HAND_EFFECTS = {"more_marketing": (-0.08, 0.02), "less_promotion": (-0.05, 0.015),
@@ -61,7 +61,7 @@ def hand_action_effects(customer_table: pd.DataFrame, groups: pd.DataFrame, p_ch
 def synthetic_inputs(n_customers: int = 600, seed: int = 1) -> dict[str, pd.DataFrame]:
     """All four inputs from the synthetic customer table; ``p_chosen`` is the TRUE probability (a stand-in
     for the out-of-fold risk) and ``y_true`` the synthetic outcome."""
-    from analysis.synthetic import customer_table, true_probability
+    from analysis.data.synthetic import customer_table, true_probability
 
     table = customer_table(n_customers, seed)
     p = pd.Series(true_probability(table), index=table["id"].to_numpy())

@@ -1,4 +1,4 @@
-"""The support rule of analysis.actions recomputed one customer at a time, against the modelling customers
+"""The support rule of analysis.decisions.actions recomputed one customer at a time, against the modelling customers
 themselves (not the reference counts the package stores): the oracle of the action, scenario and offer tests."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.actions import SUPPORT_MIN_CUSTOMERS
+from analysis.decisions.actions import SUPPORT_MIN_CUSTOMERS
 
 
 def cluster(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""analysis.actions against brute-force oracles: the levers and the data dictionary, the support rule, scenarios,
+"""analysis.decisions.actions against brute-force oracles: the levers and the data dictionary, the support rule, scenarios,
 the test of each action, recommendations and per-customer offers.
 
 The business model is a hand-made logit ``p = expit(Xβ)`` of the six lever columns with a fixed covariance, so
@@ -17,11 +17,11 @@ import pytest
 from scipy.special import expit
 from scipy.stats import norm
 
-from analysis import actions
-from analysis.dictionary import FIELDS
-from analysis.features import model_frame
+from analysis.decisions import actions
+from analysis.data.dictionary import FIELDS
+from analysis.modeling.features import model_frame
 from analysis.segments import Thresholds, assign_segments, make_thresholds
-from analysis.synthetic import customer_table
+from analysis.data.synthetic import customer_table
 from stats.link_margins import logit_link_model
 from tests.support_oracle import cluster, moved, support_counts
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.dataset import load_dataset
-from analysis.dictionary import DICTIONARY, EXPORT_FILES, MARKET_FILE, dictionary_markdown
-from analysis.load import ExportError
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import DICTIONARY, EXPORT_FILES, MARKET_FILE, dictionary_markdown
+from analysis.data.load import ExportError
 from analysis.paths import ROOT
-from analysis.validate import RULES
+from analysis.data.validate import RULES
 from tests.conftest import run_cli, tiny_export_lines, write_lines
 
 
@@ -324,7 +324,7 @@ def _norm(requirement: str) -> str:
 # --- fetch-data -----------------------------------------------------------------------------------------------
 
 def test_fetch_data_downloads_and_checks_hashes(tmp_path, real_data_dir):
-    from analysis.fetch import fetch_data
+    from analysis.data.fetch import fetch_data
 
     written = fetch_data(tmp_path / "raw", base_url=real_data_dir.as_uri() + "/")
     assert sorted(p.name for p in written) == sorted(EXPORT_FILES)
@@ -333,7 +333,7 @@ def test_fetch_data_downloads_and_checks_hashes(tmp_path, real_data_dir):
 
 
 def test_fetch_data_refuses_wrong_hash(tmp_path, tiny_dir):
-    from analysis.fetch import FetchError, fetch_data
+    from analysis.data.fetch import FetchError, fetch_data
 
     with pytest.raises(FetchError, match="market_file.csv: downloaded file has SHA-256"):
         fetch_data(tmp_path / "raw", base_url=tiny_dir.as_uri() + "/")

@@ -1,4 +1,4 @@
-"""analysis.decisions (and the pieces of analysis.model it rests on) against independent computations: the customer
+"""analysis.decisions.decide (and the pieces of analysis.modeling it rests on) against independent computations: the customer
 bootstrap of the whole procedure, the effects under every candidate, the action value and the offer plan, the tie
 rule and the per-customer SE of a label-consistent risk drop.
 
@@ -14,12 +14,14 @@ import pytest
 from scipy.special import expit
 from sklearn.model_selection import StratifiedKFold
 
-from analysis import actions, decisions
-from analysis.benchmark import candidate_models
-from analysis.dictionary import TARGET
-from analysis.features import PREDICTORS, linear_formula, model_frame
-from analysis.model import change_std_error, log_loss_ties, model_pair
-from analysis.synthetic import customer_table
+from analysis.decisions import actions
+from analysis.decisions import decide as decisions
+from analysis.modeling.benchmark import candidate_models
+from analysis.data.dictionary import TARGET
+from analysis.modeling.features import PREDICTORS, linear_formula, model_frame
+from analysis.modeling.effects import change_std_error
+from analysis.modeling.choice import log_loss_ties, model_pair
+from analysis.data.synthetic import customer_table
 from stats.bootstrap import replicate_rng
 from stats.crossval import corrected_resampled_ttest
 from stats.link_margins import average_marginal_effects, logit_link_model

@@ -1,4 +1,4 @@
-"""analysis.experiment: plan, assignment and analysis on hand-built test inputs (tests/experiment_inputs.py)."""
+"""analysis.decisions.experiment: plan, assignment and analysis on hand-built test inputs (tests/experiment_inputs.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as sps
 from scipy.special import expit
 
-from analysis.experiment import (
+from analysis.decisions.experiment import (
     PLAN_COLUMNS,
     analyze_experiment,
     assign_customers,
@@ -234,7 +234,7 @@ def test_raises_on_malformed_assignments(tmp_path):
 
 
 def test_registry_documents_the_plan_columns():
-    from analysis.experiment import PLAN_COLUMNS
-    from analysis.report.results import REGISTRY
+    from analysis.decisions.experiment import PLAN_COLUMNS
+    from analysis.results.registry import REGISTRY
 
     assert list(REGISTRY["experiment_plan"].columns) == PLAN_COLUMNS

@@ -100,7 +100,7 @@ def layout_problems(fig) -> list[str]:
 
 
 def _real_results(tmp_path_factory):
-    from analysis.results_store import ResultsError, verify
+    from analysis.results.store import ResultsError, verify
     import shutil
 
     if not all((RESULTS_DIR / f"{name}.csv").is_file() for name in R.REGISTRY):

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.dataset import load_dataset
-from analysis.dictionary import BOUNDS, EXPORT_FILES, ID_MAX_DIGITS, MONEY, multiple_bound
-from analysis.load import MAX_VALUE_CHARS, show_value
-from analysis.validate import RULES
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import BOUNDS, EXPORT_FILES, ID_MAX_DIGITS, MONEY, multiple_bound
+from analysis.data.load import MAX_VALUE_CHARS, show_value
+from analysis.data.validate import RULES
 from tests.conftest import MARKET_HEADER, run_cli, write_lines
 
 

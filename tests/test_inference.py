@@ -158,7 +158,7 @@ def test_link_margins_equal_the_statsmodels_logit_margins():
 
 
 def test_score_test_equals_statsmodels_score_test():
-    from analysis.specification import _score_test
+    from analysis.modeling.specification import _score_test
 
     rng = np.random.default_rng(9)
     X = np.column_stack([np.ones(800), rng.normal(size=(800, 2))])
@@ -177,8 +177,8 @@ class _RecordingSelector:
 
 
 def test_in_fold_selection_never_sees_outer_test_rows(synthetic_model_frame):
-    from analysis.features import xy
-    from analysis.specification import SelectedLogitClassifier
+    from analysis.modeling.features import xy
+    from analysis.modeling.specification import SelectedLogitClassifier
 
     class Recording(SelectedLogitClassifier):
         def fit(self, X, y):
@@ -201,8 +201,8 @@ def test_in_fold_selection_never_sees_outer_test_rows(synthetic_model_frame):
 def test_in_fold_selection_is_blind_to_poisoned_test_rows(synthetic_model_frame):
     """Plant a strong product effect in the outcome of one fold's test rows only: a selector that looked at
     those rows would pick the product; the in-fold selector must not change its choice."""
-    from analysis.dictionary import TARGET
-    from analysis.specification import select_specification
+    from analysis.data.dictionary import TARGET
+    from analysis.modeling.specification import select_specification
 
     frame = synthetic_model_frame.reset_index(drop=True)
     splits = list(RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=5).split(
@@ -690,7 +690,7 @@ def test_floor_logit_edges_far_start_defaults_and_boundary_lr():
 def test_candidate_table_counts_folds_whose_fit_did_not_converge():
     """``folds_not_converged`` counts the outer folds whose ``fit_info`` says ``converged: False`` (the floor
     logit's), is missing for a model without a flag, and the report says it in words."""
-    from analysis.model import candidate_metrics
+    from analysis.modeling.choice import candidate_metrics
     from analysis.report.tables import candidates_table
     from analysis.report.text import convergence_sentence
 

@@ -13,9 +13,9 @@ from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from analysis import model_file
-from analysis.features import linear_formula, model_frame
-from analysis.synthetic import customer_table
+from analysis.modeling import model_file
+from analysis.modeling.features import linear_formula, model_frame
+from analysis.data.synthetic import customer_table
 
 FORMULAS = {
     "numeric": "x + z",
@@ -234,7 +234,7 @@ def test_save_is_deterministic(training, tmp_path):
 def test_support_replaces_lever_bounds_and_an_old_file_is_refused(training, tmp_path):
     """Version 2 stores the support rule's reference counts under ``support`` (no ``lever_bounds``); a version-1
     file is refused with the rerun advice, and a version-2 file without ``support`` is refused too."""
-    from analysis import actions
+    from analysis.decisions import actions
 
     store = model_frame(customer_table(300, 4))
     result = smf.logit(f"activity_decline ~ {linear_formula()}", store).fit(disp=0)

@@ -1,4 +1,4 @@
-"""analysis.benchmark on small synthetic data against independent computations (issue 10, item 6).
+"""analysis.modeling.benchmark on small synthetic data against independent computations (issue 10, item 6).
 
 Each function of the benchmark is checked against what it is documented to compute, rebuilt from scikit-learn,
 scipy and statsmodels pieces (``ColumnTransformer``, ``GridSearchCV``, ``SVC``, ``RandomForestClassifier``,
@@ -27,10 +27,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-import analysis.benchmark as bm
+import analysis.modeling.benchmark as bm
 import stats.crossval
-from analysis.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, linear_formula, model_frame
-from analysis.synthetic import customer_table
+from analysis.modeling.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, linear_formula, model_frame
+from analysis.data.synthetic import customer_table
 from stats.calibration import AsymptoteCalibrator
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
@@ -344,7 +344,7 @@ def test_recalibrated_map_is_fitted_on_inner_out_of_fold_probabilities():
 
 
 def test_recalibrated_selected_logit_refits_its_chosen_formula_in_the_inner_folds():
-    from analysis.specification import SelectedLogitClassifier
+    from analysis.modeling.specification import SelectedLogitClassifier
 
     frame = model_frame(customer_table(400, 3))
     X, y = frame, frame["activity_decline"].to_numpy()
@@ -519,12 +519,12 @@ def cheap_run(monkeypatch):
     """``run_benchmark`` on 200 rows with cheap models; ``chosen_meets`` sets whether the candidate of lowest
     log loss meets the calibration target (the other candidates get the opposite verdict, so that reading
     another row's verdict changes the result)."""
-    import analysis.model
+    import analysis.modeling.choice
     import stats.crossval
 
     monkeypatch.setattr(bm, "candidate_models", _cheap_candidates)
     monkeypatch.setattr(bm, "benchmark_models", _cheap_benchmark)
-    real = analysis.model.candidate_metrics
+    real = analysis.modeling.choice.candidate_metrics
 
     def run(chosen_meets, seed=3):
         calls = []
@@ -552,7 +552,7 @@ def cheap_run(monkeypatch):
             cv_calls.append(kwargs)
             return real_cv(models, X, y, **kwargs)
 
-        monkeypatch.setattr(analysis.model, "candidate_metrics", candidate_metrics)
+        monkeypatch.setattr(analysis.modeling.choice, "candidate_metrics", candidate_metrics)
         monkeypatch.setattr(bm, "holdout_auc", holdout_spy)
         monkeypatch.setattr(stats.crossval, "nested_cv", nested_cv_spy)
         X, y = _toy(200, seed=12)

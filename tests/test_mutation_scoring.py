@@ -1,4 +1,4 @@
-"""``score`` against independent oracles (issue 10, items 1 and 6: the survivors of mutmut on analysis/scoring.py).
+"""``score`` against independent oracles (issue 10, items 1 and 6: the survivors of mutmut on analysis/scoring/memory.py).
 
 A model file is frozen from a statsmodels logit fitted on a synthetic export; a second export (with values
 beyond the training range) is scored. Every ``p_decline`` must be statsmodels' own prediction, every segment
@@ -16,12 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import actions, model_file, scoring, segments
-from analysis.dataset import load_dataset
-from analysis.dictionary import TARGET
-from analysis.features import linear_formula, model_frame
+from analysis import segments
+from analysis.decisions import actions
+from analysis.modeling import model_file
+from analysis.scoring import memory as scoring
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import TARGET
+from analysis.modeling.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
-from analysis.synthetic import customer_table, write_exports
+from analysis.data.synthetic import customer_table, write_exports
 from stats.logit import fit_logit
 from tests.support_oracle import moved as _support_moved
 
@@ -416,7 +419,7 @@ def test_score_export_uses_the_saved_extreme_factor(fitted, tmp_path):
 def test_a_results_bundle_is_verified_before_its_model_is_read(fitted, tmp_path):
     import shutil
 
-    from analysis.results_store import ResultsError, write_manifest
+    from analysis.results.store import ResultsError, write_manifest
 
     _, spec, results, _, _ = fitted
     bundle = tmp_path / "bundle"

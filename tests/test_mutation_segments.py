@@ -14,8 +14,8 @@ import pytest
 from scipy.special import expit
 
 from analysis import segments
-from analysis.features import model_frame
-from analysis.synthetic import customer_table
+from analysis.modeling.features import model_frame
+from analysis.data.synthetic import customer_table
 
 COLUMNS = ["marketing_6m", "marketing_current", "promo_share_10pp", "unpaid_items", "categories_per_visit",
            "pages_per_visit"]
@@ -184,7 +184,7 @@ def test_segment_analysis_tables_by_hand(frame):
     profit = frame["profit"].to_numpy()
     t = result.thresholds
     assert (t.risk, t.profit, t.promo, t.profit_quantile) == (0.5, float(np.median(profit)), 0.5, 0.5)
-    # what the store can do moved to analysis.actions / analysis.decisions: segments only here
+    # what the store can do moved to analysis.decisions.actions / analysis.decisions.decide: segments only here
     assert set(result.tables) == {"segments", "segment_profiles", "segment_sensitivity", "segment_thresholds",
                                   "customer_groups"}
     tables = result.tables

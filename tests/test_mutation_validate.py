@@ -1,4 +1,4 @@
-"""Validation rules and messages pinned exactly (issue 10, item 6: the survivors of mutmut on analysis/validate.py).
+"""Validation rules and messages pinned exactly (issue 10, item 6: the survivors of mutmut on analysis/data/validate.py).
 
 The schema's numeric rules are compared with the bounds documented in ``data/README.md`` (the table the error
 messages cite), the category rules with the dictionary's labels; every message is compared whole, so that a
@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from analysis.dictionary import MARKET_FILE
+from analysis.data.dictionary import MARKET_FILE
 from analysis.paths import ROOT
-from analysis.validate import (
+from analysis.data.validate import (
     RULES,
     ColumnRule,
     _cats,

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import actions, segments
-from analysis.features import linear_formula, model_frame
+from analysis import segments
+from analysis.decisions import actions
+from analysis.modeling.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
 from analysis.pipeline import run_analysis
-from analysis.report.results import REGISTRY
-from analysis.synthetic import customer_table, write_exports
+from analysis.results.registry import REGISTRY
+from analysis.data.synthetic import customer_table, write_exports
 from stats.logit import fit_logit
 from tests.conftest import run_cli
 from tests.support_oracle import moved
@@ -132,7 +133,7 @@ def test_offers_and_recommendations_use_store_actions_only(synthetic_run):
 
 
 def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_models(synthetic_run):
-    """The rule of analysis.actions.action_tests applied to the run's own tables: Holm over the two store actions
+    """The rule of analysis.decisions.actions.action_tests applied to the run's own tables: Holm over the two store actions
     (not over groups × actions), robustness from the delta-method AME intervals of the tied candidates, the
     bootstrap interval of the business model for the offer."""
     from scipy.stats import norm
@@ -163,7 +164,7 @@ def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_model
 
 
 def test_saved_model_carries_the_support_reference_and_the_offered_actions(synthetic_run):
-    from analysis import model_file
+    from analysis.modeling import model_file
 
     _, results, tables = synthetic_run
     spec = model_file.load_model(results / MODEL_PATH_NAME)
@@ -198,7 +199,7 @@ def test_offer_drop_is_the_inference_models_change():
     (decisions.EFFECT_SCALE), recomputed independently for every allowed action."""
     table = model_frame(customer_table(800, 5))
     result, link = _logit_link(table)
-    from analysis.model import change_std_error
+    from analysis.modeling.effects import change_std_error
 
     rng = np.random.default_rng(0)
     p_label = np.clip(link.predict(table) + rng.normal(0, 0.05, len(table)), 0.01, 0.99)

@@ -525,15 +525,6 @@ def test_yaml_12_booleans():
     assert R.parse_yaml("a: no\nb: on\nc: true\nd: False\n") == {"a": "no", "b": "on", "c": True, "d": False}
 
 
-def test_analysis_render_alias(tmp_path):
-    qmd = tmp_path / "plain.qmd"
-    qmd.write_text("Just text.\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "analysis.render", str(qmd), "--to", "html", "--quarto", "never"],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    assert proc.returncode == 0, proc.stderr
-    assert "Just text." in (tmp_path / "plain.html").read_text(encoding="utf-8")
-
-
 def test_renderer_knows_nothing_of_the_store():
     """qmdrender is generic: no import of the store's packages, no store words in its code."""
     import ast

@@ -15,7 +15,7 @@ import statsmodels.api as sm
 from scipy.integrate import simpson
 from scipy.special import expit
 
-from analysis.features import model_frame
+from analysis.modeling.features import model_frame
 
 
 def _frame(results) -> pd.DataFrame:
@@ -75,7 +75,7 @@ def test_gam_refit_from_the_appendix_tables(synthetic_run):
 def test_business_probability_from_the_printed_map(synthetic_run):
     """The business probability of every customer follows from the printed GAM coefficients and the printed map;
     the run's model file must give the same."""
-    from analysis.model_file import load_model, predict_proba
+    from analysis.modeling.model_file import load_model, predict_proba
 
     frame = _frame(synthetic_run)
     spec = load_model(synthetic_run / "model.json")

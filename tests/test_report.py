@@ -38,7 +38,7 @@ REPORT = ROOT / "report.qmd"
 
 def _finished_run_snapshot(source: Path, target: Path) -> Path | None:
     """A copy of a complete, verified run (``run`` swaps a finished run in whole, with its manifest), or None."""
-    from analysis.results_store import ResultsError, verify
+    from analysis.results.store import ResultsError, verify
 
     if not all((source / f"{name}.csv").is_file() for name in R.REGISTRY):
         return None
@@ -244,7 +244,7 @@ def test_results_dir_from_environment(tmp_path, monkeypatch):
     assert R.resolve_results_dir() == tmp_path.resolve()
     monkeypatch.delenv(R.RESULTS_ENV_VAR)
     assert R.resolve_results_dir() == RESULTS_DIR
-    from analysis.results_store import ResultsError
+    from analysis.results.store import ResultsError
 
     with pytest.raises(ResultsError, match="no manifest.json"):  # an empty directory is refused before reading
         R.load_results(tmp_path)

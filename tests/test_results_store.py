@@ -1,4 +1,4 @@
-"""Atomic runs with a manifest (analysis.results_store): verification, reuse, interruption, tampering.
+"""Atomic runs with a manifest (analysis.results.store): verification, reuse, interruption, tampering.
 
 One quick run on a small synthetic export (400 customers) is shared by the module; a forced second run checks
 that a fresh run gives the same bytes as the one reused.
@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis import report, results_store
-from analysis.results_store import MANIFEST_NAME, ResultsError, reusable, verify
+from analysis import report
+from analysis import runner
+from analysis.results import store as results_store
+from analysis.results.store import MANIFEST_NAME, ResultsError, reusable, verify
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +35,7 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("store") / "export"
-    proc = subprocess.run([sys.executable, "-m", "analysis.synthetic", "--customers", "400", "--seed", "1",
+    proc = subprocess.run([sys.executable, "-m", "analysis.data.synthetic", "--customers", "400", "--seed", "1",
                            "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     return out
@@ -160,9 +162,9 @@ def test_run_interrupted_half_way_leaves_previous_results_verified(first_run, ex
         written_before_failure.extend(p.name for p in fresh.iterdir())
         raise RuntimeError("stopped half-way")
 
-    monkeypatch.setattr(pipeline.model, "calibration_checks", fail)
+    monkeypatch.setattr(pipeline.checks, "calibration_checks", fail)
     with pytest.raises(RuntimeError, match="stopped half-way"):
-        results_store.run(data_dir=export, results_dir=results, quick=True, force=True)
+        runner.run(data_dir=export, results_dir=results, quick=True, force=True)
     assert len(written_before_failure) >= 10  # the failed run had written tables when it stopped
     assert _snapshot(results) == files
     assert verify(results)["run_id"] == json.loads(files[MANIFEST_NAME])["run_id"]

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.features import model_frame
-from analysis.model_file import load_model, predict_proba
+from analysis.modeling.features import model_frame
+from analysis.modeling.model_file import load_model, predict_proba
 
 
 @pytest.fixture(scope="module")
 def scored(synthetic_run, tmp_path_factory):
-    from analysis.scoring import score_export
+    from analysis.scoring.memory import score_export
 
     out = tmp_path_factory.mktemp("round_trip") / "offers.csv"
     score_export(synthetic_run.parent / "exports", synthetic_run, out)

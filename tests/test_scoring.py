@@ -11,12 +11,15 @@ import pytest
 from scipy.stats import entropy
 from sklearn.model_selection import StratifiedKFold
 
-from analysis import actions, model_file, scoring, segments
-from analysis.dataset import load_dataset
-from analysis.dictionary import TARGET, TARGET_RU
-from analysis.features import linear_formula, model_frame
+from analysis import segments
+from analysis.decisions import actions
+from analysis.modeling import model_file
+from analysis.scoring import memory as scoring
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import TARGET, TARGET_RU
+from analysis.modeling.features import linear_formula, model_frame
 from analysis.paths import MODEL_PATH_NAME
-from analysis.synthetic import write_exports
+from analysis.data.synthetic import write_exports
 from stats.drift import drift_status, population_stability_index
 from stats.logit import fit_logit
 from tests.conftest import run_cli

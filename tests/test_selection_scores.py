@@ -1,6 +1,6 @@
 """The score tests of the specification search against statsmodels on rank-deficient designs (issue 22, item 5).
 
-The forward selection of :mod:`analysis.specification` tests each candidate block ``Z`` from the current fit alone;
+The forward selection of :mod:`analysis.modeling.specification` tests each candidate block ``Z`` from the current fit alone;
 its degrees of freedom must be the rank of ``Z`` after the current design ``X`` is projected out, not the number of
 columns of ``Z``: a centred natural cubic spline contains the linear term already in ``X`` (4 columns, 3 new
 directions), a spline of a variable with few distinct values loses more (4 values: 2, 3 values: 1), and a candidate
@@ -30,10 +30,10 @@ import statsmodels.formula.api as smf
 from scipy import stats as sps
 from scipy.special import expit
 
-import analysis.specification as specification
-from analysis.dictionary import TARGET
-from analysis.features import NUMERIC_PREDICTORS, linear_formula
-from analysis.specification import _score_test, select_specification
+import analysis.modeling.specification as specification
+from analysis.data.dictionary import TARGET
+from analysis.modeling.features import NUMERIC_PREDICTORS, linear_formula
+from analysis.modeling.specification import _score_test, select_specification
 
 
 def reference_score_test(y: np.ndarray, X: np.ndarray, Z: np.ndarray, fit=None) -> tuple[float, int, float]:

@@ -22,7 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from analysis.benchmark import OOBTunedForest, SigmoidSVC, TabularEncoder
+from analysis.modeling.benchmark import OOBTunedForest, SigmoidSVC, TabularEncoder
 from stats.crossval import grid_search, roc_auc
 from stats.design import build_design, check_complete, design_dataframe
 
@@ -165,7 +165,7 @@ def test_sigmoid_svc_above_max_rows_fits_a_stratified_subsample():
 
 
 def test_roc_curve_table_area_equals_the_rank_auc():
-    from analysis.model import roc_curves
+    from analysis.modeling.checks import roc_curves
 
     rng = np.random.default_rng(12)
     y = rng.integers(0, 2, 300)
@@ -181,8 +181,8 @@ def test_roc_curve_table_area_equals_the_rank_auc():
 
 
 def test_selected_logit_on_arrays_equals_the_formula_fit(synthetic_model_frame):
-    from analysis.features import xy
-    from analysis.specification import SelectedLogitClassifier
+    from analysis.modeling.features import xy
+    from analysis.modeling.specification import SelectedLogitClassifier
     from stats.logit import FormulaLogitClassifier
 
     X, y = xy(synthetic_model_frame)
@@ -202,7 +202,7 @@ def test_bench_cpu_seconds_count_worker_processes():
     import subprocess
     import sys
 
-    from analysis.timings import _children_cpu
+    from analysis.bench.timings import _children_cpu
 
     code = ("import time\nfrom joblib import Parallel, delayed\n"
             "def burn(s):\n    t = time.process_time()\n    while time.process_time() - t < s: pass\n"
@@ -223,7 +223,7 @@ def test_bench_peak_memory_is_the_workers_own():
     script = ("import subprocess, sys\n"
               "import numpy as np\n"
               "block = np.ones(50_000_000); del block\n"
-              "child = 'from analysis.timings import _peak_mib; print(_peak_mib())'\n"
+              "child = 'from analysis.bench.timings import _peak_mib; print(_peak_mib())'\n"
               "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True, check=True)"
               ".stdout)\n")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

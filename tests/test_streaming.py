@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import scoring, streaming
-from analysis.dataset import load_dataset
-from analysis.dictionary import EXPORT_FILES
+from analysis.scoring import memory as scoring
+from analysis.scoring import stream as streaming
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import EXPORT_FILES
 from analysis.paths import MODEL_PATH_NAME, RESULTS_DIR
 from analysis.pipeline import run_analysis
-from analysis.streaming import partition_export, score_streaming
-from analysis.synthetic import write_exports
+from analysis.scoring.stream import partition_export, score_streaming
+from analysis.data.synthetic import write_exports
 from tests.conftest import run_cli
 
 OUTPUTS = ("offers.csv", "drift.csv", "score_summary.csv")

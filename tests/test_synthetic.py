@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from analysis import synthetic
-from analysis.dictionary import (
+from analysis.data import synthetic
+from analysis.data.dictionary import (
     CATEGORY_LABELS,
     DICTIONARY,
     EXPORT_FILES,

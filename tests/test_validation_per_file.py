@@ -1,7 +1,7 @@
 """Completeness per file (issue 22, item 6): every validation rule is exercised on each of the four files it applies
 to, so that no file's check can be skipped silently.
 
-One small valid export in the store's exact format is written by :mod:`analysis.synthetic` (CRLF, ``;`` and
+One small valid export in the store's exact format is written by :mod:`analysis.data.synthetic` (CRLF, ``;`` and
 decimal comma in money.csv, the known typos). Every case injects exactly one violation of one rule into one file
 and runs ``python -m analysis validate``: the exit status is 2, stderr holds only one-line ``error:`` messages (no
 traceback), and they are exactly the expected lines, naming the file, line, column and value. The applicability of
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.dataset import load_dataset
-from analysis.dictionary import (
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import (
     EXPORT_FILES,
     ID_RU,
     KNOWN_TYPOS,
@@ -30,8 +30,8 @@ from analysis.dictionary import (
     MONEY,
     PERIOD_RU,
 )
-from analysis.synthetic import FIRST_ID, write_exports
-from analysis.validate import PERIODS, RULES, ColumnRule
+from analysis.data.synthetic import FIRST_ID, write_exports
+from analysis.data.validate import PERIODS, RULES, ColumnRule
 from tests.conftest import run_cli, write_lines
 
 N_CUSTOMERS = 6

@@ -1,6 +1,6 @@
 """The presentation wing: everything ``report.qmd`` shows, read from the results bundle only.
 
-Modules by job: :mod:`~analysis.report.results` (the registry of result tables, writing and loading),
+Modules by job: :mod:`~analysis.results.registry` (the registry of result tables, writing and loading),
 :mod:`~analysis.report.labels` (every display label), :mod:`~analysis.report.formats` (numbers and Markdown),
 :mod:`~analysis.report.tables`, :mod:`~analysis.report.figures` and :mod:`~analysis.report.text` (headline and
 short sentences). It imports no stage module (model, benchmark, segments, features, specification, scoring):
@@ -13,6 +13,6 @@ every statistic it shows is computed by ``python -m analysis run`` and written t
 from analysis.report.figures import *  # noqa: F401,F403
 from analysis.report.formats import *  # noqa: F401,F403
 from analysis.report.labels import *  # noqa: F401,F403
-from analysis.report.results import *  # noqa: F401,F403
+from analysis.results.registry import *  # noqa: F401,F403
 from analysis.report.tables import *  # noqa: F401,F403
 from analysis.report.text import *  # noqa: F401,F403

@@ -26,7 +26,7 @@ from analysis.report.formats import (
     with_unit,
 )
 from analysis.report.labels import ALL_HIGH_RISK, GRID_SEGMENTS, label, lever_label, model_label, segment_label
-from analysis.report.results import Results
+from analysis.results.registry import Results
 from analysis.report.text import conf_level, headline, run_info
 
 LANG = "ru"
@@ -65,7 +65,7 @@ def customers_dative_ru(n: int) -> str:
 
 def run_date(res: Results) -> str:
     """The date of the run that wrote these results, in Russian (``23 ноября 2026 г.``)."""
-    from analysis.results_store import read_manifest
+    from analysis.results.store import read_manifest
 
     return fmt_date(read_manifest(res.directory)["created"], LANG)
 

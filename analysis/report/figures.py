@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis.dictionary import TARGET
+from analysis.data.dictionary import TARGET
 from analysis.report.formats import fmt_int
 from analysis.report.labels import (
     ALL_HIGH_RISK,
@@ -28,7 +28,7 @@ from analysis.report.labels import (
     segment_label,
     variable_label,
 )
-from analysis.report.results import Results
+from analysis.results.registry import Results
 from analysis.report.text import _ame_unit, _units, alpha, headline, key_predictors, thresholds  # noqa: F401
 #: Okabe–Ito colour-blind-safe palette.
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -421,7 +421,7 @@ def fig_effects_by_model(res: Results) -> Figure:
     """Forest plot: each action's scenario among all high-risk customers (change in P(decline) over the next three
     months, pp) under every interpretable candidate (delta-method intervals, conditional on the fitted model) and
     under the business model (delta method), and the decision's own estimate with the customer bootstrap of the whole
-    procedure (the inference model's change: analysis.decisions.EFFECT_SCALE); one panel per action, store actions
+    procedure (the inference model's change: analysis.decisions.decide.EFFECT_SCALE); one panel per action, store actions
     first."""
     e = res["effects_by_model"]
     e = e[e["quantity"] == "scenario"]

@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from analysis.dictionary import CATEGORY_DISPLAY, CATEGORY_LABELS, DICTIONARY, TARGET
+from analysis.data.dictionary import CATEGORY_DISPLAY, CATEGORY_LABELS, DICTIONARY, TARGET
 
 #: Confidence level of every interval in the results (the pipeline's default everywhere; the run also writes
 #: it to ``protocol.csv``).

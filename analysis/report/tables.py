@@ -10,7 +10,7 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 
-from analysis.dictionary import CATEGORY_LABELS, DICTIONARY, EXPORT_FILES, FEATURE_GROUPS, KNOWN_TYPOS, dictionary_frame
+from analysis.data.dictionary import CATEGORY_LABELS, DICTIONARY, EXPORT_FILES, FEATURE_GROUPS, KNOWN_TYPOS, dictionary_frame
 from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct, markdown_result
 from analysis.report.labels import (
     ACTION_SHORT,
@@ -36,7 +36,7 @@ from analysis.report.labels import (
     term_label,
     variable_label,
 )
-from analysis.report.results import Results
+from analysis.results.registry import Results
 from analysis.report.text import (
     PROFILE_MIN_DELTA,
     PROFILE_MIN_SHARE_DIFF,

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis.dictionary import DICTIONARY, TARGET
+from analysis.data.dictionary import DICTIONARY, TARGET
 from analysis.report.formats import fmt_big, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_p, fmt_p_model, fmt_pct, markdown_result
 from analysis.report.labels import (
     capitalise,
@@ -33,7 +33,7 @@ from analysis.report.labels import (
     term_label,
     variable_label,
 )
-from analysis.report.results import Results
+from analysis.results.registry import Results
 
 
 
@@ -753,7 +753,7 @@ def influence_summary(res: Results) -> dict[str, str]:
 
 
 def _manifest(res: Results) -> dict:
-    from analysis.results_store import read_manifest
+    from analysis.results.store import read_manifest
 
     return read_manifest(res.directory)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.dictionary import EXPORT_FILES, ID_RU, MONEY
+from analysis.data.dictionary import EXPORT_FILES, ID_RU, MONEY
 
 BOM = b"\xef\xbb\xbf"
 #: At most this many characters of an offending value are shown in a message.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.dictionary import (
+from analysis.data.dictionary import (
     CATEGORY_LABELS,
     DICTIONARY,
     ID_RU,
@@ -28,7 +28,7 @@ from analysis.dictionary import (
     TARGET_RU,
     TIME_PERIODS,
 )
-from analysis.validate import ValidatedExports
+from analysis.data.validate import ValidatedExports
 
 REVENUE_COLUMNS = list(REVENUE_PERIODS.values())
 #: A customer's revenue in a month above this multiple of that month's median revenue over all customers is
@@ -57,7 +57,7 @@ def build_customer_table(validated: ValidatedExports) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The columns of :data:`analysis.dictionary.DICTIONARY` in its order (``activity_decline`` only when
+        The columns of :data:`analysis.data.dictionary.DICTIONARY` in its order (``activity_decline`` only when
         the export has the target), sorted by ``id``.
     """
     frames = validated.frames

@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import model_file
-from analysis.dataset import load_dataset
-from analysis.dictionary import DICTIONARY
-from analysis.features import model_frame
+from analysis.modeling import model_file
+from analysis.data.dataset import load_dataset
+from analysis.data.dictionary import DICTIONARY
+from analysis.modeling.features import model_frame
 from analysis.paths import MODEL_PATH_NAME
-from analysis.actions import OFFER_COLUMNS as ACTION_OFFER_COLUMNS, customer_offers
+from analysis.decisions.actions import OFFER_COLUMNS as ACTION_OFFER_COLUMNS, customer_offers
 from analysis.segments import Thresholds
 from stats.drift import drift_status, population_stability_index
 
@@ -95,11 +95,11 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.D
     Parameters
     ----------
     table
-        Customers who passed the business rules (:attr:`analysis.dataset.Dataset.model_table`).
+        Customers who passed the business rules (:attr:`analysis.data.dataset.Dataset.model_table`).
     excluded
         Customers excluded by the business rules (columns ``id, step, reason, detail``).
     spec
-        The model file (:func:`analysis.model_file.load_model`).
+        The model file (:func:`analysis.modeling.model_file.load_model`).
 
     Returns
     -------
@@ -117,7 +117,7 @@ def score_table(table: pd.DataFrame, excluded: pd.DataFrame, spec: dict) -> pd.D
     if scorable.any():
         scored = frame[scorable].reset_index(drop=True)
         p0 = model_file.predict_proba(spec, scored)
-        # a risk drop is the change of the inference model's probability (analysis.decisions.EFFECT_SCALE)
+        # a risk drop is the change of the inference model's probability (analysis.decisions.decide.EFFECT_SCALE)
         parts.append(customer_offers(scored, lambda f: model_file.inference_probability(spec, f), p0,
                                      Thresholds(**spec["thresholds"]), spec["allowed_levers"], spec["support"],
                                      drop_se=lambda f, cf: model_file.inference_drop(spec, f, cf)[1])
@@ -317,9 +317,9 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def load_scoring_model(results_dir: Path) -> dict:
-    """The model file of ``results_dir``, checked (:func:`analysis.model_file.load_model`); when the directory
+    """The model file of ``results_dir``, checked (:func:`analysis.modeling.model_file.load_model`); when the directory
     is a results bundle written by ``run`` (it has ``manifest.json``), every file must match the manifest first."""
-    from analysis.results_store import MANIFEST_NAME, verify
+    from analysis.results.store import MANIFEST_NAME, verify
 
     path = Path(results_dir) / MODEL_PATH_NAME
     if (Path(results_dir) / MANIFEST_NAME).exists():

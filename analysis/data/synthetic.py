@@ -73,7 +73,7 @@ and :func:`write_exports`.
 
 Command line::
 
-    python -m analysis.synthetic --customers 10000 --seed 1 --out DIR [--no-target]
+    python -m analysis.data.synthetic --customers 10000 --seed 1 --out DIR [--no-target]
                                  [--zero-revenue K] [--extreme-revenue K] [--scale COLUMN=FACTOR ...]
 """
 
@@ -88,7 +88,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.dictionary import (
+from analysis.data.dictionary import (
     CATEGORY_LABELS,
     DICTIONARY,
     FIELDS,
@@ -359,7 +359,7 @@ def customer_table(
     Returns
     -------
     pandas.DataFrame
-        Columns in data-dictionary order (:data:`analysis.dictionary.DICTIONARY`); ``service_type`` and
+        Columns in data-dictionary order (:data:`analysis.data.dictionary.DICTIONARY`); ``service_type`` and
         ``popular_category`` hold the English values (``str``), ``contact_allowed`` and the target are 0/1
         integers, decimal columns are rounded exactly as written in the exports.
     """
@@ -564,7 +564,7 @@ def generate_exports(
     Returns
     -------
     dict[str, pandas.DataFrame]
-        Keyed by file name (:data:`analysis.dictionary.EXPORT_FILES`); Russian columns and labels with
+        Keyed by file name (:data:`analysis.data.dictionary.EXPORT_FILES`); Russian columns and labels with
         the export typos, long files with the periods of each customer in a random order; the dtypes
         ``pandas.read_csv`` gives the written files (``int64``, ``float64``, ``str``).
     """
@@ -685,7 +685,7 @@ def write_exports(
 # ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.synthetic",
+        prog="python -m analysis.data.synthetic",
         description="Write synthetic «В один клик» exports with a known logit data-generating process.",
     )
     parser.add_argument("--customers", type=int, default=10_000, help="number of customers (default 10000)")

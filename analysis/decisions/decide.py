@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from analysis import actions
-from analysis.actions import ASSUMED_ACTIONS, ENGAGEMENT, HORIZON_MONTHS, LEVER_BY_NAME, STORE_ACTIONS
-from analysis.dictionary import TARGET
-from analysis.features import CATEGORICAL_PREDICTORS, PREDICTORS, REFERENCE_LEVELS
+from analysis.decisions import actions
+from analysis.decisions.actions import ASSUMED_ACTIONS, ENGAGEMENT, HORIZON_MONTHS, LEVER_BY_NAME, STORE_ACTIONS
+from analysis.data.dictionary import TARGET
+from analysis.modeling.features import CATEGORICAL_PREDICTORS, PREDICTORS, REFERENCE_LEVELS
 from stats.bootstrap import (
     bootstrap_interval,
     grouped_stratified_folds,
@@ -44,7 +44,7 @@ N_BOOTSTRAP = 200
 #: are the inference model's predicted changes (one quantity: the offer plan adds up the scenarios' per-customer
 #: changes). The recalibration map is
 #: fitted on out-of-fold scores, which are noisier than the full-data fit's: carried into a change of a customer's
-#: score it attenuates the change (on the simulated exports of `python -m analysis.coverage` the map's changes
+#: score it attenuates the change (on the simulated exports of `python -m analysis.bench.coverage` the map's changes
 #: came out too small and their intervals undercovered; the inference model's are unbiased when its form holds).
 EFFECT_SCALE = "inference"
 #: The kind of bootstrap interval of every business figure (stats.bootstrap.bootstrap_interval). ``normal``
@@ -377,7 +377,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
     the GAM's weight) on resampled rows of one design matrix. The generic path (the selected logit, which
     re-searches its specification, the floor logit, or ``generic=True``): the candidate estimator refitted from
     scratch on each resample."""
-    from analysis.model import FORMULA_LOGITS
+    from analysis.modeling.choice import FORMULA_LOGITS
 
     code = pair.inference_code
     if generic:
@@ -392,7 +392,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
     if generic or code not in ("gam_engagement", *(c for c in FORMULA_LOGITS if c != "logit_selected")):
         # the generic path: the candidate estimator refitted on each resample (its specification search, its
         # floor), evaluated on the frames through its own predict_proba
-        from analysis.benchmark import candidate_models
+        from analysis.modeling.benchmark import candidate_models
 
         base = frames.frames["base"]
         # text columns as Python objects, as the benchmark gives them to the estimators
@@ -623,15 +623,16 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
 
     Parameters
     ----------
-    pair : analysis.model.ModelPair
+    pair : analysis.modeling.choice.ModelPair
     candidates : the ``model_candidates`` table (``tied`` from the tie rule).
     groups : the scenario groups of :func:`analysis.segments.segment_analysis`.
     p_label : the business model's out-of-fold risk of every customer.
     running : the bootstrap already started by :func:`start_bootstrap` with the same arguments (else it is
         started here).
     """
-    from analysis.model import _link_model, change_std_error
-    from analysis.benchmark import INTERPRETABLE
+    from analysis.modeling.choice import link_model
+    from analysis.modeling.effects import change_std_error
+    from analysis.modeling.benchmark import INTERPRETABLE
     from stats.link_margins import average_marginal_effects
 
     reference = actions.support_reference(frame)
@@ -641,7 +642,7 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
     # every interpretable candidate, and the business model when it is a recalibrated version
     links = {}
     for code in INTERPRETABLE:
-        link = pair.inference if code == pair.inference_code else _link_model(code, frame, formula)[0]
+        link = pair.inference if code == pair.inference_code else link_model(code, frame, formula)[0]
         links[code] = (link, "inference" if code == pair.inference_code else "candidate", code in tied)
     if pair.business_code != pair.inference_code:
         links[pair.business_code] = (pair.business, "business", False)
@@ -735,7 +736,7 @@ def deployed_predictions(pair, frame: pd.DataFrame, p_oof: np.ndarray, threshold
     pandas.DataFrame
         Columns :data:`DEPLOYED_COLUMNS`.
     """
-    from analysis.model import change_std_error
+    from analysis.modeling.effects import change_std_error
 
     p = pair.business.predict(frame)
     offers = actions.customer_offers(frame, pair.inference.predict, p, thresholds, allowed,

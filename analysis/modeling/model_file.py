@@ -559,7 +559,7 @@ def inference_score(block: dict, eta: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def inference_probability(spec: dict, frame: pd.DataFrame) -> np.ndarray:
     """The inference model's probability (the link without any calibrator): the probability whose changes are the
-    risk drops (:data:`analysis.decisions.EFFECT_SCALE`)."""
+    risk drops (:data:`analysis.decisions.decide.EFFECT_SCALE`)."""
     return expit(inference_score(spec["probability"], linear_predictor(spec, frame))[0])
 
 

@@ -59,23 +59,24 @@ def sha256_file(path: Path) -> str:
 
 
 #: Presentation modules that only read the results (labels, formats, tables, figures, prose helpers): editing them
-#: must not invalidate the analysis. The registry (analysis/report/results.py), through which `run` writes, counts.
-PRESENTATION_ONLY = ("analysis/report/labels.py", "analysis/report/formats.py", "analysis/report/tables.py",
-                     "analysis/report/figures.py", "analysis/report/text.py", "analysis/report/__init__.py",
-                     "analysis/report/brief.py", "analysis/timings.py", "analysis/render.py", "analysis/coverage.py")
+#: must not invalidate the analysis. The registry (analysis/results/registry.py), through which `run` writes, counts.
+#: Folders whose modules only read results (the report) or measure the project (bench): editing them does not
+#: change what a run writes, so it does not invalidate a run (the layer contract, tests/test_layers.py, keeps the
+#: pipeline from importing them).
+PRESENTATION_DIRS = ("analysis/report", "analysis/bench")
 
 
 def _source_files(root: Path = paths.ROOT) -> list[Path]:
     files = []
     for name in CODE_DIRS:
         files += [p for p in (root / name).rglob("*.py") if "__pycache__" not in p.parts
-                  and p.relative_to(root).as_posix() not in PRESENTATION_ONLY]
+                  and not p.relative_to(root).as_posix().startswith(tuple(d + "/" for d in PRESENTATION_DIRS))]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
 def code_version(root: Path = paths.ROOT) -> dict:
     """SHA-256 over the source files of ``analysis/`` and ``stats/`` (relative path and bytes of each), except
-    :data:`PRESENTATION_ONLY` (modules that read results and never write them).
+    :data:`PRESENTATION_DIRS` (modules that read results and never write them).
 
     Returns a dict with ``sha256``, ``files`` (their number) and ``git_commit`` (HEAD, or None when git or the
     repository is unavailable; informative only: uncommitted edits are caught by the hash, not by the commit).
@@ -109,7 +110,7 @@ def package_versions() -> dict[str, str | None]:
 
 def input_hashes(data_dir: Path) -> dict[str, str] | None:
     """SHA-256 of each export file in ``data_dir``; None when one is missing (the loader will say which)."""
-    from analysis.dictionary import EXPORT_FILES
+    from analysis.data.dictionary import EXPORT_FILES
 
     hashes = {}
     for name in EXPORT_FILES:
@@ -134,14 +135,6 @@ def result_hashes(directory: Path) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------
 # Manifest
 # ---------------------------------------------------------------------------------------------------------
-
-
-def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
-    """The argument, else ``$ONECLICK_RESULTS_DIR`` (also read by the report), else ``results/``."""
-    if results_dir:
-        return Path(results_dir).expanduser().resolve()
-    env = os.environ.get("ONECLICK_RESULTS_DIR")
-    return Path(env).expanduser().resolve() if env else paths.RESULTS_DIR
 
 
 def new_run_id(now: _dt.datetime | None = None) -> str:
@@ -224,8 +217,8 @@ def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
     -----
     Only light modules are imported (no pandas), so that ``python -m analysis run`` decides to reuse in a
     fraction of a second. The exports hashed are the ones the manifest names, not
-    ``analysis.dictionary.EXPORT_FILES`` (whose module imports pandas): the two lists are the same whenever the
-    code hash matches, because ``analysis/dictionary.py`` is part of the code version.
+    ``analysis.data.dictionary.EXPORT_FILES`` (whose module imports pandas): the two lists are the same whenever the
+    code hash matches, because ``analysis/data/dictionary.py`` is part of the code version.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -248,7 +241,7 @@ def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _swap_in(new: Path, target: Path, run_id: str) -> None:
+def swap_in(new: Path, target: Path, run_id: str) -> None:
     """Rename ``new`` to ``target``; the previous ``target`` is kept aside until the rename succeeded."""
     old = target.with_name(f"{target.name}.old-{run_id}")
     if target.exists():
@@ -260,40 +253,3 @@ def _swap_in(new: Path, target: Path, run_id: str) -> None:
             old.rename(target)  # put the previous results back
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def run(data_dir=None, results_dir=None, seed: int = 20261123, quick: bool = False, n_jobs: int = 2,
-        force: bool = False, log=None) -> dict:
-    """Run the analysis atomically into ``results_dir``, or reuse it when it already holds this run.
-
-    Returns a dict with ``reused`` (bool), ``run_id``, ``results_dir`` and ``manifest``. On any failure
-    (exception, Ctrl-C) the fresh directory is removed and ``results_dir`` is exactly as before.
-    """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    target = resolve_results_dir(results_dir)
-    protocol = "quick" if quick else "full"
-    if not force and reusable(target, data_dir, seed, protocol):
-        manifest = read_manifest(target)
-        return {"reused": True, "run_id": manifest["run_id"], "results_dir": target, "manifest": manifest}
-
-    from analysis import pipeline  # the heavy imports only when the analysis really runs
-
-    inputs = input_hashes(paths.resolve_data_dir(data_dir))
-    code = code_version()
-    now = _dt.datetime.now(_dt.timezone.utc)
-    run_id = new_run_id(now)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fresh = target.with_name(f"{target.name}.tmp-{run_id}")
-    fresh.mkdir()
-    try:
-        pipeline.run_analysis(data_dir=data_dir, results_dir=fresh, seed=seed, quick=quick, n_jobs=n_jobs)
-        manifest = write_manifest(
-            fresh, run_id=run_id, created=now.isoformat(timespec="seconds"), seed=seed, protocol=protocol,
-            protocol_settings=dict(pipeline.QUICK_PROTOCOL if quick else pipeline.PROTOCOL),
-            inputs=inputs or {}, code=code)
-        _swap_in(fresh, target, run_id)
-    except BaseException:
-        shutil.rmtree(fresh, ignore_errors=True)
-        raise
-    log(f"results {run_id} swapped into {target.name}/")
-    return {"reused": False, "run_id": run_id, "results_dir": target, "manifest": manifest}

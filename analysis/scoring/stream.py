@@ -14,7 +14,7 @@ same, bit for bit, as ``score --engine memory`` gives, and so are ``drift.csv`` 
    the training reference values saved in the model file (as the in-memory engine applies them: a customer's
    result does not depend on who else is in the export or in the same range).
 3. Each bucket is scored; its offers are appended to a temporary file that is renamed to the output at the end,
-   and its drift and summary counts (:class:`analysis.scoring.ScoreCounts`: histogram counts on the training
+   and its drift and summary counts (:class:`analysis.scoring.memory.ScoreCounts`: histogram counts on the training
    bins, level counts, predicted-risk counts, customers read, scored and not scored by rule) are left in the
    bucket. Buckets are id ranges in increasing order, so the output is sorted by id as the in-memory path's is.
 4. The counts of all buckets are added up into ``drift.csv`` and ``score_summary.csv`` (the same bytes as the
@@ -50,17 +50,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.dictionary import EXPORT_FILES, ID_RU, MARKET_FILE
-from analysis.load import BOM, ExportError, RawExport, Violation, read_exports
+from analysis.data.dictionary import EXPORT_FILES, ID_RU, MARKET_FILE
+from analysis.data.load import BOM, ExportError, RawExport, Violation, read_exports
 from analysis.paths import resolve_data_dir
-from analysis.table import (
+from analysis.data.customers import (
     EXCLUDED_COLUMNS,
     EXTREME_REVENUE_FACTOR,
     REVENUE_COLUMNS,
     apply_business_rules,
     build_customer_table,
 )
-from analysis.validate import MAX_REPORTED, RULES, validate_exports
+from analysis.data.validate import MAX_REPORTED, RULES, validate_exports
 from stats.counts import median_from_counts, value_counts
 
 ENGINES = ("memory", "stream", "dask")
@@ -86,18 +86,18 @@ COUNT_COLUMNS = ["column", "value", "count"]
 COUNTS_NAME = "counts.pkl"
 
 
-# --- the one place that calls analysis.scoring ------------------------------------------------------------------
+# --- the one place that calls analysis.scoring.memory ------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
 def batch_scorer(results_dir: str) -> Callable[..., tuple[pd.DataFrame, object]]:
     """The scoring of ONE in-memory batch: ``scorer(model_table, excluded, customers_read, warnings) ->
     (offers, counts)``, with the model of ``results_dir`` loaded once per process (each Dask worker loads it
-    from the same path); ``counts`` (:class:`analysis.scoring.ScoreCounts`) are the batch's drift and summary
+    from the same path); ``counts`` (:class:`analysis.scoring.memory.ScoreCounts`) are the batch's drift and summary
     counts, which add up over the batches.
 
-    Every call into :mod:`analysis.scoring` is in this section, so that a new model file format changes it only.
+    Every call into :mod:`analysis.scoring.memory` is in this section, so that a new model file format changes it only.
     """
-    from analysis.scoring import ScoreCounts, load_scoring_model, score_table
+    from analysis.scoring.memory import ScoreCounts, load_scoring_model, score_table
 
     spec = load_scoring_model(Path(results_dir))
 
@@ -111,7 +111,7 @@ def batch_scorer(results_dir: str) -> Callable[..., tuple[pd.DataFrame, object]]
 def scoring_rules(results_dir: str) -> dict:
     """The business-rule reference values saved with the model (training medians of the extreme-revenue rule):
     a customer's result does not depend on which other customers are in the export or in the same range."""
-    from analysis.scoring import load_scoring_model
+    from analysis.scoring.memory import load_scoring_model
 
     return dict(load_scoring_model(Path(results_dir))["rules"])
 
@@ -122,10 +122,10 @@ def finish_scoring(out: Path, results_dir: str, partition: Partition):
 
     Returns
     -------
-    analysis.scoring.ScoreRun
+    analysis.scoring.memory.ScoreRun
         With ``offers`` None (they are in ``out``, never all in memory).
     """
-    from analysis.scoring import ScoreCounts, finish_run, load_scoring_model
+    from analysis.scoring.memory import ScoreCounts, finish_run, load_scoring_model
 
     parts = []
     for bucket in partition.buckets:
@@ -173,7 +173,7 @@ def choose_engine(data_dir: Path, threshold: int | None = None) -> tuple[str, st
 
 @dataclass(frozen=True)
 class _Source:
-    """How one export is read: the format sniffed from its header, as :func:`analysis.load.read_export` does."""
+    """How one export is read: the format sniffed from its header, as :func:`analysis.data.load.read_export` does."""
 
     name: str
     path: Path
@@ -196,7 +196,7 @@ class Partition:
 
 
 def _open_source(path: Path, name: str) -> _Source:
-    """The format of one export; the same one-line errors as :func:`analysis.load.read_export` for a missing,
+    """The format of one export; the same one-line errors as :func:`analysis.data.load.read_export` for a missing,
     empty or header-less file."""
     if not path.exists():
         raise ExportError([Violation(name, None, None, None, f"file not found (looked in {path.parent})")])
@@ -223,7 +223,7 @@ def _open_source(path: Path, name: str) -> _Source:
 
 def _chunks(source: _Source, rows: int = CHUNK_ROWS, nrows: int | None = None) -> Iterator[pd.DataFrame]:
     """The rows of one export as text, ``rows`` at a time; index = row position (line = index + 2). Read errors
-    are the one-line errors of :func:`analysis.load.read_export` with the line in the whole file."""
+    are the one-line errors of :func:`analysis.data.load.read_export` with the line in the whole file."""
     with open(source.path, "rb") as handle:
         handle.seek(source.offset)
         try:
@@ -238,7 +238,7 @@ def _chunks(source: _Source, rows: int = CHUNK_ROWS, nrows: int | None = None) -
             raise ExportError([Violation(source.name, _first_undecodable_line(source), None, None,
                                          "file is not UTF-8 (a cp1251 export?); save it as UTF-8")]) from None
         except pd.errors.ParserError as err:
-            from analysis.load import _parser_error
+            from analysis.data.load import _parser_error
 
             # the same one-line message as the in-memory reader (records counted as lines: no quoted newlines)
             raise _parser_error(source.name, err, len(source.columns), None) from None
@@ -259,7 +259,7 @@ def _first_undecodable_line(source: _Source) -> int | None:
 
 
 def _id_numbers(text: pd.Series, decimal: str) -> np.ndarray:
-    """Ids as validation reads them (:func:`analysis.validate.check_values`): stripped, decimal mark, float."""
+    """Ids as validation reads them (:func:`analysis.data.validate.check_values`): stripped, decimal mark, float."""
     text = text.astype("str").str.strip()
     if decimal == ",":
         text = text.str.replace(",", ".", regex=False)
@@ -302,7 +302,7 @@ def bucket_edges(source: _Source, chunk_customers: int) -> tuple[np.ndarray, int
 
 
 def _blank_line_violations(source: _Source, lines: list[int]) -> list[Violation]:
-    """What validation says of an all-empty row inside a file (:func:`analysis.validate.check_values`)."""
+    """What validation says of an all-empty row inside a file (:func:`analysis.data.validate.check_values`)."""
     return [Violation(source.name, line, None, None, "empty line") for line in lines]
 
 
@@ -314,7 +314,7 @@ def partition_export(data_dir: Path, work_dir: Path, chunk_customers: int = DEFA
     ------
     ExportError
         When a file is missing, empty, not UTF-8 or not CSV (every such file reported, as by
-        :func:`analysis.load.read_exports`), or when the headers break the schema (as validation reports it).
+        :func:`analysis.data.load.read_exports`), or when the headers break the schema (as validation reports it).
     """
     if not (isinstance(chunk_customers, int) and chunk_customers >= 1):
         raise ValueError(f"chunk_customers must be a positive integer, got {chunk_customers!r}")
@@ -443,8 +443,8 @@ def validate_bucket(bucket: str | Path, rules: dict | None = None) -> pd.DataFra
     pandas.DataFrame
         Columns ``column, value, count`` (kept for the engine's bookkeeping; empty).
     """
-    from analysis.dataset import load_dataset
-    from analysis.scoring import OPEN_CATEGORIES
+    from analysis.data.dataset import load_dataset
+    from analysis.scoring.memory import OPEN_CATEGORIES
 
     bucket = Path(bucket)
     empty = pd.DataFrame({"column": pd.Series(dtype="object"), "value": pd.Series(dtype="float64"),
@@ -478,12 +478,12 @@ def export_medians(counts: pd.DataFrame) -> pd.Series:
 
 def extreme_revenue_rule(regular: pd.DataFrame, medians: pd.Series,
                          extreme_factor: float = EXTREME_REVENUE_FACTOR) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The second rule of :func:`analysis.table.apply_business_rules` with the medians of the whole export.
+    """The second rule of :func:`analysis.data.customers.apply_business_rules` with the medians of the whole export.
 
     Returns
     -------
     (model_table, excluded)
-        ``excluded`` has columns ``id, step, reason, detail`` as in :func:`analysis.table.apply_business_rules`.
+        ``excluded`` has columns ``id, step, reason, detail`` as in :func:`analysis.data.customers.apply_business_rules`.
     """
     if not extreme_factor > 1:
         raise ValueError(f"extreme_factor must be > 1, got {extreme_factor!r}")
@@ -503,14 +503,14 @@ def extreme_revenue_rule(regular: pd.DataFrame, medians: pd.Series,
 def score_bucket(bucket: str | Path, results_dir: str, medians: dict | None = None) -> pd.DataFrame:
     """Pass 3 on one bucket (after :func:`validate_bucket`): the scoring of the batch.
 
-    Also writes the batch's drift and summary counts (:class:`analysis.scoring.ScoreCounts`) to
+    Also writes the batch's drift and summary counts (:class:`analysis.scoring.memory.ScoreCounts`) to
     ``counts.pkl`` in the bucket, where :func:`finish_scoring` adds them up (through a temporary file renamed
     into place, so that a task a Dask worker runs twice leaves one whole file).
 
     Returns
     -------
     pandas.DataFrame
-        The offers of the bucket's customers, as :func:`analysis.scoring.score_table` returns them.
+        The offers of the bucket's customers, as :func:`analysis.scoring.memory.score_table` returns them.
     """
     bucket = Path(bucket)
     with open(bucket / "customers.pkl", "rb") as handle:
@@ -577,7 +577,7 @@ def score_streaming(data_dir, results_dir: Path, out: Path, engine: str = "strea
                     chunk_customers: int = DEFAULT_CHUNK_CUSTOMERS, work_dir: Path | None = None,
                     rows: int = CHUNK_ROWS):
     """Score a new export bucket by bucket and write the offers CSV to ``out``, and ``drift.csv`` and
-    ``score_summary.csv`` beside it (the same three files as :func:`analysis.scoring.score_export` writes).
+    ``score_summary.csv`` beside it (the same three files as :func:`analysis.scoring.memory.score_export` writes).
 
     Parameters
     ----------
@@ -592,7 +592,7 @@ def score_streaming(data_dir, results_dir: Path, out: Path, engine: str = "strea
 
     Returns
     -------
-    analysis.scoring.ScoreRun
+    analysis.scoring.memory.ScoreRun
         The paths written, the drift and summary tables and the warnings; ``offers`` is None (they are in
         ``out`` only).
 

@@ -53,9 +53,9 @@ def _peak_mib() -> float:
 
 def worker_data(data_dir: str) -> list[dict]:
     """Read, validate and build the customer table, timing each stage."""
-    from analysis.load import read_exports
-    from analysis.table import customer_data
-    from analysis.validate import validate_exports
+    from analysis.data.load import read_exports
+    from analysis.data.customers import customer_data
+    from analysis.data.validate import validate_exports
 
     rows = []
     start = time.perf_counter()
@@ -74,8 +74,8 @@ def worker_data(data_dir: str) -> list[dict]:
 
 def worker_logit(data_dir: str, formula: str) -> list[dict]:
     """Fit the chosen logit on a synthetic table (the data stage is not timed here)."""
-    from analysis.dataset import load_dataset
-    from analysis.features import model_frame
+    from analysis.data.dataset import load_dataset
+    from analysis.modeling.features import model_frame
     from stats.logit import fit_logit
 
     frame = model_frame(load_dataset(data_dir).model_table)
@@ -87,7 +87,7 @@ def worker_logit(data_dir: str, formula: str) -> list[dict]:
 
 def worker_score(data_dir: str, results_dir: str, out: str) -> list[dict]:
     """Score an export without the target end to end: read, validate, features, predict, offers, write."""
-    from analysis.scoring import score_export
+    from analysis.scoring.memory import score_export
 
     start = time.perf_counter()
     score_export(data_dir, Path(results_dir), Path(out))
@@ -96,7 +96,7 @@ def worker_score(data_dir: str, results_dir: str, out: str) -> list[dict]:
              "rows": rows}]
 
 
-#: The stream rows score an export whose ``marketing_6m`` is halved (:func:`analysis.synthetic.write_exports`,
+#: The stream rows score an export whose ``marketing_6m`` is halved (:func:`analysis.data.synthetic.write_exports`,
 #: ``scale``) with ``--fail-on-drift``: the drift checks run over every range and must stop the command.
 STREAM_SCALE = {"marketing_6m": 0.5}
 STREAM_STAGE = "score stream end to end (drift, --fail-on-drift)"
@@ -187,7 +187,7 @@ def report_timings(data_dir: str, workdir: Path) -> list[dict]:
 
 def scaling_timings(sizes, workdir: Path) -> list[dict]:
     """``python -m analysis run`` (full protocol) on synthetic exports of ``sizes`` customers, wall clock."""
-    from analysis.synthetic import write_exports
+    from analysis.data.synthetic import write_exports
 
     rows = []
     for size in sizes:
@@ -206,7 +206,7 @@ def scaling_timings(sizes, workdir: Path) -> list[dict]:
 
 
 def _spawn(*args: str) -> list[dict]:
-    completed = subprocess.run([sys.executable, "-m", "analysis.timings", "--worker", *args],
+    completed = subprocess.run([sys.executable, "-m", "analysis.bench.timings", "--worker", *args],
                                capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"timings worker {args[0]} failed: {completed.stderr.strip().splitlines()[-1:]}")
@@ -214,7 +214,7 @@ def _spawn(*args: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.timings", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.bench.timings", description=__doc__.split("\n")[0])
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--data-dir", default=None, help="the real exports (default: as for `run`)")
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         elif "stream" in only:
             table += stream_timings(args.stream_sizes, _real_run(real_dir, tmp / "results")[0], tmp)
     if "coverage" in only:
-        from analysis.coverage import coverage
+        from analysis.bench.coverage import coverage
 
         for floor in args.coverage_floor:
             start = time.perf_counter()
@@ -311,7 +311,7 @@ def stream_timings(sizes, results: Path, tmp: Path) -> list[dict]:
     """The "score stream" rows: ``score --engine stream --fail-on-drift`` on synthetic exports of ``sizes``
     customers with ``marketing_6m`` halved (:data:`STREAM_SCALE`); each must write ``drift.csv`` and
     ``score_summary.csv`` over all its customers and exit 3 with an alert on ``marketing_6m``."""
-    from analysis.synthetic import write_exports
+    from analysis.data.synthetic import write_exports
 
     table = []
     for size in sizes:
@@ -330,7 +330,7 @@ def stream_timings(sizes, results: Path, tmp: Path) -> list[dict]:
 
 def stage_timings(args, real_dir: str, tmp: Path) -> list[dict]:
     """The stage, fit and scoring rows (real data, synthetic sizes, streaming)."""
-    from analysis.synthetic import write_exports
+    from analysis.data.synthetic import write_exports
 
     table = []
     results = tmp / "results"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.dictionary import TARGET
+from analysis.data.dictionary import TARGET
 
 #: Derived model column -> (source column, divisor, unit text).
 SCALED = {

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.dictionary import EXPORT_FILES, MARKET_FILE, TARGET_RU
-from analysis.load import read_exports
+from analysis.data.dictionary import EXPORT_FILES, MARKET_FILE, TARGET_RU
+from analysis.data.load import read_exports
 from analysis.paths import resolve_data_dir
-from analysis.table import EXTREME_REVENUE_FACTOR, CustomerData, customer_data
-from analysis.validate import ValidatedExports, validate_exports
+from analysis.data.customers import EXTREME_REVENUE_FACTOR, CustomerData, customer_data
+from analysis.data.validate import ValidatedExports, validate_exports
 
 
 @dataclass
@@ -39,7 +39,7 @@ def load_dataset(
     open_categories: frozenset[str] = frozenset(),
 ) -> Dataset:
     """Read, validate and build the customer tables from the exports in ``data_dir`` (resolved as documented
-    in :func:`analysis.paths.resolve_data_dir`). Raises :class:`analysis.load.ExportError` on invalid data.
+    in :func:`analysis.paths.resolve_data_dir`). Raises :class:`analysis.data.load.ExportError` on invalid data.
 
     For scoring: ``ignore_target`` drops the target column before validation (present, empty or with
     unknown labels, it is never read); ``revenue_medians`` are the training reference values of the

@@ -273,7 +273,7 @@ def dictionary_markdown() -> str:
         "The four exports of «В один клик» are **not** stored in this repository. The project looks for them in\n"
         "`--data-dir DIR`, else `$ONECLICK_DATA_DIR`, else `data/raw/`, else `../shared/data/`.\n"
         "`python -m analysis fetch-data` downloads them into `data/raw/` where the internet is reachable.\n\n"
-        "This file is generated from `analysis/dictionary.py` (`python -m analysis dictionary > data/README.md`);\n"
+        "This file is generated from `analysis/data/dictionary.py` (`python -m analysis dictionary > data/README.md`);\n"
         "a test keeps the two in step.\n\n"
         "## The customer table\n\nOne row per customer. Feature groups:\n\n"
         f"{groups}\n\n"

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from analysis.dictionary import FIELDS
-from analysis.features import PROMO_UPPER, with_promo_cluster
+from analysis.data.dictionary import FIELDS
+from analysis.modeling.features import PROMO_UPPER, with_promo_cluster
 from stats.link_margins import LinkModel, design_difference
 
 #: Family-wise error rate of the action tests (Holm over the store actions: one hypothesis per action).
@@ -165,7 +165,7 @@ def apply_action(frame: pd.DataFrame, lever: Lever, reference: dict,
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Scenarios (point estimates and delta-method intervals; the bootstrap adds its own, analysis.decisions)
+# Scenarios (point estimates and delta-method intervals; the bootstrap adds its own, analysis.decisions.decide)
 # ---------------------------------------------------------------------------------------------------------
 SCENARIO_COLUMNS = [
     "group", "action", "kind", "assumption", "n_customers", "n_eligible", "n_without_support", "n_with_room",
@@ -185,7 +185,7 @@ def scenarios(frame: pd.DataFrame, model: LinkModel, groups: dict[str, np.ndarra
     −Σ profit × change per month (an upper bound, as profit at risk: a declining customer is assumed to lose the
     store all their monthly profit). ``n_without_support`` counts the eligible customers left out by the support
     rule. The intervals here are the delta method's, conditional on the fitted model (penalty weight and
-    recalibration map held fixed; ``interval`` = ``delta``); :func:`analysis.decisions.bootstrap_columns`
+    recalibration map held fixed; ``interval`` = ``delta``); :func:`analysis.decisions.decide.bootstrap_columns`
     replaces them by the customer bootstrap of the whole procedure and keeps the delta SE in
     ``std_error_delta``. There are no p-values: group figures are estimates with intervals, and each action is
     tested once (:func:`action_tests`).
@@ -257,13 +257,13 @@ TEST_COLUMNS = ["action", "column", "hypothesis", "estimate", "std_error", "stat
 def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = ALPHA,
                  levers=STORE_ACTIONS) -> pd.DataFrame:
     """One hypothesis per store action: its average marginal effect is zero (under the inference model, where the
-    changes come from: :data:`analysis.decisions.EFFECT_SCALE`).
+    changes come from: :data:`analysis.decisions.decide.EFFECT_SCALE`).
 
     Parameters
     ----------
     ames
         One row per lever column with the business model's AME: ``variable, estimate, std_error, conf_low,
-        conf_high, std_error_delta`` (the bootstrap's SD and interval, :data:`analysis.decisions.BOOTSTRAP_INTERVAL`, and the delta SE).
+        conf_high, std_error_delta`` (the bootstrap's SD and interval, :data:`analysis.decisions.decide.BOOTSTRAP_INTERVAL`, and the delta SE).
     tied_ames
         ``model, variable, conf_low, conf_high``: the AME intervals under every candidate tied with the best
         out-of-fold log loss (the tie rule of the protocol).
@@ -343,7 +343,7 @@ def customer_offers(frame: pd.DataFrame, predict, p_decline: np.ndarray, thresho
     positive); for low-risk customers no retention offer.
 
     ``predict`` is the model whose change is the drop (the inference model,
-    :data:`analysis.decisions.EFFECT_SCALE`); ``p_decline`` (the labelled risk) decides the segment and who is
+    :data:`analysis.decisions.decide.EFFECT_SCALE`); ``p_decline`` (the labelled risk) decides the segment and who is
     at high risk. ``drop_se(frame, counterfactual)`` gives each customer's
     delta-method standard error of the drop (conditional on the fitted model); the interval is
     ``risk_drop ± z·se``.

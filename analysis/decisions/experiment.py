@@ -13,7 +13,7 @@ Three verbs, each a pure function on DataFrames with a thin file layer around it
 
 The population of an experiment is the customers of the group **with room** for the action (the ones the
 action can reach: consent for marketing, a variable that can still move inside the observed range; the rule
-of :func:`analysis.actions.apply_action`), because that is the population the predicted effect is averaged
+of :func:`analysis.decisions.actions.apply_action`), because that is the population the predicted effect is averaged
 over (``n_with_room`` in ``action_effects.csv``).
 
 Inputs (written by ``python -m analysis run``):
@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import paths
-from analysis.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, SCALED, model_frame
-from analysis.load import ExportError, Violation
-from analysis.actions import ASSUMED_ACTIONS, LEVER_BY_NAME, STORE_ACTIONS as STORE_LEVERS, apply_action, \
+from analysis.modeling.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, SCALED, model_frame
+from analysis.data.load import ExportError, Violation
+from analysis.decisions.actions import ASSUMED_ACTIONS, LEVER_BY_NAME, STORE_ACTIONS as STORE_LEVERS, apply_action, \
     support_reference
 from stats.experiments import (
     CONTROL,
@@ -126,7 +126,7 @@ def population(action: str, group: str, customer_groups: pd.DataFrame, oof: pd.D
                customer_table: pd.DataFrame) -> pd.DataFrame:
     """The customers of ``group`` the action can reach, with their model variables and out-of-fold risk.
 
-    Room is :func:`analysis.actions.apply_action` applied to the group's customers with the support reference of
+    Room is :func:`analysis.decisions.actions.apply_action` applied to the group's customers with the support reference of
     the whole modelling table (the scenarios and offers use the same), so that the count equals ``n_with_room`` of
     the same group and action.
 
@@ -539,7 +539,7 @@ def write_plan(results_dir: Path) -> Path:
     ``python -m analysis run`` calls this before it writes the manifest, so that the plan is part of the
     verified bundle (a file added to ``results/`` afterwards would make the bundle fail verification).
     """
-    from analysis.report.results import write_table
+    from analysis.results.registry import write_table
 
     return write_table(plan_from_results(results_dir), Path(results_dir), "experiment_plan")
 

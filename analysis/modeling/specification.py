@@ -29,8 +29,8 @@ import statsmodels.api as sm
 from scipy import stats as sps
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from analysis.dictionary import TARGET
-from analysis.features import NUMERIC_PREDICTORS, linear_formula
+from analysis.data.dictionary import TARGET
+from analysis.modeling.features import NUMERIC_PREDICTORS, linear_formula
 from stats._common import binary_array
 from stats.design import build_design, design_dataframe
 

@@ -1,11 +1,11 @@
 """Coverage of the headline intervals on exports simulated from a known process (``make bench`` row "coverage").
 
-Each replicate export is :func:`analysis.synthetic.customer_table` (a known logit process; the promotional share
+Each replicate export is :func:`analysis.data.synthetic.customer_table` (a known logit process; the promotional share
 is bimodal, like the store's: a cluster of "promo hunters" at 89–99 %). On it the business procedure of the real
 run is repeated as the run does it: the logistic GAM of the engagement variables (penalty weight by AIC), the
 floor-and-ceiling map fitted on its out-of-fold probabilities (5 stratified folds) to label the high-risk group;
-then :func:`analysis.decisions.bootstrap_procedure` gives the intervals of the headline effects, which are the
-GAM's changes (:data:`analysis.decisions.EFFECT_SCALE`; the map decides who is in the group, not the size of a
+then :func:`analysis.decisions.decide.bootstrap_procedure` gives the intervals of the headline effects, which are the
+GAM's changes (:data:`analysis.decisions.decide.EFFECT_SCALE`; the map decides who is in the group, not the size of a
 change). The truth of each effect is computed from the true probabilities of the same customers (the estimands
 are conditional on the export's customers, as the intervals are):
 
@@ -21,7 +21,7 @@ effects shrink toward zero.
 The choice among the candidate models is not repeated (the intervals are conditional on the model's form, as the
 report says). Command::
 
-    python -m analysis.coverage --exports 200 --replicates 200 --customers 1300 --seed 1 --jobs 2
+    python -m analysis.bench.coverage --exports 200 --replicates 200 --customers 1300 --seed 1 --jobs 2
 """
 
 from __future__ import annotations
@@ -42,13 +42,14 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
 
-    from analysis import actions, decisions
-    from analysis.benchmark import candidate_models
-    from analysis.dictionary import TARGET
-    from analysis.features import PREDICTORS, model_frame
-    from analysis.model import ModelPair, recalibrated
-    from analysis.synthetic import true_probability
-    from analysis.synthetic import customer_table
+    from analysis.decisions import actions
+    from analysis.decisions import decide as decisions
+    from analysis.modeling.benchmark import candidate_models
+    from analysis.data.dictionary import TARGET
+    from analysis.modeling.features import PREDICTORS, model_frame
+    from analysis.modeling.choice import ModelPair, recalibrated
+    from analysis.data.synthetic import true_probability
+    from analysis.data.synthetic import customer_table
     from stats.calibration import AsymptoteCalibrator
     from stats.link_margins import logit_link_model
 
@@ -142,7 +143,7 @@ def coverage(n_exports: int, n_boot: int, n_customers: int, seed: int, n_jobs: i
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.coverage", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.bench.coverage", description=__doc__.split("\n\n")[0])
     parser.add_argument("--exports", type=int, default=200)
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--customers", type=int, default=1300)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from analysis.dictionary import EXPORT_FILES
+from analysis.data.dictionary import EXPORT_FILES
 
 BASE_URL = "https://code.s3.yandex.net/datasets/"
 #: SHA-256 of the published files (the same as the local mirror's SHA256SUMS).

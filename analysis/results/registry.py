@@ -3,7 +3,7 @@
 ``python -m analysis run`` writes every table through :func:`write_table`, which refuses a frame whose columns
 differ from the registry; the report reads them back with :func:`load_results`. ``docs/results.md`` is generated
 from the registry by :func:`results_markdown` (a test keeps the file in step), as ``data/README.md`` is from
-:mod:`analysis.dictionary`.
+:mod:`analysis.data.dictionary`.
 
 Column vocabulary: estimates carry ``estimate, std_error, statistic, p_value, conf_low, conf_high`` where a table
 is new or rewritten; intervals are at the confidence level of ``protocol.csv`` (``conf_level``). Codes are
@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.paths import RESULTS_DIR
+from analysis.paths import RESULTS_DIR, RESULTS_ENV_VAR, resolve_results_dir
 
-RESULTS_ENV_VAR = "ONECLICK_RESULTS_DIR"
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ REGISTRY: dict[str, ResultTable] = {
         "Variables left out of the risk model as exported, with the reason."),
     "experiment_plan": ResultTable(
         ("group", "action", "n_customers", "n_with_room", "baseline_rate", "predicted_effect", "predicted_conf_low", "predicted_conf_high", "kind", "assumption", "n_per_arm_available", "mde_80", "n_per_arm_80", "n_per_arm_90", "n_per_arm_80_ci_bound", "feasible", "note",),
-        "A/B-test plan of every store action and every assumption-based action (kind) per group (analysis.experiment): baseline = mean out-of-fold risk of the customers with room, predicted effect with CI, customers per arm for 80 % and 90 % power (α = 0.05, two-sided), minimum detectable effect of the customers available (mde_80), feasible, a plain-words note."),
+        "A/B-test plan of every store action and every assumption-based action (kind) per group (analysis.decisions.experiment): baseline = mean out-of-fold risk of the customers with room, predicted effect with CI, customers per arm for 80 % and 90 % power (α = 0.05, two-sided), minimum detectable effect of the customers available (mde_80), feasible, a plain-words note."),
     "floor_logit_coefficients": ResultTable(
         ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",),
         "All-linear logit with a floor p = γ + (1 − γ)·expit(η), ML; row floor_gamma is γ."),
@@ -225,7 +224,7 @@ REGISTRY: dict[str, ResultTable] = {
         ("term", "vif", "flagged",),
         "Variance inflation factors of the fitted (selected, centred) design."),
 }
-#: Tables written by the data stage itself (:func:`analysis.dataset.write_data_outputs`); checked after writing.
+#: Tables written by the data stage itself (:func:`analysis.data.dataset.write_data_outputs`); checked after writing.
 DATA_STAGE_TABLES = ("row_accounting", "excluded_customers", "typo_corrections", "customer_table", "data_files")
 #: Written last: a results directory without it is an unfinished run.
 LAST_TABLE = "run_info"
@@ -234,7 +233,7 @@ LAST_TABLE = "run_info"
 def check_columns(frame: pd.DataFrame, name: str) -> None:
     """Raise ``ValueError`` (one line, naming the table) when ``frame`` does not have the registry's columns."""
     if name not in REGISTRY:
-        raise ValueError(f"result table {name!r} is not in the registry (analysis/report/results.py)")
+        raise ValueError(f"result table {name!r} is not in the registry (analysis/results/registry.py)")
     spec = REGISTRY[name]
     columns = tuple(frame.columns)
     head = columns[:len(spec.columns)]
@@ -261,16 +260,6 @@ class Results(dict):
         self.directory = directory
 
 
-def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
-    """The results directory: the argument, else ``$ONECLICK_RESULTS_DIR``, else ``results/`` of the repository."""
-    if results_dir:
-        return Path(results_dir).expanduser().resolve()
-    env = os.environ.get(RESULTS_ENV_VAR)
-    if env:
-        return Path(env).expanduser().resolve()
-    return RESULTS_DIR
-
-
 def _read(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
@@ -287,7 +276,7 @@ def load_results(results_dir: str | os.PathLike | None = None) -> Results:
     """Read every table of the registry; raises ``FileNotFoundError`` naming all missing tables and
     ``ValueError`` naming a table whose columns differ from the registry."""
     directory = resolve_results_dir(results_dir)
-    from analysis.results_store import verify as verify_results
+    from analysis.results.store import verify as verify_results
 
     verify_results(directory)  # refuse a tampered, mixed or unfinished results directory, in one line
     missing = [name for name in REGISTRY if not (directory / f"{name}.csv").is_file()]
@@ -307,11 +296,11 @@ def results_markdown() -> str:
         "# The results bundle",
         "",
         "`python -m analysis run` writes these tables to `results/` (one CSV each) through the registry in",
-        "`analysis/report/results.py`, which checks every table's columns; the report reads only these files.",
+        "`analysis/results/registry.py`, which checks every table's columns; the report reads only these files.",
         "Intervals are at the confidence level of `protocol.csv` (`conf_level`); codes are snake_case and are",
         "labelled in `analysis/report/labels.py`.",
         "",
-        "This file is generated from the registry (`python -m analysis.report.results > docs/results.md`);",
+        "This file is generated from the registry (`python -m analysis.results.registry > docs/results.md`);",
         "a test checks that it is in step.",
         "",
         "| Table | Columns | Meaning |",

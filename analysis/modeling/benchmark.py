@@ -1,7 +1,7 @@
 """The benchmark: the interpretable candidates against the models published solutions of this case use.
 
 Every model is a full estimator whose learned steps run inside the folds: encoding and scaling (sklearn
-Pipelines), the logit's specification search (:class:`analysis.specification.SelectedLogitClassifier`), the
+Pipelines), the logit's specification search (:class:`analysis.modeling.specification.SelectedLogitClassifier`), the
 smoothing weight of the penalised splines and the recalibration map. Hyper-parameters are tuned only in the
 inner loop of a nested, repeated stratified K-fold; the grids are small on purpose (two cores).
 
@@ -9,7 +9,7 @@ Interpretable candidates (:data:`INTERPRETABLE`): the logit with its specificati
 the all-linear logit, the logit with a floor (ML), penalised regression splines of the engagement variables, and
 the all-linear logit with a promotion term of its own for the upper cluster of the bimodal promotional share.
 The rule for choosing among them, with its tie rule, is stated before the run (:data:`CHOICE_RULE`,
-:data:`TIE_RULE`) and applied by :func:`analysis.model.choose_model`.
+:data:`TIE_RULE`) and applied by :func:`analysis.modeling.choice.choose_model`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from analysis.features import (
+from analysis.modeling.features import (
     CATEGORICAL_PREDICTORS,
     NUMERIC_PREDICTORS,
     linear_formula,
     promo_flexible_formula,
     with_promo_cluster,
 )
-from analysis.specification import SelectedLogitClassifier
+from analysis.modeling.specification import SelectedLogitClassifier
 from stats.calibration import AsymptoteCalibrator
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
@@ -91,7 +91,7 @@ TIE_RULE = (
 
 class ClusterPromotionLogit(FormulaLogitClassifier):
     """The all-linear logit plus an intercept and a slope of its own for the upper promotion cluster
-    (:func:`analysis.features.promo_flexible_formula`); the cluster column is derived from ``promo_share_10pp``
+    (:func:`analysis.modeling.features.promo_flexible_formula`); the cluster column is derived from ``promo_share_10pp``
     when the rows do not carry it."""
 
     def __init__(self, formula: str | None = None, cov_type: str = "nonrobust", maxiter: int = 100):
@@ -452,7 +452,7 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
 
     from statsmodels.stats.multitest import multipletests
 
-    from analysis.model import candidate_metrics, choose_model, log_loss_ties
+    from analysis.modeling.choice import candidate_metrics, choose_model, log_loss_ties
     from stats.crossval import nested_cv, pairwise_comparisons, summarise_cv
 
     import os

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.dictionary import (
+from analysis.data.dictionary import (
     BOUND_OF,
     CATEGORY_LABELS,
     ID_MAX_DIGITS,
@@ -37,7 +37,7 @@ from analysis.dictionary import (
     TARGET_RU,
     TIME_PERIODS,
 )
-from analysis.load import ExportError, RawExport, Violation, empty_rows, line_of, show_value
+from analysis.data.load import ExportError, RawExport, Violation, empty_rows, line_of, show_value
 
 MAX_REPORTED = 50
 
@@ -46,8 +46,8 @@ MAX_REPORTED = 50
 class ColumnRule:
     """What one column of one export must hold.
 
-    kind: ``id`` (customer number: see :data:`analysis.dictionary.ID_RULE`), ``number`` (finite number within
-    [minimum, maximum], the plausibility bounds of :data:`analysis.dictionary.BOUNDS`),
+    kind: ``id`` (customer number: see :data:`analysis.data.dictionary.ID_RULE`), ``number`` (finite number within
+    [minimum, maximum], the plausibility bounds of :data:`analysis.data.dictionary.BOUNDS`),
     ``category`` (one of ``allowed`` after the known typos are corrected).
     """
 
@@ -65,7 +65,7 @@ def _cats(name: str) -> tuple[str, ...]:
 
 
 def _number(file: str, column: str) -> ColumnRule:
-    """A numeric column, bounded by its plausibility bounds (:data:`analysis.dictionary.BOUNDS`)."""
+    """A numeric column, bounded by its plausibility bounds (:data:`analysis.data.dictionary.BOUNDS`)."""
     bound = BOUND_OF[(file, column)]
     return ColumnRule(file, column, "number", minimum=bound.minimum, maximum=bound.maximum)
 
@@ -118,7 +118,7 @@ class ValidatedExports:
 class _Collector:
     """Collects violations; keeps the first MAX_REPORTED and counts the rest.
 
-    Line numbers come from each export (:meth:`analysis.load.RawExport.line`), so that a quoted value spanning
+    Line numbers come from each export (:meth:`analysis.data.load.RawExport.line`), so that a quoted value spanning
     several lines does not shift them.
     """
 
@@ -252,7 +252,7 @@ _STRING = np.dtypes.StringDType()
 def parse_ids(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Customer ids from their text, exactly: (ids as int64, mask of malformed ids).
 
-    Well formed (:data:`analysis.dictionary.ID_RULE`): 1 to 18 ASCII digits, no leading zero. No float is
+    Well formed (:data:`analysis.data.dictionary.ID_RULE`): 1 to 18 ASCII digits, no leading zero. No float is
     involved: the digits are converted to int64 directly, and every id is checked to print back as its text.
     Missing values are not flagged here (they are reported as missing); malformed ones are 0 in the ids.
     """
@@ -284,7 +284,7 @@ def id_problem(value) -> str:
 # --- the checks -------------------------------------------------------------------------------------------------
 
 def normalise_typos(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[dict]]:
-    """Replace the known typos of one export (from :data:`analysis.dictionary.KNOWN_TYPOS`) and report each."""
+    """Replace the known typos of one export (from :data:`analysis.data.dictionary.KNOWN_TYPOS`) and report each."""
     applied = []
     frame = frame.copy()
     for (typo_file, column), mapping in KNOWN_TYPOS.items():
@@ -441,7 +441,7 @@ def validate_exports(exports: dict[str, RawExport], require_target: bool = True,
     Parameters
     ----------
     exports
-        The four files as returned by :func:`analysis.load.read_exports`.
+        The four files as returned by :func:`analysis.data.load.read_exports`.
     require_target
         If False (an export to be scored), market_file.csv may lack the target column.
     open_categories
