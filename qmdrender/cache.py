@@ -33,8 +33,9 @@ from typing import Any
 CACHE_VERSION = 1
 CACHE_DIR = "cache"
 TRACE_SOURCE = Path(__file__).with_name("_trace.py")
-#: The renderer's files whose code decides what the kernel runs and how outputs are kept.
-RENDERER_FILES = (Path(__file__), Path(__file__).with_name("core.py"), TRACE_SOURCE)
+#: The renderer's files whose code decides what the kernel runs and how outputs are kept: every module of the
+#: package (the parsing, the options, the kernel code, the inline values, ... are in several of them).
+RENDERER_FILES = tuple(sorted(Path(__file__).parent.glob("*.py")))
 TRACE_MIME = "application/x-render-trace+json"
 
 

@@ -10,7 +10,7 @@
 -- * `fig-alt` on images, absolute image paths for Typst (compiled with root "/"),
 -- * `author` given as a list of `name:` maps,
 -- * HTML tables in a scrolling box, their cells labelled with their column's name (cards on a narrow screen).
--- Words ("Figure", "Note", ...) come from `render-*` metadata set by qmdrender/core.py.
+-- Words ("Figure", "Note", ...) come from `render-*` metadata set by qmdrender/pandoc.py.
 
 local stringify = pandoc.utils.stringify
 local is_typst = FORMAT:match('typst') ~= nil

@@ -2,7 +2,7 @@
 
 Quarto inserts an inline value that is a plain ``str`` as its escaped repr (a no-break space prints as
 ``\\xa0``, ``*emphasis*`` keeps its asterisks) and a value with a ``text/markdown`` representation as Markdown
-(``qmdrender.core.inline_value_for``). So a value that carries formatting must be Markdown
+(``qmdrender.inline.inline_value_for``). So a value that carries formatting must be Markdown
 (``analysis.report.formats.Md``); a plain ``str`` must read the same either way.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from qmdrender import core as Q
+from qmdrender.config import execute_defaults, truthy
+from qmdrender.parse import Chunk, InlineExpr, chunk_options, load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("report.qmd", "brief.qmd")
@@ -39,18 +40,18 @@ def problem(value) -> str | None:
     return f"{type(value).__name__} shown as its repr {value!r}"
 
 
-def inline_values(qmd: Path) -> list[tuple[Q.InlineExpr, object]]:
+def inline_values(qmd: Path) -> list[tuple[InlineExpr, object]]:
     """Run the document's chunks in order in this process and evaluate each inline expression where it stands."""
-    doc = Q.load_document(qmd)
-    defaults = Q.execute_defaults(doc.meta)
+    doc = load_document(qmd)
+    defaults = execute_defaults(doc.meta)
     namespace: dict = {"__name__": "__main__"}
     values = []
     with contextlib.redirect_stdout(io.StringIO()):
         for item in doc.items:
-            if isinstance(item, Q.Chunk):
-                if Q._truthy(Q.chunk_options(item, defaults).get("eval", True)):
+            if isinstance(item, Chunk):
+                if truthy(chunk_options(item, defaults).get("eval", True)):
                     exec(compile(item.code, f"{qmd.name}:{item.line}", "exec"), namespace)
-            elif isinstance(item, Q.InlineExpr):
+            elif isinstance(item, InlineExpr):
                 values.append((item, eval(compile(item.expr, f"{qmd.name}:{item.line}", "eval"), namespace)))
     return values
 

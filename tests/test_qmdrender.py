@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from qmdrender import core as R
+import qmdrender
+import qmdrender.execute
+import qmdrender.project
+from qmdrender.config import YamlError, execute_defaults, format_date, format_option, parse_yaml, resolve_date
+from qmdrender.core import main
+from qmdrender.errors import RenderError
+from qmdrender.inline import inline_markdown, inline_value_for, quarto_plain_markdown
+from qmdrender.pandoc import CSS_FILE, LUA_FILTER, TYPST_TEMPLATE, pandoc_args, pandoc_path
+from qmdrender.parse import PAGEBREAK, Chunk, chunk_options, find_inline_expressions, load_document, parse_qmd
+from qmdrender.project import pre_render_commands, project_render_targets
 
 FIXTURES = Path(__file__).parent / "render" / "fixtures"
 NBSP = "\u00a0"
@@ -34,7 +43,7 @@ def norm(text: str) -> str:
 
 
 def test_yaml_scalars_and_nesting():
-    data = R.parse_yaml(textwrap.dedent("""\
+    data = parse_yaml(textwrap.dedent("""\
         title: "Retention: a report"
         date: today
         toc: true
@@ -64,7 +73,7 @@ def test_yaml_scalars_and_nesting():
 
 
 def test_yaml_block_scalars_quotes_and_lists():
-    data = R.parse_yaml(textwrap.dedent("""\
+    data = parse_yaml(textwrap.dedent("""\
         abstract: |
           Line one
           line two # not a comment
@@ -87,8 +96,8 @@ def test_yaml_block_scalars_quotes_and_lists():
 
 @pytest.mark.parametrize("text, line", [("a: 1\nb: [1, 2\n", 2), ('a: "open\n', 1), ("- a\nb: 1\n", 2)])
 def test_yaml_errors_carry_line_numbers(text, line):
-    with pytest.raises(R.YamlError) as info:
-        R.parse_yaml(text)
+    with pytest.raises(YamlError) as info:
+        parse_yaml(text)
     assert info.value.line == line
 
 
@@ -129,7 +138,7 @@ y = 1
 
 
 def test_parse_chunks_options_and_lines():
-    doc = R.parse_qmd(QMD, "report.qmd")
+    doc = parse_qmd(QMD, "report.qmd")
     chunks = doc.chunks
     assert [c.line for c in chunks] == [9, 26]
     first = chunks[0]
@@ -139,12 +148,12 @@ def test_parse_chunks_options_and_lines():
     assert first.code == "x = 0.5"
     assert first.source.startswith("#| label: fig-roc")  # kept, so kernel lines map to .qmd lines
     assert chunks[1].name == "chunk #2" and chunks[1].options == {}
-    assert R.PAGEBREAK in doc.items
+    assert PAGEBREAK in doc.items
     assert doc.meta["execute"] == {"echo": True}
 
 
 def test_inline_expressions_in_order_and_not_in_code():
-    doc = R.parse_qmd(QMD, "report.qmd")
+    doc = parse_qmd(QMD, "report.qmd")
     assert [(e.line, e.expr) for e in doc.inlines] == [(7, "n"), (7, 'f"{x:.1%}"'), (24, "x")]
     # the expression after the first chunk comes after it in document order
     kinds = [type(it).__name__ for it in doc.items if not isinstance(it, str)]
@@ -154,24 +163,24 @@ def test_inline_expressions_in_order_and_not_in_code():
 
 
 def test_find_inline_expressions():
-    assert R.find_inline_expressions("a `{python} 1 + 1` b `{python}  len(df)` c `code`") == ["1 + 1", "len(df)"]
-    assert R.find_inline_expressions("``{python} no`` and `{python}` and `python x`") == []
+    assert find_inline_expressions("a `{python} 1 + 1` b `{python}  len(df)` c `code`") == ["1 + 1", "len(df)"]
+    assert find_inline_expressions("``{python} no`` and `{python}` and `python x`") == []
 
 
 def test_chunk_option_defaults_precedence(tmp_path):
     (tmp_path / "_quarto.yml").write_text("execute:\n  echo: true\n  warning: false\n", encoding="utf-8")
     qmd = tmp_path / "r.qmd"
     qmd.write_text("---\nexecute:\n  warning: true\n---\n\n```{python}\n#| include: false\n1\n```\n", encoding="utf-8")
-    doc = R.load_document(qmd)
-    defaults = R.execute_defaults(doc.meta)
+    doc = load_document(qmd)
+    defaults = execute_defaults(doc.meta)
     assert defaults["echo"] is True          # from _quarto.yml
     assert defaults["warning"] is True       # front matter wins over _quarto.yml
-    opts = R.chunk_options(doc.chunks[0], defaults)
+    opts = chunk_options(doc.chunks[0], defaults)
     assert opts["include"] is False and opts["eval"] is True
 
 
 def test_echo_defaults_to_false():
-    assert R.execute_defaults({})["echo"] is False
+    assert execute_defaults({})["echo"] is False
 
 
 @pytest.mark.parametrize("text, message", [
@@ -181,35 +190,35 @@ def test_echo_defaults_to_false():
     ("---\ntitle: [x\n---\n", "report.qmd:2: cannot read the front matter"),
 ])
 def test_document_errors_name_the_line(text, message):
-    with pytest.raises(R.RenderError) as info:
-        R.parse_qmd(text, "report.qmd")
+    with pytest.raises(RenderError) as info:
+        parse_qmd(text, "report.qmd")
     assert str(info.value).startswith(message)
     assert info.value.status == 2
 
 
 def test_format_option_prefers_the_format_section():
     meta = {"toc": False, "format": {"html": {"toc": True}, "pdf": {"papersize": "letter"}}}
-    assert R.format_option(meta, "toc", "html") is True
-    assert R.format_option(meta, "toc", "pdf") is False
-    assert R.format_option(meta, "papersize", "pdf") == "letter"
+    assert format_option(meta, "toc", "html") is True
+    assert format_option(meta, "toc", "pdf") is False
+    assert format_option(meta, "papersize", "pdf") == "letter"
 
 
 def test_dates():
     d = dt.date(2005, 3, 7)
-    assert R.format_date(d, "long") == "March 7, 2005"
-    assert R.format_date(d, "iso") == "2005-03-07"
-    assert R.format_date(d, "long", "ru") == "7 марта 2005 г."
-    assert R.format_date(d, "DD.MM.YYYY") == "07.03.2005"
-    assert R.resolve_date("today") == dt.date.today()
-    assert R.resolve_date("2024-05-01") == dt.date(2024, 5, 1)
-    assert R.resolve_date("Spring 2024") is None
+    assert format_date(d, "long") == "March 7, 2005"
+    assert format_date(d, "iso") == "2005-03-07"
+    assert format_date(d, "long", "ru") == "7 марта 2005 г."
+    assert format_date(d, "DD.MM.YYYY") == "07.03.2005"
+    assert resolve_date("today") == dt.date.today()
+    assert resolve_date("2024-05-01") == dt.date(2024, 5, 1)
+    assert resolve_date("Spring 2024") is None
 
 
 def test_failure_line_from_traceback():
-    chunk = R.Chunk(1, 40, "#| label: a\ny = 1\nd['auc']", {"label": "a"})
+    chunk = Chunk(1, 40, "#| label: a\ny = 1\nd['auc']", {"label": "a"})
     tb = ["\x1b[36mCell\x1b[39m \x1b[32mIn[3]\x1b[39m\x1b[32m, line 3\x1b[39m", "Cell In[1], line 9"]
-    assert R._failure_line(chunk, tb, 3) == 43
-    assert R._failure_line(chunk, tb, 7) == 40  # no frame of this cell: the fence line
+    assert qmdrender.execute._failure_line(chunk, tb, 3) == 43
+    assert qmdrender.execute._failure_line(chunk, tb, 7) == 40  # no frame of this cell: the fence line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,9 +260,9 @@ HTML only.
 def _pandoc(markdown: str, fmt: str, tmp_path: Path) -> tuple[str, str]:
     src = tmp_path / "in.md"
     src.write_text(markdown, encoding="utf-8")
-    doc = R.parse_qmd("", tmp_path / "in.qmd")
-    args = [a for a in R.pandoc_args(doc, fmt) if a not in ("--embed-resources", "--standalone")]
-    proc = subprocess.run([R.pandoc_path(), str(src), *args], capture_output=True, text=True, cwd=tmp_path,
+    doc = parse_qmd("", tmp_path / "in.qmd")
+    args = [a for a in pandoc_args(doc, fmt) if a not in ("--embed-resources", "--standalone")]
+    proc = subprocess.run([pandoc_path(), str(src), *args], capture_output=True, text=True, cwd=tmp_path,
                           encoding="utf-8")
     assert proc.returncode == 0, proc.stderr
     return proc.stdout, proc.stderr
@@ -294,8 +303,8 @@ def test_filter_typst(tmp_path):
 
 
 def test_quarto_always_without_quarto(monkeypatch, capsys):
-    monkeypatch.setattr(R.shutil, "which", lambda name: None)
-    assert R.main([str(FIXTURES / "mini.qmd"), "--quarto", "always"]) == 1
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main([str(FIXTURES / "mini.qmd"), "--quarto", "always"]) == 1
     assert "quarto is not on PATH" in capsys.readouterr().err
 
 
@@ -304,14 +313,14 @@ def test_quarto_is_used_when_present(tmp_path, monkeypatch):
     fake = tmp_path / "quarto"
     fake.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n', encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setattr(R.shutil, "which", lambda name: str(fake) if name == "quarto" else None)
-    assert R.main([str(FIXTURES / "mini.qmd")]) == 0
+    monkeypatch.setattr(shutil, "which", lambda name: str(fake) if name == "quarto" else None)
+    assert main([str(FIXTURES / "mini.qmd")]) == 0
     assert log.read_text().splitlines() == ["render mini.qmd --to html", "render mini.qmd --to typst"]
 
 
 def test_unknown_target_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
-        R.main([str(FIXTURES / "mini.qmd"), "--to", "docx"])
+        main([str(FIXTURES / "mini.qmd"), "--to", "docx"])
     assert info.value.code == 2
 
 
@@ -432,7 +441,7 @@ def test_execution_semantics(tmp_path, capsys):
 
         Cwd ok: `{python} __import__("os").path.basename(__import__("os").getcwd())`.
         """), encoding="utf-8")
-    assert R.main([str(qmd), "--to", "html", "--quarto", "never"]) == 0
+    assert main([str(qmd), "--to", "html", "--quarto", "never"]) == 0
     html = (tmp_path / "sem.html").read_text(encoding="utf-8")
     assert "First x=1." in html and "Second x=2." in html
     assert "stdout-text" in html and "never-shown" not in html
@@ -446,7 +455,7 @@ def test_execution_semantics(tmp_path, capsys):
 def test_inline_expression_error(tmp_path, capsys):
     qmd = tmp_path / "bad.qmd"
     qmd.write_text("Value: `{python} missing_name`.\n", encoding="utf-8")
-    assert R.main([str(qmd), "--to", "html", "--quarto", "never"]) == 2
+    assert main([str(qmd), "--to", "html", "--quarto", "never"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {qmd}:1: inline expression `missing_name` failed: NameError: name 'missing_name' is not defined"]
 
@@ -454,8 +463,8 @@ def test_inline_expression_error(tmp_path, capsys):
 def test_filter_localised_words(tmp_path):
     src = tmp_path / "in.md"
     src.write_text("See @fig-a.\n\n![Cap](a.png){#fig-a}\n\n::: {.callout-note}\nBody\n:::\n", encoding="utf-8")
-    doc = R.parse_qmd("---\nlang: ru\n---\n", tmp_path / "in.qmd")
-    proc = subprocess.run([R.pandoc_path(), str(src), *[a for a in R.pandoc_args(doc, "html") if a != "--embed-resources"]],
+    doc = parse_qmd("---\nlang: ru\n---\n", tmp_path / "in.qmd")
+    proc = subprocess.run([pandoc_path(), str(src), *[a for a in pandoc_args(doc, "html") if a != "--embed-resources"]],
                           capture_output=True, text=True, encoding="utf-8", cwd=tmp_path)
     html = norm(proc.stdout)
     assert ">Рисунок 1</a>" in html and "Рисунок 1:</span> Cap" in html and "Примечание" in html
@@ -480,23 +489,23 @@ def _project(tmp_path: Path, pre_render: str) -> Path:
 
 def test_pre_render_commands_parsed():
     path = Path("_quarto.yml")
-    assert R.pre_render_commands(path, {"project": {"pre-render": "python -m x run"}}) == ["python -m x run"]
-    assert R.pre_render_commands(path, {"project": {"pre-render": ["a.py", "make data"]}}) == ["a.py", "make data"]
-    assert R.pre_render_commands(path, {"project": {"type": "default"}}) == []
-    assert R.pre_render_commands(path, {}) == []
-    with pytest.raises(R.RenderError, match="must be a command or a list of commands"):
-        R.pre_render_commands(path, {"project": {"pre-render": [1]}})
+    assert pre_render_commands(path, {"project": {"pre-render": "python -m x run"}}) == ["python -m x run"]
+    assert pre_render_commands(path, {"project": {"pre-render": ["a.py", "make data"]}}) == ["a.py", "make data"]
+    assert pre_render_commands(path, {"project": {"type": "default"}}) == []
+    assert pre_render_commands(path, {}) == []
+    with pytest.raises(RenderError, match="must be a command or a list of commands"):
+        pre_render_commands(path, {"project": {"pre-render": [1]}})
     here = Path("_quarto.yml")
-    assert R._pre_render_argv("make_value.py --x", here) == [sys.executable, "make_value.py", "--x"]
-    assert R._pre_render_argv("python -m analysis run", here) == [sys.executable, "-m", "analysis", "run"]
-    assert R._pre_render_argv("make 'a b'", here) == ["make", "a b"]
-    with pytest.raises(R.RenderError, match="needs Quarto"):
-        R._pre_render_argv("prepare.ts", here)
+    assert qmdrender.project._pre_render_argv("make_value.py --x", here) == [sys.executable, "make_value.py", "--x"]
+    assert qmdrender.project._pre_render_argv("python -m analysis run", here) == [sys.executable, "-m", "analysis", "run"]
+    assert qmdrender.project._pre_render_argv("make 'a b'", here) == ["make", "a b"]
+    with pytest.raises(RenderError, match="needs Quarto"):
+        qmdrender.project._pre_render_argv("prepare.ts", here)
 
 
 def test_pre_render_runs_before_the_chunks_from_the_project_folder(tmp_path, capsys):
     doc = _project(tmp_path, "[make_value.py, \"python -c 'print(1)'\"]")
-    assert R.main([str(doc), "--to", "html", "--quarto", "never"]) == 0
+    assert main([str(doc), "--to", "html", "--quarto", "never"]) == 0
     html = (doc.parent / "doc.html").read_text(encoding="utf-8")
     assert "Read: value-from-pre-render docs/doc.qmd." in html
     err = capsys.readouterr().err
@@ -505,7 +514,7 @@ def test_pre_render_runs_before_the_chunks_from_the_project_folder(tmp_path, cap
 
 def test_failing_pre_render_is_one_line_and_status_2(tmp_path, capsys):
     doc = _project(tmp_path, "[\"python -c 'raise SystemExit(3)'\", make_value.py]")
-    assert R.main([str(doc), "--to", "html", "--quarto", "never"]) == 2
+    assert main([str(doc), "--to", "html", "--quarto", "never"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
     assert err == [f"error: {tmp_path / '_quarto.yml'}: pre-render command `python -c 'raise SystemExit(3)'` "
                    "failed (exit status 3)"]
@@ -516,20 +525,20 @@ def test_failing_pre_render_is_one_line_and_status_2(tmp_path, capsys):
 def test_no_pre_render_flag_skips_them(tmp_path, capsys):
     doc = _project(tmp_path, "\"python -c 'raise SystemExit(3)'\"")
     doc.write_text("No chunks here.\n", encoding="utf-8")
-    assert R.main([str(doc), "--to", "html", "--quarto", "never", "--no-pre-render"]) == 0
+    assert main([str(doc), "--to", "html", "--quarto", "never", "--no-pre-render"]) == 0
     assert "No chunks here." in (doc.parent / "doc.html").read_text(encoding="utf-8")
 
 
 def test_yaml_12_booleans():
     """Quarto reads YAML 1.2: yes/no/on/off are strings, true/false booleans."""
-    assert R.parse_yaml("a: no\nb: on\nc: true\nd: False\n") == {"a": "no", "b": "on", "c": True, "d": False}
+    assert parse_yaml("a: no\nb: on\nc: true\nd: False\n") == {"a": "no", "b": "on", "c": True, "d": False}
 
 
 def test_renderer_knows_nothing_of_the_store():
     """qmdrender is generic: no import of the store's packages, no store words in its code."""
     import ast
 
-    package = Path(R.__file__).parent
+    package = Path(qmdrender.__file__).parent
     for path in package.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -541,14 +550,14 @@ def test_renderer_knows_nothing_of_the_store():
         if path.is_file() and path.suffix in (".py", ".lua", ".typ", ".css"):
             text = path.read_text(encoding="utf-8").lower()
             assert "один клик" not in text and "oneclick" not in text, path.name
-    for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
+    for resource in (LUA_FILTER, CSS_FILE, TYPST_TEMPLATE):
         assert resource.is_file()
     import tomllib
 
     setuptools = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "qmdrender" in setuptools["packages"]
     declared = setuptools["package-data"]["qmdrender"]
-    for resource in (R.LUA_FILTER, R.CSS_FILE, R.TYPST_TEMPLATE):
+    for resource in (LUA_FILTER, CSS_FILE, TYPST_TEMPLATE):
         assert f"*{resource.suffix}" in declared
 
 
@@ -566,22 +575,22 @@ def test_renderer_knows_nothing_of_the_store():
     ("'a.b-c+d!e#f>g(h)i[j]k{l}m_n`o'", "a\\.b\\-c\\+d\\!e\\#f\\>g\\(h\\)i\\[j\\]k\\{l\\}m\\_n\\`o"),
 ])
 def test_quarto_plain_markdown(plain, markdown):
-    assert R.quarto_plain_markdown(plain) == markdown
+    assert quarto_plain_markdown(plain) == markdown
 
 
 def test_inline_value_prefers_html_then_markdown_then_plain():
     bundle = {"text/plain": "'x'", "text/markdown": "*x*", "text/html": "<i>x</i>"}
-    assert R.inline_value_for(bundle, "html") == "`<i>x</i>`{=html}"
-    assert R.inline_value_for(bundle, "pdf") == "*x*"
-    assert R.inline_markdown({"text/plain": "'x'", "text/markdown": "*x*"}) == "*x*"
-    assert R.inline_markdown({"text/plain": "'x'", "text/html": "<i>x</i>"}) == (
+    assert inline_value_for(bundle, "html") == "`<i>x</i>`{=html}"
+    assert inline_value_for(bundle, "pdf") == "*x*"
+    assert inline_markdown({"text/plain": "'x'", "text/markdown": "*x*"}) == "*x*"
+    assert inline_markdown({"text/plain": "'x'", "text/html": "<i>x</i>"}) == (
         '[`<i>x</i>`{=html}]{.content-visible when-format="html"}[x]{.content-hidden when-format="html"}')
 
 
 def test_inline_values_render_as_quarto_inserts_them(tmp_path):
     """A str is its escaped repr (no-break space as ``\\xa0``, Markdown as literal asterisks); a value with a
     text/markdown representation is Markdown; a number is its repr; HTML only in the HTML."""
-    assert R.main([str(FIXTURES / "inline.qmd"), "--quarto", "never", "--output-dir", str(tmp_path)]) == 0
+    assert main([str(FIXTURES / "inline.qmd"), "--quarto", "never", "--output-dir", str(tmp_path)]) == 0
     html = (tmp_path / "inline.html").read_text(encoding="utf-8")
 
     def span(ident: str) -> str:
@@ -614,15 +623,15 @@ def _render_project(tmp_path: Path, render: str) -> Path:
 def test_render_targets_from_the_project(tmp_path, monkeypatch):
     project = _render_project(tmp_path, "  render:\n    - b.qmd\n    - notes/*.qmd\n    - a.qmd\n    - '!notes/c.qmd'\n")
     monkeypatch.chdir(project / "notes")  # Quarto finds the project in a parent folder too
-    assert R.project_render_targets(Path.cwd()) == [project / "b.qmd", project / "a.qmd"]
+    assert project_render_targets(Path.cwd()) == [project / "b.qmd", project / "a.qmd"]
     monkeypatch.chdir(project)  # inside the working folder: relative paths, as the messages show them
-    assert R.project_render_targets(Path.cwd()) == [Path("b.qmd"), Path("a.qmd")]
+    assert project_render_targets(Path.cwd()) == [Path("b.qmd"), Path("a.qmd")]
 
 
 def test_render_without_files_renders_the_projects_list(tmp_path, monkeypatch, capsys):
     project = _render_project(tmp_path, "  render: [b.qmd]\n")
     monkeypatch.chdir(project)
-    assert R.main(["--to", "html", "--quarto", "never"]) == 0
+    assert main(["--to", "html", "--quarto", "never"]) == 0
     assert (project / "b.html").is_file() and not (project / "a.html").exists()
 
 
@@ -632,14 +641,14 @@ def test_render_without_files_renders_the_projects_list(tmp_path, monkeypatch, c
 ])
 def test_render_without_files_and_without_a_list_is_one_line(tmp_path, monkeypatch, capsys, render, message):
     monkeypatch.chdir(_render_project(tmp_path, render))
-    assert R.main(["--quarto", "never"]) == 2
+    assert main(["--quarto", "never"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
 
 
 def test_the_repository_names_its_two_documents():
     root = Path(__file__).resolve().parents[1]
-    targets = [p.resolve() for p in R.project_render_targets(root)]
+    targets = [p.resolve() for p in project_render_targets(root)]
     assert targets == [root / "report.qmd", root / "brief.qmd"]
 
 
@@ -653,7 +662,7 @@ def layout(tmp_path_factory):
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     out = tmp_path_factory.mktemp("layout")
-    assert R.main([str(FIXTURES / "layout.qmd"), "--quarto", "never", "--output-dir", str(out)]) == 0
+    assert main([str(FIXTURES / "layout.qmd"), "--quarto", "never", "--output-dir", str(out)]) == 0
     pages = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", str(out / "layout.pdf"), "-"], capture_output=True,
                            text=True, encoding="utf-8", check=True).stdout.split("\f")
     return out, [norm(p) for p in pages if p.strip()]

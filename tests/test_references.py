@@ -1,7 +1,7 @@
 """References: report.qmd cites the works of references.bib, and the rendered documents list them.
 
 Quarto reads ``bibliography:`` for HTML with Pandoc's citeproc and for Typst with Typst's own bibliography, so
-the .bib must parse for both; the fallback uses citeproc for both outputs (``qmdrender.core.citation_args``).
+the .bib must parse for both; the fallback uses citeproc for both outputs (``qmdrender.pandoc.citation_args``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from analysis.report import labels
-from qmdrender import core as Q
+from qmdrender.core import main
+from qmdrender.pandoc import pandoc_args
+from qmdrender.parse import parse_qmd
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "render" / "fixtures"
@@ -58,7 +60,7 @@ def test_the_bibliography_parses_for_typst_as_quarto_uses_it(tmp_path):
 
 
 def test_citations_and_reference_list_in_html_and_pdf(tmp_path):
-    assert Q.main([str(FIXTURES / "cite.qmd"), "--quarto", "never", "--output-dir", str(tmp_path)]) == 0
+    assert main([str(FIXTURES / "cite.qmd"), "--quarto", "never", "--output-dir", str(tmp_path)]) == 0
     html = (tmp_path / "cite.html").read_text(encoding="utf-8")
     assert '<span class="citation" data-cites="holm1979">(Holm 1979)</span>' in html
     assert '<span class="citation" data-cites="holm1979">Holm (1979)</span>' in html
@@ -73,7 +75,7 @@ def test_citations_and_reference_list_in_html_and_pdf(tmp_path):
 def test_without_a_bibliography_citations_stay_text(tmp_path):
     qmd = tmp_path / "plain.qmd"
     qmd.write_text("As @someone says [@other, p. 3].\n", encoding="utf-8")
-    assert Q.main([str(qmd), "--to", "html", "--quarto", "never"]) == 0
+    assert main([str(qmd), "--to", "html", "--quarto", "never"]) == 0
     html = (tmp_path / "plain.html").read_text(encoding="utf-8")
     assert "<p>As @someone says [@other, p. 3].</p>" in html
     assert "References" not in html
@@ -82,14 +84,14 @@ def test_without_a_bibliography_citations_stay_text(tmp_path):
 def test_a_missing_bibliography_is_one_line(tmp_path, capsys):
     qmd = tmp_path / "doc.qmd"
     qmd.write_text("---\nbibliography: nowhere.bib\n---\nText [@x].\n", encoding="utf-8")
-    assert Q.main([str(qmd), "--to", "html", "--quarto", "never"]) == 2
+    assert main([str(qmd), "--to", "html", "--quarto", "never"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nowhere.bib not found" in err[0]
 
 
 def test_pandoc_options_are_quartos():
     """No --columns (Quarto keeps Pandoc's 72, so long pipe tables get relative widths) and --wrap=none."""
-    doc = Q.parse_qmd("---\ntitle: x\n---\n", ROOT / "x.qmd")
+    doc = parse_qmd("---\ntitle: x\n---\n", ROOT / "x.qmd")
     for fmt in ("html", "pdf"):
-        args = Q.pandoc_args(doc, fmt)
+        args = pandoc_args(doc, fmt)
         assert not any(a.startswith("--columns") for a in args) and "--wrap=none" in args

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from qmdrender import cache
-from qmdrender import core as R
+from qmdrender.core import main, render
+from qmdrender.errors import RenderError
 
 DOC = """\
 ---
@@ -68,7 +69,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def _render(qmd: Path, *, targets=("html",), use_cache: bool = True) -> dict:
-    return R.render(qmd, list(targets), use_cache=use_cache, log=lambda msg: None)
+    return render(qmd, list(targets), use_cache=use_cache, log=lambda msg: None)
 
 
 def _html(qmd: Path) -> str:
@@ -175,17 +176,17 @@ def test_a_changed_interpreter_or_distribution_misses(project, monkeypatch):
 
 
 def test_no_cache_flag_re_executes(project, capsys):
-    assert R.main([str(project), "--to", "html", "--quarto", "never"]) == 0
-    assert R.main([str(project), "--to", "html", "--quarto", "never"]) == 0
+    assert main([str(project), "--to", "html", "--quarto", "never"]) == 0
+    assert main([str(project), "--to", "html", "--quarto", "never"]) == 0
     assert "outputs from the execution cache" in capsys.readouterr().out
-    assert R.main([str(project), "--to", "html", "--quarto", "never", "--no-cache"]) == 0
+    assert main([str(project), "--to", "html", "--quarto", "never", "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "kernel " in out and "--no-cache" in out and "execution cache" not in out
 
 
 def test_a_failed_execution_is_not_stored(project):
     project.write_text(DOC.replace("import helper\n", "import helper\nraise RuntimeError('boom')\n"), encoding="utf-8")
-    with pytest.raises(R.RenderError, match="boom"):
+    with pytest.raises(RenderError, match="boom"):
         _render(project)
     assert not (project.parent / "_render" / "cache" / "doc.json").exists()
 
@@ -225,7 +226,7 @@ def test_documents_rendered_together_keep_their_images_apart(tmp_path, capsys):
     one, two = tmp_path / "one.qmd", tmp_path / "two.qmd"
     one.write_text(chunk.format("first"), encoding="utf-8")
     two.write_text(chunk.format("second"), encoding="utf-8")
-    assert R.main([str(one), str(two), "--to", "html", "--quarto", "never"]) == 0
+    assert main([str(one), str(two), "--to", "html", "--quarto", "never"]) == 0
     out, err = capsys.readouterr()
     assert err.count("pre-render:") == 1
     assert (tmp_path / "inputs.txt").read_text().splitlines() == ["one.qmd", "two.qmd"]
