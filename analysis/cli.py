@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.settings import FULL, PROTOCOLS, Protocol
+
 from analysis import paths
 
 EXIT_INVALID = 2
@@ -49,8 +51,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from analysis import runner
 
-    outcome = runner.run(data_dir=args.data_dir, results_dir=args.results_dir, seed=args.seed,
-                         quick=args.quick, force=args.force)
+    outcome = runner.run(data_dir=args.data_dir, results_dir=args.results_dir, protocol=run_protocol(args),
+                         force=args.force)
     if outcome["reused"]:
         print(f"analysis reused (results match manifest {outcome['run_id']})")
     return 0
@@ -121,10 +123,20 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``run`` after ``--data-dir`` (shared by the full parser and the reuse fast path)."""
     p.add_argument("--results-dir", default=None,
                    help="where the tables go (default: $ONECLICK_RESULTS_DIR, else results/)")
-    p.add_argument("--seed", type=int, default=20261123, help="seed of every random step")
+    p.add_argument("--seed", type=int, default=FULL.seed, help=f"seed of every random step (default {FULL.seed})")
+    p.add_argument("--risk-threshold", type=float, default=FULL.risk_threshold,
+                   help=f"P(decline) at or above which a customer is high risk (default {FULL.risk_threshold:g})")
     p.add_argument("--quick", action="store_true", help="a reduced CV protocol (for tests on small data)")
     p.add_argument("--force", action="store_true",
                    help="run even when results/ already holds this data, code, seed and protocol")
+
+
+def run_protocol(args: argparse.Namespace) -> Protocol:
+    """The protocol of a ``run``: full or quick, with the seed and risk threshold of the command line."""
+    base = PROTOCOLS["quick" if args.quick else "full"]
+    if not 0 < args.risk_threshold < 1:
+        raise ValueError(f"--risk-threshold must lie strictly between 0 and 1, got {args.risk_threshold!r}")
+    return base.replace(seed=args.seed, risk_threshold=args.risk_threshold)
 
 
 def _reused_at_once(argv: list[str]) -> bool:
@@ -151,7 +163,7 @@ def _reused_at_once(argv: list[str]) -> bool:
 
     try:
         target = paths.resolve_results_dir(args.results_dir)
-        if not results_store.reusable(target, args.data_dir, args.seed, "quick" if args.quick else "full"):
+        if not results_store.reusable(target, args.data_dir, run_protocol(args).to_dict()):
             return False
         run_id = results_store.read_manifest(target)["run_id"]
     except (ValueError, OSError):

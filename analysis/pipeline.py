@@ -16,18 +16,17 @@ import pandas as pd
 from analysis import segments
 from analysis.modeling import benchmark
 from analysis.decisions import decide as decisions
-from analysis.modeling import checks, choice, effects
+from analysis.modeling import checks, effects
+from analysis.modeling.pair import model_pair
 from analysis.modeling import model_file
-from analysis.data.dataset import load_dataset, write_data_outputs
+from analysis.data.dataset import data_outputs, load_dataset
 from analysis.modeling.features import EXCLUDED_VARIABLES, model_frame, units_table, xy
 from analysis.paths import MODEL_PATH_NAME
-from analysis.results.registry import DATA_STAGE_TABLES, check_columns, read_tables, write_table
+from analysis.settings import FULL, Protocol
+from analysis.results.registry import results_markdown, write_table
 from analysis.summary import headline_actions_table, headline_table, levers_table, protocol_table
 from analysis.modeling.specification import centring_values, select_specification
 
-#: The full protocol of the benchmark; ``quick`` is for tests on small synthetic data.
-PROTOCOL = {"n_splits": 5, "n_repeats": 5, "inner_splits": 3, "n_bootstrap": 200}
-QUICK_PROTOCOL = {"n_splits": 3, "n_repeats": 2, "inner_splits": 2, "n_bootstrap": 20}
 
 
 class _Timer:
@@ -66,25 +65,34 @@ def _warm_workers(n_jobs: int) -> threading.Thread:
     return thread
 
 
-def _write(frame: pd.DataFrame, results_dir: Path, name: str) -> None:
-    # every table goes through the registry, which refuses columns it does not document
-    write_table(frame, results_dir, name)
+class _Written(dict):
+    """The tables of this run as written, by name: later stages take them from here (in memory), not from disk."""
 
 
-def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int = 20261123,
-                 quick: bool = False, n_jobs: int = 2) -> dict:
-    """Run the whole analysis and write every table to ``results_dir``; returns the stage timings."""
+def _writer(results_dir: Path, written: _Written):
+    def write(frame: pd.DataFrame, _results_dir: Path, name: str) -> None:
+        # every table goes through the registry, which refuses columns it does not document
+        write_table(frame, results_dir, name)
+        written[name] = frame
+
+    return write
+
+
+def run_analysis(data_dir=None, results_dir: Path = Path("results"), protocol: Protocol = FULL) -> dict:
+    """Run the whole analysis under ``protocol`` (:mod:`analysis.settings`) and write every table to
+    ``results_dir``; returns the stage timings."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
+    seed, n_jobs = protocol.seed, protocol.n_jobs
+    written = _Written()
+    _write = _writer(results_dir, written)
     warm = _warm_workers(n_jobs)
     timer = _Timer()
-    protocol = QUICK_PROTOCOL if quick else PROTOCOL
 
     with timer.stage("data"):
         dataset = load_dataset(data_dir)
-        write_data_outputs(dataset, results_dir)
-        for name, table in read_tables(results_dir, DATA_STAGE_TABLES).items():
-            check_columns(table, name)
+        for name, table in data_outputs(dataset).items():
+            _write(table, results_dir, name)
         _write(protocol_table(protocol), results_dir, "protocol")
         _write(levers_table(), results_dir, "levers")
         frame = model_frame(dataset.model_table)
@@ -93,11 +101,11 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                results_dir, "excluded_variables")
 
     with timer.stage("phik and VIF"):
-        matrix, with_target = checks.correlation_checks(frame, seed=seed, n_simulations=200 if quick else 1000)
+        matrix, with_target = checks.correlation_checks(frame, seed=seed, n_simulations=protocol.n_simulations)
         _write(matrix, results_dir, "phik_matrix")
         _write(with_target, results_dir, "phik_target")
-        _write(checks.vif_table(frame), results_dir, "vif")
-        _write(checks.gvif_table(frame), results_dir, "gvif")
+        _write(checks.vif_table(frame, protocol.vif_threshold), results_dir, "vif")
+        _write(checks.gvif_table(frame, protocol.vif_threshold), results_dir, "gvif")
 
     with timer.stage("specification search"):
         centres = centring_values(frame)
@@ -110,8 +118,8 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
         warm.join()
         X, y = xy(frame)
         y_arr = y.to_numpy()
-        bench = benchmark.run_benchmark(X, y, seed=seed, protocol={k: v for k, v in protocol.items()
-                                                                    if k != "n_bootstrap"}, n_jobs=n_jobs)
+        bench = benchmark.run_benchmark(X, y, seed=seed, protocol=protocol.cross_validation(), n_jobs=n_jobs,
+                                        holdout_share=protocol.holdout_share)
         for name, table in bench.tables.items():
             _write(table, results_dir, name)
         oof = bench.oof
@@ -120,19 +128,22 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                           oof.reset_index(drop=True)], axis=1), results_dir, "oof_predictions")
 
     with timer.stage("chosen model and segments"):
-        pair = choice.model_pair(bench.inference, bench.business, frame, formula,
+        pair = model_pair(bench.inference, bench.business, frame, formula,
                                 oof[bench.inference].to_numpy())
         p_label = oof[bench.business].to_numpy()
-        seg = segments.segment_analysis(frame, p_label, y_arr)
+        thresholds = segments.make_thresholds(frame["profit"].to_numpy(), risk=protocol.risk_threshold,
+                                              profit_quantile=protocol.profit_quantile)
+        seg = segments.segment_analysis(frame, p_label, y_arr, thresholds)
         for name, table in seg.tables.items():
             _write(table, results_dir, name)
         # the customer bootstrap of the business procedure starts on the workers now and runs while the effects
         # and the calibration are computed here (the decisions stage collects it)
         running = decisions.start_bootstrap(pair, frame, seg.groups, p_label, seed=seed,
-                                            n_boot=protocol["n_bootstrap"], n_jobs=n_jobs)
+                                            n_boot=protocol.n_bootstrap, n_jobs=n_jobs,
+                                            conf_level=protocol.conf_level)
 
     with timer.stage("effects"):
-        tables = effects.effect_tables(pair, frame, formula)
+        tables = effects.effect_tables(pair, frame, formula, protocol.vif_threshold)
         for name, table in tables.items():
             if not name.startswith("_"):
                 _write(table, results_dir, name)
@@ -152,8 +163,8 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
 
     with timer.stage("decisions (bootstrap)"):
         decided = decisions.decide(pair, frame, formula, bench.tables["model_candidates"], seg.groups, p_label,
-                                   seg.thresholds, seed=seed, n_boot=protocol["n_bootstrap"], n_jobs=n_jobs,
-                                   running=running)
+                                   seg.thresholds, seed=seed, n_boot=protocol.n_bootstrap, n_jobs=n_jobs,
+                                   conf_level=protocol.conf_level, alpha=protocol.alpha, running=running)
         for name, table in decided.tables.items():
             _write(table, results_dir, name)
 
@@ -165,28 +176,33 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), seed: int =
                                  probability=probability, extra={"seed": seed, "model": bench.business})
         model_file.save_model(results_dir / MODEL_PATH_NAME, spec)
         _write(decisions.deployed_predictions(pair, frame, oof[bench.business].to_numpy(), seg.thresholds,
-                                              decided.allowed_levers, decided.reference), results_dir,
+                                              decided.allowed_levers, decided.reference, protocol.conf_level),
+               results_dir,
                "deployed_predictions")
 
     with timer.stage("experiment plan"):
-        from analysis.decisions.experiment import experiment_plan, read_inputs
+        from analysis.decisions.experiment import experiment_plan
 
-        inputs = read_inputs(results_dir)
-        _write(experiment_plan(inputs["action_effects"], inputs["customer_groups"], inputs["oof_predictions"],
-                               inputs["customer_table"]), results_dir, "experiment_plan")
+        _write(experiment_plan(written["action_effects"], written["customer_groups"], written["oof_predictions"],
+                               written["customer_table"], alpha=protocol.alpha), results_dir, "experiment_plan")
 
     times = timer.frame()
     times = pd.concat([times, pd.DataFrame([{"stage": "total", "seconds": times["seconds"].sum()}])],
                       ignore_index=True)
     _write(times, results_dir, "run_times")
-    run_info = pd.DataFrame([{"seed": seed, "protocol": json.dumps(protocol), "quick": quick,
+    # the run's folds and replicates (the whole protocol is in protocol.csv and the manifest)
+    run_info = pd.DataFrame([{"seed": seed, "protocol": json.dumps({**protocol.cross_validation(),
+                                                                    "n_bootstrap": protocol.n_bootstrap}),
+                              "quick": protocol.name == "quick",
                               "data_dir": dataset.data_dir.name, "formula": formula,
                               "n_customers": int(len(frame)), "decline_rate": float(np.mean(y))}])
-    _write(headline_table(read_tables(results_dir, (
+    _write(headline_table({name: written[name] for name in (
         "row_accounting", "customer_table", "segment_thresholds", "offers", "segments", "model_candidates",
-        "model_benchmark", "accuracy_gap", "offer_plan")) | {"run_info": run_info}), results_dir, "headline")
-    _write(headline_actions_table(read_tables(results_dir, (
-        "scenarios", "effects_by_model", "action_tests", "action_value"))), results_dir, "headline_actions")
+        "model_benchmark", "accuracy_gap", "offer_plan")} | {"run_info": run_info}), results_dir, "headline")
+    _write(headline_actions_table({name: written[name] for name in (
+        "scenarios", "effects_by_model", "action_tests", "action_value")}), results_dir, "headline_actions")
     _write(run_info, results_dir, "run_info")
+    # for someone who opens the folder: what every file is (the same text as docs/results.md)
+    (results_dir / "README.md").write_text(results_markdown(), encoding="utf-8")
     print(f"analysis written in {times['seconds'].iloc[-1]:.1f} s", file=sys.stderr)
     return {"times": times}

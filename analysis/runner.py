@@ -8,6 +8,7 @@ import shutil
 import sys
 
 from analysis import paths
+from analysis.settings import FULL, Protocol
 from analysis.results.store import (
     code_version,
     input_hashes,
@@ -19,8 +20,7 @@ from analysis.results.store import (
 )
 
 
-def run(data_dir=None, results_dir=None, seed: int = 20261123, quick: bool = False, n_jobs: int = 2,
-        force: bool = False, log=None) -> dict:
+def run(data_dir=None, results_dir=None, protocol: Protocol = FULL, force: bool = False, log=None) -> dict:
     """Run the analysis atomically into ``results_dir``, or reuse it when it already holds this run.
 
     Returns a dict with ``reused`` (bool), ``run_id``, ``results_dir`` and ``manifest``. On any failure
@@ -28,8 +28,7 @@ def run(data_dir=None, results_dir=None, seed: int = 20261123, quick: bool = Fal
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     target = paths.resolve_results_dir(results_dir)
-    protocol = "quick" if quick else "full"
-    if not force and reusable(target, data_dir, seed, protocol):
+    if not force and reusable(target, data_dir, protocol.to_dict()):
         manifest = read_manifest(target)
         return {"reused": True, "run_id": manifest["run_id"], "results_dir": target, "manifest": manifest}
 
@@ -45,10 +44,10 @@ def run(data_dir=None, results_dir=None, seed: int = 20261123, quick: bool = Fal
     fresh = target.with_name(f"{target.name}.tmp-{run_id}")
     fresh.mkdir()
     try:
-        pipeline.run_analysis(data_dir=data_dir, results_dir=fresh, seed=seed, quick=quick, n_jobs=n_jobs)
+        pipeline.run_analysis(data_dir=data_dir, results_dir=fresh, protocol=protocol)
         manifest = write_manifest(
-            fresh, run_id=run_id, created=now.isoformat(timespec="seconds"), seed=seed, protocol=protocol,
-            protocol_settings=dict(pipeline.QUICK_PROTOCOL if quick else pipeline.PROTOCOL),
+            fresh, run_id=run_id, created=now.isoformat(timespec="seconds"), seed=protocol.seed, protocol=protocol.name,
+            protocol_settings=protocol.to_dict(),
             inputs=inputs or {}, code=code)
         swap_in(fresh, target, run_id)
     except BaseException:

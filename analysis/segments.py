@@ -14,15 +14,10 @@ import pandas as pd
 
 from statsmodels.stats.multitest import multipletests
 
+from analysis.settings import FULL
 from analysis.modeling.features import PROMO_CLUSTER_SPLIT
 from stats.groups import compare_groups
 
-#: P(decline) at or above which a customer is "high risk". The business probabilities are checked for
-#: calibration (model_candidates.csv); the report gives each segment's observed decline rate beside its mean
-#: predicted risk, and the stress test moves this threshold from 0.4 to 0.6.
-RISK_THRESHOLD = 0.5
-#: Profit quantile that splits "high" from "low" profit: the more profitable half of the customers.
-PROFIT_QUANTILE = 0.5
 #: Promotional share above which a customer is "promotion-dependent": the split of the bimodal promotional share
 #: (analysis.modeling.features.PROMO_CLUSTER_SPLIT).
 PROMO_DEPENDENT = PROMO_CLUSTER_SPLIT
@@ -52,9 +47,12 @@ class SegmentResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def make_thresholds(profit: np.ndarray, risk: float = RISK_THRESHOLD, profit_quantile: float = PROFIT_QUANTILE,
+def make_thresholds(profit: np.ndarray, risk: float = FULL.risk_threshold, profit_quantile: float = FULL.profit_quantile,
                     promo: float = PROMO_DEPENDENT) -> Thresholds:
-    """Thresholds from the stated rules; the profit boundary is a quantile of the observed profit."""
+    """Thresholds from the stated rules (the protocol's risk threshold and profit quantile,
+    :mod:`analysis.settings`: the business probabilities are checked for calibration, the report gives each
+    segment's observed decline rate beside its mean predicted risk, and the stress test moves the risk threshold
+    from 0.4 to 0.6); the profit boundary is a quantile of the observed profit."""
     if not 0 < risk < 1:
         raise ValueError(f"risk threshold must be in (0, 1), got {risk!r}")
     if not 0 < profit_quantile < 1:

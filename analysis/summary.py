@@ -12,18 +12,13 @@ import json
 import numpy as np
 import pandas as pd
 
-from analysis import segments
 from analysis.decisions import actions
 from analysis.modeling import benchmark
 from analysis.decisions import decide as decisions
-from analysis.modeling import checks
 from analysis.data.dictionary import FIELDS, TARGET
+from analysis.settings import FULL, Protocol
 
-#: Confidence level of every interval of the run (the pipeline's default everywhere).
-CONF_LEVEL = 0.95
-
-
-def protocol_table(protocol: dict | None = None) -> pd.DataFrame:
+def protocol_table(protocol: Protocol = FULL) -> pd.DataFrame:
     """The rules of the run, stated before it.
 
     Returns
@@ -32,34 +27,31 @@ def protocol_table(protocol: dict | None = None) -> pd.DataFrame:
         Columns ``name, value, meaning``; ``value`` is a string (numbers as ``repr``, the calibration target as
         JSON).
     """
-    import inspect
-
-    holdout = inspect.signature(benchmark.holdout_auc).parameters["test_size"].default
     rows = [
         ("choice_rule", benchmark.CHOICE_RULE, "How the model for inference and for the business figures is chosen"),
         ("calibration_target", json.dumps(benchmark.CALIBRATION_TARGET), "Calibration target of the chosen model"),
         ("equivalence_margin", repr(benchmark.EQUIVALENCE_MARGIN),
          "AUC margin of the equivalence test (TOST) against the best model"),
         ("tie_rule", benchmark.TIE_RULE, "When candidates tie, and what follows"),
-        ("alpha", repr(actions.ALPHA), "Significance level (family-wise where Holm-adjusted: over the store "
+        ("alpha", repr(protocol.alpha), "Significance level (family-wise where Holm-adjusted: over the store "
                                        "actions, one hypothesis per action)"),
-        ("conf_level", repr(CONF_LEVEL), "Confidence level of every interval"),
-        ("vif_threshold", repr(checks.VIF_THRESHOLD), "VIF above which a design column is flagged"),
-        ("holdout_share", repr(float(holdout)), "Share of customers in the single hold-out"),
+        ("conf_level", repr(protocol.conf_level), "Confidence level of every interval"),
+        ("vif_threshold", repr(protocol.vif_threshold), "VIF above which a design column is flagged"),
+        ("holdout_share", repr(float(protocol.holdout_share)), "Share of customers in the single hold-out"),
         ("svc_max_rows", repr(benchmark.SVC_MAX_ROWS),
          "Training rows above which the SVM is fitted on a stratified random subsample of that many rows"),
         ("forest_trees", repr(benchmark.FOREST_TREES), "Trees of the benchmark's random forest"),
         ("forest_tuning_trees", repr(benchmark.FOREST_TUNING_TREES),
          "Trees of the forests whose out-of-bag AUC chooses the forest's leaf size and feature share"),
-        ("risk_threshold", repr(segments.RISK_THRESHOLD), "P(decline) at or above which a customer is high risk"),
-        ("profit_quantile", repr(segments.PROFIT_QUANTILE), "Profit quantile splitting high from low profit"),
+        ("risk_threshold", repr(protocol.risk_threshold), "P(decline) at or above which a customer is high risk"),
+        ("profit_quantile", repr(protocol.profit_quantile), "Profit quantile splitting high from low profit"),
         ("horizon", actions.HORIZON, "Horizon of the target and of every count of customers"),
         ("horizon_months", repr(actions.HORIZON_MONTHS), "Months of the horizon (break-even price: profit "
                                                           "retained per month × these months)"),
         ("support_rule", actions.SUPPORT_RULE, "Which customers a scenario is evaluated for"),
         ("support_min_customers", repr(actions.SUPPORT_MIN_CUSTOMERS),
          "Customers of the modelling data a new value needs within half a step (same cluster)"),
-        ("n_bootstrap", repr(int((protocol or {}).get("n_bootstrap", decisions.N_BOOTSTRAP))),
+        ("n_bootstrap", repr(int(protocol.n_bootstrap)),
          "Customer-bootstrap replicates of the whole procedure behind the changes (penalty weight, any "
          "specification search) behind the business figures' intervals"),
         ("bootstrap_interval", decisions.BOOTSTRAP_INTERVAL,

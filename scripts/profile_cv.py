@@ -1,7 +1,7 @@
 """CPU seconds of each model of the nested cross-validation, per outer fold (the profile behind issue 12).
 
 Runs the benchmark's tasks one after the other in this process, exactly as a worker runs them
-(:func:`stats.crossval._one_fold`: same seeds, same inner folds), on the first ``--folds`` outer folds of the full
+(:func:`stats.crossval.one_fold`: same seeds, same inner folds), on the first ``--folds`` outer folds of the full
 protocol, and prints for each model the CPU seconds per fold (``time.process_time``, so other load on the machine
 matters less than for wall-clock times) and that times the protocol's number of folds. ``--cprofile MODEL`` prints
 the top entries of a cProfile of that model's tasks.
@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.modeling import benchmark  # noqa: E402
 from analysis.data.dataset import load_dataset  # noqa: E402
 from analysis.modeling.features import model_frame, xy  # noqa: E402
-from analysis.pipeline import PROTOCOL  # noqa: E402
+from analysis.settings import FULL  # noqa: E402
 from sklearn.model_selection import RepeatedStratifiedKFold  # noqa: E402
-from stats.crossval import _fold_seed, _one_fold, _validate_parameters  # noqa: E402
+from stats.crossval import _fold_seed, one_fold, validate_parameters  # noqa: E402
 
-SEED = 20261123
+SEED = FULL.seed
 
 
 def main(argv=None) -> int:
@@ -52,21 +52,21 @@ def main(argv=None) -> int:
     inference = args.recalibrated
     models[f"{inference}_recalibrated"] = (benchmark.Recalibrated(base=models[inference][0], seed=SEED), None)
     for name, (estimator, grid) in models.items():
-        _validate_parameters(name, estimator, grid)
-    outer = RepeatedStratifiedKFold(n_splits=PROTOCOL["n_splits"], n_repeats=PROTOCOL["n_repeats"],
+        validate_parameters(name, estimator, grid)
+    outer = RepeatedStratifiedKFold(n_splits=FULL.n_splits, n_repeats=FULL.n_repeats,
                                     random_state=SEED)
     splits = list(outer.split(np.zeros(len(y01)), y01))[: args.folds]
-    n_total = PROTOCOL["n_splits"] * PROTOCOL["n_repeats"]
+    n_total = FULL.n_splits * FULL.n_repeats
     cpu = {name: 0.0 for name in models}
     profiler = cProfile.Profile() if args.cprofile else None
     for idx, (train, test) in enumerate(splits):
-        repeat, fold = divmod(idx, PROTOCOL["n_splits"])
+        repeat, fold = divmod(idx, FULL.n_splits)
         fold_seed = _fold_seed(SEED, repeat, fold)
         for name, (estimator, grid) in models.items():
             if profiler is not None and name == args.cprofile:
                 profiler.enable()
             start = time.process_time()
-            _one_fold(name, estimator, grid, X, y01, train, test, PROTOCOL["inner_splits"], "roc_auc", fold_seed)
+            one_fold(name, estimator, grid, X, y01, train, test, FULL.inner_splits, "roc_auc", fold_seed)
             cpu[name] += time.process_time() - start
             if profiler is not None and name == args.cprofile:
                 profiler.disable()

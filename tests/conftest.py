@@ -122,9 +122,10 @@ def synthetic_run(tmp_path_factory) -> Path:
     """Quick pipeline on a small synthetic export (one per session, shared by the report's and the brief's
     tests); returns the results directory."""
     from analysis import runner
+    from analysis.settings import QUICK
     from analysis.data.synthetic import write_exports
 
     base = tmp_path_factory.mktemp("report_run")
     write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
-    runner.run(data_dir=base / "exports", results_dir=base / "results", quick=True)
+    runner.run(data_dir=base / "exports", results_dir=base / "results", protocol=QUICK)
     return base / "results"

@@ -33,7 +33,7 @@ BETA = np.array([0.8, -0.45, 0.04, 0.3, 0.35, -0.2, -0.1])
 LEVER = actions.LEVER_BY_NAME
 
 
-def _design(frame: pd.DataFrame) -> np.ndarray:
+def result_design(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.ones(len(frame))] + [frame[c].to_numpy(dtype=float) for c in COLUMNS])
 
 
@@ -54,11 +54,11 @@ def reference(frame) -> dict:
 
 @pytest.fixture(scope="module")
 def model():
-    return logit_link_model(_design, BETA, _cov())
+    return logit_link_model(result_design, BETA, _cov())
 
 
 def _p(frame: pd.DataFrame, beta=BETA) -> np.ndarray:
-    return expit(_design(frame) @ beta)
+    return expit(result_design(frame) @ beta)
 
 
 _cluster, _support_counts, _moved = cluster, support_counts, moved

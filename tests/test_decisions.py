@@ -20,7 +20,8 @@ from analysis.modeling.benchmark import candidate_models
 from analysis.data.dictionary import TARGET
 from analysis.modeling.features import PREDICTORS, linear_formula, model_frame
 from analysis.modeling.effects import change_std_error
-from analysis.modeling.choice import log_loss_ties, model_pair
+from analysis.modeling.benchmark import log_loss_ties
+from analysis.modeling.pair import model_pair
 from analysis.data.synthetic import customer_table
 from stats.bootstrap import replicate_rng
 from stats.crossval import corrected_resampled_ttest

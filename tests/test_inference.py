@@ -139,13 +139,13 @@ def test_equivalence_test_against_hand_formula():
 
 def test_link_margins_equal_the_statsmodels_logit_margins():
     from stats.logit import fit_logit
-    from stats.margins import _design, compare_predictions
+    from stats.margins import result_design, compare_predictions
 
     rng = np.random.default_rng(8)
     frame = pd.DataFrame({"x": rng.normal(size=500), "g": rng.choice(["a", "b"], 500)})
     frame["y"] = (rng.uniform(size=500) < expit(0.3 + frame["x"] - 0.5 * (frame["g"] == "b"))).astype(int)
     result = fit_logit("y ~ x + C(g)", frame)
-    link = logit_link_model(lambda f: _design(result, f), result.params, result.cov_params())
+    link = logit_link_model(lambda f: result_design(result, f), result.params, result.cov_params())
     shifted = frame.assign(x=frame["x"] + 1)
     mine = prediction_difference(link, frame, shifted).iloc[0]
     ref = compare_predictions(result, frame, shifted).iloc[0]
@@ -690,7 +690,7 @@ def test_floor_logit_edges_far_start_defaults_and_boundary_lr():
 def test_candidate_table_counts_folds_whose_fit_did_not_converge():
     """``folds_not_converged`` counts the outer folds whose ``fit_info`` says ``converged: False`` (the floor
     logit's), is missing for a model without a flag, and the report says it in words."""
-    from analysis.modeling.choice import candidate_metrics
+    from analysis.modeling.benchmark import candidate_metrics
     from analysis.report.tables import candidates_table
     from analysis.report.text import convergence_sentence
 

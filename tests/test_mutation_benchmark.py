@@ -28,6 +28,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 import analysis.modeling.benchmark as bm
+from analysis.settings import FULL
 import stats.crossval
 from analysis.modeling.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, linear_formula, model_frame
 from analysis.data.synthetic import customer_table
@@ -519,12 +520,11 @@ def cheap_run(monkeypatch):
     """``run_benchmark`` on 200 rows with cheap models; ``chosen_meets`` sets whether the candidate of lowest
     log loss meets the calibration target (the other candidates get the opposite verdict, so that reading
     another row's verdict changes the result)."""
-    import analysis.modeling.choice
     import stats.crossval
 
     monkeypatch.setattr(bm, "candidate_models", _cheap_candidates)
     monkeypatch.setattr(bm, "benchmark_models", _cheap_benchmark)
-    real = analysis.modeling.choice.candidate_metrics
+    real = bm.candidate_metrics
 
     def run(chosen_meets, seed=3):
         calls = []
@@ -552,7 +552,7 @@ def cheap_run(monkeypatch):
             cv_calls.append(kwargs)
             return real_cv(models, X, y, **kwargs)
 
-        monkeypatch.setattr(analysis.modeling.choice, "candidate_metrics", candidate_metrics)
+        monkeypatch.setattr(bm, "candidate_metrics", candidate_metrics)
         monkeypatch.setattr(bm, "holdout_auc", holdout_spy)
         monkeypatch.setattr(stats.crossval, "nested_cv", nested_cv_spy)
         X, y = _toy(200, seed=12)
@@ -564,7 +564,8 @@ def cheap_run(monkeypatch):
         # the hold-out: every model of the run (not the recalibrated one), tuned with the protocol's inner folds,
         # on the run's workers
         assert holdout_calls == [(list(bm.INTERPRETABLE) + ["lr_weak", "knn", "forest"],
-                                  {"seed": seed, "inner_splits": PROTOCOL["inner_splits"], "n_jobs": 1})]
+                                  {"seed": seed, "test_size": FULL.holdout_share, "inner_splits": PROTOCOL["inner_splits"],
+                                   "n_jobs": 1})]
         return X, y, result
 
     return run

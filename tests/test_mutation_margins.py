@@ -38,7 +38,7 @@ def test_formulaic_model_margins_equal_statsmodels(data, monkeypatch):
     """A model fitted with statsmodels' formulaic engine (chosen globally, as statsmodels' own predict needs)."""
     monkeypatch.setattr(options, "formula_engine", "formulaic")
     result = smf.logit("y ~ x + z", data).fit(disp=0)
-    assert not hasattr(margins._model_spec(result), "factor_infos")  # a formulaic ModelSpec, not patsy
+    assert not hasattr(margins.result_model_spec(result), "factor_infos")  # a formulaic ModelSpec, not patsy
     ame = average_marginal_effects(result, data).set_index("term")
     reference = _margeff(result)
     np.testing.assert_allclose(ame.loc[["x", "z"], "ame"], reference["dy/dx"], rtol=1e-6)
@@ -82,9 +82,9 @@ def test_non_formula_logit_margins_equal_statsmodels(data):
     assert ame["term"].tolist() == ["x", "z"] and ame["contrast"].tolist() == ["dY/dX", "dY/dX"]
     np.testing.assert_allclose(ame["ame"], reference["dy/dx"], rtol=1e-6)
     np.testing.assert_allclose(ame["std_error"], reference["Std. Err."], rtol=1e-4)
-    np.testing.assert_allclose(margins._design(result, frame), design.to_numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(margins.result_design(result, frame), design.to_numpy(), rtol=0, atol=0)
     with pytest.raises(ValueError) as info:
-        margins._design(result, data[["x"]])
+        margins.result_design(result, data[["x"]])
     assert str(info.value) == "data lacks design columns ['const', 'z'] of a non-formula model"
     # without a constant no column is dropped
     plain = sm.Logit(data["y"], data[["x", "z"]]).fit(disp=0)

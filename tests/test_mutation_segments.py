@@ -22,7 +22,7 @@ COLUMNS = ["marketing_6m", "marketing_current", "promo_share_10pp", "unpaid_item
 BETA = np.array([0.8, -0.45, 0.04, 0.3, 0.35, -0.2, -0.1])
 
 
-def _design(frame: pd.DataFrame) -> np.ndarray:
+def result_design(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.ones(len(frame))] + [frame[c].to_numpy(dtype=float) for c in COLUMNS])
 
 
@@ -32,7 +32,7 @@ def frame() -> pd.DataFrame:
 
 
 def _p(frame: pd.DataFrame, beta=BETA) -> np.ndarray:
-    return expit(_design(frame) @ beta)
+    return expit(result_design(frame) @ beta)
 
 
 def _holm(p: np.ndarray) -> np.ndarray:

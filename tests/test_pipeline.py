@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.settings import FULL, QUICK
 from analysis import segments
 from analysis.decisions import actions
 from analysis.modeling.features import linear_formula, model_frame
@@ -26,19 +27,23 @@ MODELS = ["logit_selected", "logit_linear", "logit_floor", "gam_engagement", "lo
           "decision_tree", "knn"]
 
 
+#: the run's protocol: quick, with a risk threshold other than the default (it must reach every stage)
+PROTOCOL = QUICK.replace(seed=3, n_jobs=1, risk_threshold=0.55)
+
+
 @pytest.fixture(scope="module")
-def synthetic_run(tmp_path_factory):
+def pipeline_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("pipeline")
     data_dir = base / "export"
     write_exports(data_dir, n_customers=500, seed=11, zero_revenue_customers=2, extreme_revenue_customers=1)
     results = base / "results"
-    run_analysis(data_dir=data_dir, results_dir=results, seed=3, quick=True, n_jobs=1)
+    run_analysis(data_dir=data_dir, results_dir=results, protocol=PROTOCOL)
     tables = {p.stem: pd.read_csv(p) for p in results.glob("*.csv")}
     return data_dir, results, tables
 
 
-def test_typical_every_table_written(synthetic_run):
-    _, results, tables = synthetic_run
+def test_typical_every_table_written(pipeline_run):
+    _, results, tables = pipeline_run
     for name, columns in EXPECTED_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
     assert (results / MODEL_PATH_NAME).exists() and not list(results.glob("*.pkl"))
@@ -49,8 +54,8 @@ def test_typical_every_table_written(synthetic_run):
     assert tables["row_accounting"]["rows_out"].iloc[-1] == 497
 
 
-def test_oof_predictions_cover_every_customer(synthetic_run):
-    _, _, tables = synthetic_run
+def test_oof_predictions_cover_every_customer(pipeline_run):
+    _, _, tables = pipeline_run
     oof = tables["oof_predictions"]
     assert list(oof.columns[:3]) == ["id", "y_true", "p_chosen"] and set(MODELS) <= set(oof.columns)
     assert len(oof) == 497 and oof["id"].is_unique
@@ -59,8 +64,8 @@ def test_oof_predictions_cover_every_customer(synthetic_run):
     np.testing.assert_array_equal(oof["p_chosen"], oof[chosen])
 
 
-def test_segment_counts_add_up(synthetic_run):
-    _, _, tables = synthetic_run
+def test_segment_counts_add_up(pipeline_run):
+    _, _, tables = pipeline_run
     grid = tables["segments"].query("kind == 'grid'")
     assert grid["n_customers"].sum() == len(tables["oof_predictions"])
     assert grid["share"].sum() == pytest.approx(1.0)
@@ -68,8 +73,8 @@ def test_segment_counts_add_up(synthetic_run):
     assert offers.groupby("segment").size().to_dict() == dict(zip(grid["segment"], grid["n_customers"]))
 
 
-def test_profit_at_risk_equals_hand_computation(synthetic_run):
-    _, _, tables = synthetic_run
+def test_profit_at_risk_equals_hand_computation(pipeline_run):
+    _, _, tables = pipeline_run
     oof = tables["oof_predictions"].merge(tables["customer_table"][["id", "profit"]], on="id")
     by_hand = {}
     offers = tables["offers"].set_index("id")
@@ -82,13 +87,13 @@ def test_profit_at_risk_equals_hand_computation(synthetic_run):
 
 def _logit_link(frame):
     from stats.link_margins import logit_link_model
-    from stats.margins import _design
+    from stats.margins import result_design
 
     result = fit_logit(f"activity_decline ~ {linear_formula()}", frame)
-    return result, logit_link_model(lambda f: _design(result, f), result.params, result.cov_params())
+    return result, logit_link_model(lambda f: result_design(result, f), result.params, result.cov_params())
 
 
-def test_offers_deterministic(synthetic_run):
+def test_offers_deterministic(pipeline_run):
     table = model_frame(customer_table(500, 11, zero_revenue_customers=2, extreme_revenue_customers=1))
     table = table[(table[["revenue_prev2", "revenue_prev", "revenue_current"]] > 0).all(axis=1)]
     _, link = _logit_link(table)
@@ -107,8 +112,8 @@ def test_offers_deterministic(synthetic_run):
                                   actions.scenarios(table, link, b.groups, reference))
 
 
-def test_offers_and_recommendations_use_store_actions_only(synthetic_run):
-    _, _, tables = synthetic_run
+def test_offers_and_recommendations_use_store_actions_only(pipeline_run):
+    _, _, tables = pipeline_run
     store = {lever.name for lever in actions.STORE_ACTIONS}
     assumed = {lever.name for lever in actions.ASSUMED_ACTIONS}
     engagement = {lever.name for lever in actions.ENGAGEMENT}
@@ -132,13 +137,13 @@ def test_offers_and_recommendations_use_store_actions_only(synthetic_run):
     assert set(tables["recommendations"]["action"]) <= offered
 
 
-def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_models(synthetic_run):
+def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_models(pipeline_run):
     """The rule of analysis.decisions.actions.action_tests applied to the run's own tables: Holm over the two store actions
     (not over groups × actions), robustness from the delta-method AME intervals of the tied candidates, the
     bootstrap interval of the business model for the offer."""
     from scipy.stats import norm
 
-    _, _, tables = synthetic_run
+    _, _, tables = pipeline_run
     tests = tables["action_tests"].set_index("action")
     assert list(tests.index) == [lever.name for lever in actions.STORE_ACTIONS]
     p = 2 * norm.sf(np.abs(tests["estimate"] / tests["std_error"]))
@@ -154,7 +159,7 @@ def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_model
                         & (by_model["interval"] == "delta") & by_model["model"].isin(tied)]
         assert row["n_models_tied"] == len(rows) == len(tied & set(by_model["model"]))
         assert row["robust"] == bool(len(rows) and (rows["conf_high"] < 0).all())
-        assert row["offered"] == bool(row["p_value_holm"] < actions.ALPHA and row["conf_high"] < 0)
+        assert row["offered"] == bool(row["p_value_holm"] < FULL.alpha and row["conf_high"] < 0)
         assert row["recommended"] == bool(row["offered"] and row["robust"])
         # the business model's bootstrap AME beside its delta SE
         boot = by_model[(by_model["action"] == action) & (by_model["quantity"] == "ame")
@@ -163,18 +168,18 @@ def test_action_tests_holm_over_the_store_actions_and_robust_over_the_tied_model
             (row["estimate"], row["conf_low"], row["conf_high"]), rel=1e-12)
 
 
-def test_saved_model_carries_the_support_reference_and_the_offered_actions(synthetic_run):
+def test_saved_model_carries_the_support_reference_and_the_offered_actions(pipeline_run):
     from analysis.modeling import model_file
 
-    _, results, tables = synthetic_run
+    _, results, tables = pipeline_run
     spec = model_file.load_model(results / MODEL_PATH_NAME)
     frame = model_frame(tables["customer_table"])
     assert spec["support"] == actions.support_reference(frame)
     assert spec["allowed_levers"] == tables["allowed_levers"]["action"].tolist()
 
 
-def test_offer_plan_adds_up_the_offers(synthetic_run):
-    _, _, tables = synthetic_run
+def test_offer_plan_adds_up_the_offers(pipeline_run):
+    _, _, tables = pipeline_run
     offers, plan = tables["offers"], tables["offer_plan"].set_index("offer")
     risk = float(tables["segment_thresholds"].set_index("threshold").loc["risk", "value"])
     high = offers[offers["p_decline"] >= risk]
@@ -269,8 +274,8 @@ def test_thresholds_raise_on_bad_values():
         segments.make_thresholds(np.array([1.0, 2.0]), risk=1.5)
 
 
-def test_score_new_export_without_target(synthetic_run, tmp_path):
-    _, results, _ = synthetic_run
+def test_score_new_export_without_target(pipeline_run, tmp_path):
+    _, results, _ = pipeline_run
     new = tmp_path / "new"
     write_exports(new, n_customers=300, seed=99, with_target=False, zero_revenue_customers=1)
     out = tmp_path / "offers.csv"
@@ -294,11 +299,36 @@ def test_score_raises_without_model(tmp_path):
         f"error: no fitted model at {tmp_path / 'none' / MODEL_PATH_NAME}: run `python -m analysis run` first"]
 
 
-def test_score_raises_on_invalid_export(synthetic_run, tmp_path):
-    _, results, _ = synthetic_run
+def test_score_raises_on_invalid_export(pipeline_run, tmp_path):
+    _, results, _ = pipeline_run
     new = tmp_path / "bad"
     write_exports(new, n_customers=50, seed=1, with_target=False)
     (new / "money.csv").unlink()
     code, _, stderr = run_cli("score", "--data-dir", str(new), "--results-dir", str(results),
                               "--out", str(tmp_path / "o.csv"))
     assert code == 2 and stderr.startswith("error: money.csv: file not found")
+
+
+def test_the_protocol_reaches_every_stage(pipeline_run):
+    """A setting passed in the protocol object is the one the stages use and the one the tables state."""
+    _, results, tables = pipeline_run
+    stated = tables["protocol"].set_index("name")["value"]
+    assert float(stated["risk_threshold"]) == PROTOCOL.risk_threshold != FULL.risk_threshold
+    assert int(stated["n_bootstrap"]) == PROTOCOL.n_bootstrap and float(stated["alpha"]) == PROTOCOL.alpha
+    assert float(tables["segment_thresholds"].set_index("threshold").loc["risk", "value"]) == 0.55
+    oof = tables["oof_predictions"]
+    high = tables["customer_groups"].query("group == 'high_risk_all'")["id"]
+    assert set(high) == set(oof.loc[oof["p_chosen"] >= 0.55, "id"])
+    assert len(tables["bootstrap_replicates"]) == PROTOCOL.n_bootstrap
+
+
+def test_results_folder_explains_itself(pipeline_run):
+    """results/README.md is written by every run, from the registry, and is docs/results.md."""
+    from analysis.paths import ROOT
+    from analysis.results.registry import results_markdown
+
+    _, results, _ = pipeline_run
+    text = (results / "README.md").read_text(encoding="utf-8")
+    assert text == results_markdown() == (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    for name in REGISTRY:
+        assert f"`{name}.csv`" in text

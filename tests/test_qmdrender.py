@@ -7,7 +7,6 @@ tests start a Jupyter kernel (a few seconds each) and render tests/render/fixtur
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import stat

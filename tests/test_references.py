@@ -9,10 +9,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 
 from analysis.report import labels
 from qmdrender.core import main

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,12 +19,13 @@ import pytest
 
 from analysis import report
 from analysis import runner
+from analysis.settings import FULL, QUICK
 from analysis.results import store as results_store
 from analysis.results.store import MANIFEST_NAME, ResultsError, reusable, verify
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20261123  # the default of `python -m analysis run`
+SEED = FULL.seed  # the default of `python -m analysis run`
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
@@ -55,7 +55,7 @@ def test_typical_manifest_records_the_run(first_run, export):
     assert "reused" not in out
     manifest = json.loads(files[MANIFEST_NAME])
     assert manifest["seed"] == SEED and manifest["protocol"] == "quick"
-    assert set(manifest["protocol_settings"]) == {"n_splits", "n_repeats", "inner_splits", "n_bootstrap"}
+    assert manifest["protocol_settings"] == QUICK.to_dict()
     # the hashes, recomputed here with hashlib (and sha256sum when the system has it)
     for name, digest in manifest["inputs"].items():
         assert digest == hashlib.sha256((export / name).read_bytes()).hexdigest()
@@ -108,18 +108,19 @@ def test_reused_run_returns_at_once_and_fresh_run_gives_the_same_bytes(first_run
 
 def test_changed_data_seed_protocol_code_or_versions_invalidate_reuse(first_run, export, tmp_path, monkeypatch):
     results, _, _ = first_run
-    assert reusable(results, export, SEED, "quick")
-    assert not reusable(results, export, SEED + 1, "quick")
-    assert not reusable(results, export, SEED, "full")
+    assert reusable(results, export, QUICK.to_dict())
+    assert not reusable(results, export, QUICK.replace(seed=SEED + 1).to_dict())
+    assert not reusable(results, export, QUICK.replace(risk_threshold=0.6).to_dict())
+    assert not reusable(results, export, FULL.to_dict())
 
     same = shutil.copytree(export, tmp_path / "same")  # same bytes elsewhere: still reusable
-    assert reusable(results, same, SEED, "quick")
+    assert reusable(results, same, QUICK.to_dict())
     changed = shutil.copytree(export, tmp_path / "changed")
     money = changed / "money.csv"
     money.write_bytes(money.read_bytes() + b"\n")
-    assert not reusable(results, changed, SEED, "quick")
+    assert not reusable(results, changed, QUICK.to_dict())
     (same / "market_time.csv").unlink()
-    assert not reusable(results, same, SEED, "quick")
+    assert not reusable(results, same, QUICK.to_dict())
 
     # the code version: an identical copy of the source tree hashes the same, a one-byte edit does not
     tree = tmp_path / "tree"
@@ -131,13 +132,13 @@ def test_changed_data_seed_protocol_code_or_versions_invalidate_reuse(first_run,
     source.write_text(source.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert original(tree)["sha256"] != original()["sha256"]
     monkeypatch.setattr(results_store, "code_version", lambda root=tree: original(root))
-    assert not reusable(results, export, SEED, "quick")
+    assert not reusable(results, export, QUICK.to_dict())
     monkeypatch.setattr(results_store, "code_version", original)
-    assert reusable(results, export, SEED, "quick")
+    assert reusable(results, export, QUICK.to_dict())
 
     versions = results_store.package_versions()
     monkeypatch.setattr(results_store, "package_versions", lambda: {**versions, "statsmodels": "0.0.1"})
-    assert not reusable(results, export, SEED, "quick")
+    assert not reusable(results, export, QUICK.to_dict())
 
 
 def test_report_edit_does_not_change_the_code_version(tmp_path):
@@ -164,7 +165,7 @@ def test_run_interrupted_half_way_leaves_previous_results_verified(first_run, ex
 
     monkeypatch.setattr(pipeline.checks, "calibration_checks", fail)
     with pytest.raises(RuntimeError, match="stopped half-way"):
-        runner.run(data_dir=export, results_dir=results, quick=True, force=True)
+        runner.run(data_dir=export, results_dir=results, protocol=QUICK, force=True)
     assert len(written_before_failure) >= 10  # the failed run had written tables when it stopped
     assert _snapshot(results) == files
     assert verify(results)["run_id"] == json.loads(files[MANIFEST_NAME])["run_id"]
@@ -206,7 +207,7 @@ def test_tampered_missing_or_extra_files_are_refused_in_one_line(first_run, expo
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"{copy}: results do not match manifest ") and "changed model_fit.csv" in message
-    assert not reusable(copy, export, SEED, "quick")
+    assert not reusable(copy, export, QUICK.to_dict())
     with pytest.raises(ResultsError, match="changed model_fit.csv"):
         report.load_results(copy)  # the report refuses it too
 
@@ -294,5 +295,5 @@ def test_reuse_fast_path_declines_whatever_the_full_path_would_not_reuse(first_r
     copy = shutil.copytree(results, tmp_path / "copy")
     manifest = json.loads((copy / MANIFEST_NAME).read_text(encoding="utf-8"))
     (copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "inputs": {}}), encoding="utf-8")
-    assert not reusable(copy, export, SEED, "quick")
+    assert not reusable(copy, export, QUICK.to_dict())
     assert _reused_at_once(base)  # the original is untouched

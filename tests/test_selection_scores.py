@@ -63,7 +63,7 @@ def _spline(values: np.ndarray) -> np.ndarray:
 
 # --- _score_test on hand-built designs ----------------------------------------------------------------------------
 
-def _design(seed: int, n: int = 600):
+def result_design(seed: int, n: int = 600):
     """Current design X = [1, x, a, g]: x continuous, a in {3, 4} (more 3s, so its median is 3), g binary; the
     outcome has some curvature in x so that the spline's score is not near zero."""
     rng = np.random.default_rng(seed)
@@ -106,7 +106,7 @@ EXPECTED_DF = {"spline_of_continuous": 3, "spline_of_4_values": 2, "spline_of_3_
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("case", EXPECTED_DF)
 def test_score_test_and_df_equal_statsmodels(case, seed):
-    rng, y, X, x, a, g = _design(seed)
+    rng, y, X, x, a, g = result_design(seed)
     Z, v = _block(case, rng, x, a, g)
     if v is not None:  # the variable of the spline is in the current design linearly, as in the selection
         X = np.column_stack([X, v])

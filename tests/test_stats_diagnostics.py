@@ -47,23 +47,23 @@ def test_influence_matches_glm(data):
         influence_table(res, top=0)
 
 
-def _design(x):
+def result_design(x):
     return np.column_stack([np.ones(len(x)), x])
 
 
 def test_separation_complete_quasi_and_none():
     x = np.array([-3.0, -2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 3.0])
     y = (x > 0).astype(int)
-    assert separation_check(_design(x), y)["separation"].iloc[0] == "complete"
+    assert separation_check(result_design(x), y)["separation"].iloc[0] == "complete"
 
     xq = np.concatenate([x, [0.0, 0.0]])
     yq = np.concatenate([y, [0, 1]])
-    assert separation_check(_design(xq), yq)["separation"].iloc[0] == "quasi-complete"
+    assert separation_check(result_design(xq), yq)["separation"].iloc[0] == "quasi-complete"
 
     rng = np.random.default_rng(0)
     xr = rng.normal(size=200)
     yr = (rng.uniform(size=200) < 1 / (1 + np.exp(-xr))).astype(int)
-    out = separation_check(_design(xr), yr)
+    out = separation_check(result_design(xr), yr)
     assert out["separation"].iloc[0] == "none"
     assert list(out.columns) == ["separation", "n_fitted_extreme", "max_abs_coef", "max_std_error", "method"]
     assert pd.isna(out["n_fitted_extreme"].iloc[0])

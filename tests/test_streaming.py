@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.settings import QUICK
 from analysis.scoring import memory as scoring
 from analysis.scoring import stream as streaming
 from analysis.data.dataset import load_dataset
@@ -28,7 +29,7 @@ def model_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("streaming")
     data_dir = base / "train"
     write_exports(data_dir, n_customers=500, seed=11, zero_revenue_customers=2, extreme_revenue_customers=1)
-    run_analysis(data_dir=data_dir, results_dir=base / "results", seed=3, quick=True, n_jobs=1)
+    run_analysis(data_dir=data_dir, results_dir=base / "results", protocol=QUICK.replace(seed=3, n_jobs=1))
     return base / "results"
 
 

@@ -47,7 +47,7 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
     from analysis.modeling.benchmark import candidate_models
     from analysis.data.dictionary import TARGET
     from analysis.modeling.features import PREDICTORS, model_frame
-    from analysis.modeling.choice import ModelPair, recalibrated
+    from analysis.modeling.pair import ModelPair, recalibrated
     from analysis.data.synthetic import true_probability
     from analysis.data.synthetic import customer_table
     from stats.calibration import AsymptoteCalibrator

@@ -25,7 +25,6 @@ from analysis.data.dictionary import (
     REVENUE_RU,
     TARGET,
     TARGET_LABELS,
-    TARGET_RU,
     TIME_PERIODS,
 )
 from analysis.data.validate import ValidatedExports

@@ -71,17 +71,13 @@ def file_hashes(data_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "sha256", "bytes"])
 
 
-def write_data_outputs(dataset: Dataset, results_dir: Path) -> dict[str, Path]:
-    """Write the row accounting, the excluded customers, the typo report and the modelling table."""
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {
-        "row_accounting": (dataset.data.accounting, results_dir / "row_accounting.csv"),
-        "excluded_customers": (dataset.data.excluded, results_dir / "excluded_customers.csv"),
-        "typo_corrections": (dataset.validated.typos, results_dir / "typo_corrections.csv"),
-        "customer_table": (dataset.model_table, results_dir / "customer_table.csv"),
-        "data_files": (file_hashes(dataset.data_dir), results_dir / "data_files.csv"),
+def data_outputs(dataset: Dataset) -> dict[str, pd.DataFrame]:
+    """The data stage's tables: the row accounting, the excluded customers, the typo report, the modelling table
+    and the exports' hashes (the pipeline writes them through the results registry)."""
+    return {
+        "row_accounting": dataset.data.accounting,
+        "excluded_customers": dataset.data.excluded,
+        "typo_corrections": dataset.validated.typos,
+        "customer_table": dataset.model_table,
+        "data_files": file_hashes(dataset.data_dir),
     }
-    for frame, path in outputs.values():
-        frame.to_csv(path, index=False)
-    return {name: path for name, (_, path) in outputs.items()}

@@ -165,7 +165,7 @@ def _row_lines(raw: bytes, separator: str) -> np.ndarray | None:
     return np.asarray(starts[1:], dtype=np.int64)
 
 
-def _parser_error(name: str, err: Exception, header_width: int, starts: np.ndarray | None) -> ExportError:
+def parser_error(name: str, err: Exception, header_width: int, starts: np.ndarray | None) -> ExportError:
     """pandas counts records (header = 1); name the physical line instead."""
     text = " ".join(str(err).split())
     match = re.search(r"(?:line|row) (\d+)", text)
@@ -275,7 +275,7 @@ def read_export(path: Path, name: str | None = None) -> RawExport:
                 line = raw.count(b"\n", 0, err.start) + 1
             raise _error(name, "file is not UTF-8 (a cp1251 export?); save it as UTF-8", line=line) from None
         except pd.errors.ParserError as err:
-            raise _parser_error(name, err, len(header), starts) from None
+            raise parser_error(name, err, len(header), starts) from None
         except pd.errors.EmptyDataError:
             raise _error(name, "file has no header") from None
         if isinstance(frame.index, pd.RangeIndex):

@@ -20,12 +20,11 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+from analysis.settings import FULL
 from analysis.data.dictionary import FIELDS
 from analysis.modeling.features import PROMO_UPPER, with_promo_cluster
 from stats.link_margins import LinkModel, design_difference
 
-#: Family-wise error rate of the action tests (Holm over the store actions: one hypothesis per action).
-ALPHA = 0.05
 #: Months of the target's horizon: the decline is measured over the next three months.
 HORIZON_MONTHS = 3
 HORIZON = "next three months"
@@ -254,7 +253,7 @@ TEST_COLUMNS = ["action", "column", "hypothesis", "estimate", "std_error", "stat
                 "conf_low", "conf_high", "std_error_delta", "n_models_tied", "robust", "offered", "recommended"]
 
 
-def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = ALPHA,
+def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = FULL.alpha,
                  levers=STORE_ACTIONS) -> pd.DataFrame:
     """One hypothesis per store action: its average marginal effect is zero (under the inference model, where the
     changes come from: :data:`analysis.decisions.decide.EFFECT_SCALE`).

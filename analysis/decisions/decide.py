@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from analysis.settings import FULL
 from analysis.decisions import actions
 from analysis.decisions.actions import ASSUMED_ACTIONS, ENGAGEMENT, HORIZON_MONTHS, LEVER_BY_NAME, STORE_ACTIONS
 from analysis.data.dictionary import TARGET
-from analysis.modeling.features import CATEGORICAL_PREDICTORS, PREDICTORS, REFERENCE_LEVELS
+from analysis.modeling.features import PREDICTORS
 from stats.bootstrap import (
     bootstrap_interval,
     grouped_stratified_folds,
@@ -37,8 +38,6 @@ from stats.bootstrap import (
     summarise_replicates,
 )
 
-#: Customer-bootstrap replicates of the whole procedure (the protocol's; the quick protocol uses fewer).
-N_BOOTSTRAP = 200
 #: Where the effects of an action come from. Levels (who is at risk, expected declines, profit at risk) are the
 #: business model's calibrated probabilities; *changes* (AMEs, scenarios, customers kept, each offer's risk drop)
 #: are the inference model's predicted changes (one quantity: the offer plan adds up the scenarios' per-customer
@@ -377,7 +376,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
     the GAM's weight) on resampled rows of one design matrix. The generic path (the selected logit, which
     re-searches its specification, the floor logit, or ``generic=True``): the candidate estimator refitted from
     scratch on each resample."""
-    from analysis.modeling.choice import FORMULA_LOGITS
+    from analysis.modeling.pair import FORMULA_LOGITS
 
     code = pair.inference_code
     if generic:
@@ -595,7 +594,7 @@ class RunningBootstrap:
 
 
 def start_bootstrap(pair, frame: pd.DataFrame, groups: dict[str, np.ndarray], p_label: np.ndarray, seed: int,
-                    n_boot: int = N_BOOTSTRAP, n_jobs: int = 1, conf_level: float = 0.95) -> RunningBootstrap:
+                    n_boot: int = FULL.n_bootstrap, n_jobs: int = 1, conf_level: float = 0.95) -> RunningBootstrap:
     """Start :func:`bootstrap_procedure` of the business model in a background thread that drives the workers,
     so that the calling process can compute what does not need it meanwhile (the results do not depend on it:
     every replicate has its own seed)."""
@@ -617,20 +616,21 @@ def start_bootstrap(pair, frame: pd.DataFrame, groups: dict[str, np.ndarray], p_
 
 
 def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, groups: dict[str, np.ndarray],
-           p_label: np.ndarray, thresholds, seed: int, n_boot: int = N_BOOTSTRAP, n_jobs: int = 1,
-           conf_level: float = 0.95, running: RunningBootstrap | None = None) -> DecisionResult:
+           p_label: np.ndarray, thresholds, seed: int, n_boot: int = FULL.n_bootstrap, n_jobs: int = 1,
+           conf_level: float = FULL.conf_level, alpha: float = FULL.alpha,
+           running: RunningBootstrap | None = None) -> DecisionResult:
     """Effects by model, the bootstrap, the action tests, scenarios, recommendations, offers, value and plan.
 
     Parameters
     ----------
-    pair : analysis.modeling.choice.ModelPair
+    pair : analysis.modeling.pair.ModelPair
     candidates : the ``model_candidates`` table (``tied`` from the tie rule).
     groups : the scenario groups of :func:`analysis.segments.segment_analysis`.
     p_label : the business model's out-of-fold risk of every customer.
     running : the bootstrap already started by :func:`start_bootstrap` with the same arguments (else it is
         started here).
     """
-    from analysis.modeling.choice import link_model
+    from analysis.modeling.pair import link_model
     from analysis.modeling.effects import change_std_error
     from analysis.modeling.benchmark import INTERPRETABLE
     from stats.link_margins import average_marginal_effects
@@ -688,7 +688,7 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
     tied_ames = by_model[(by_model["quantity"] == "ame") & by_model["tied"].astype(bool)
                          & (by_model["interval"] == "delta")].rename(columns={"action": "lever"})
     tied_ames = tied_ames.assign(variable=tied_ames["lever"].map(lambda a: LEVER_BY_NAME[a].column))
-    tests = actions.action_tests(ames, tied_ames[["model", "variable", "conf_low", "conf_high"]])
+    tests = actions.action_tests(ames, tied_ames[["model", "variable", "conf_low", "conf_high"]], alpha=alpha)
     recommended = list(tests.loc[tests["recommended"], "action"])
     offered = list(tests.loc[tests["offered"], "action"])
 

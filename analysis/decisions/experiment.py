@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import paths
+from analysis.settings import FULL
 from analysis.modeling.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, SCALED, model_frame
 from analysis.data.load import ExportError, Violation
 from analysis.decisions.actions import ASSUMED_ACTIONS, LEVER_BY_NAME, STORE_ACTIONS as STORE_LEVERS, apply_action, \
@@ -55,7 +56,6 @@ from stats.experiments import (
 #: What an experiment can test: the store actions, and the store actions whose effect rests on an assumption
 #: (the experiment is where that assumption gets tested).
 STORE_ACTIONS = tuple(lever.name for lever in STORE_LEVERS + ASSUMED_ACTIONS)
-ALPHA = 0.05
 POWERS = (0.8, 0.9)
 #: Smallest stratum the assignment aims for: with fewer customers a stratum indicator in the analysis logit
 #: is poorly estimated (and an all-0 or all-1 stratum is uninformative), so risk bins are at most n / 20.
@@ -202,7 +202,7 @@ def _note(r: dict, pool) -> str:
 
 
 def experiment_plan(action_effects: pd.DataFrame, customer_groups: pd.DataFrame, oof: pd.DataFrame,
-                    customer_table: pd.DataFrame, alpha: float = ALPHA, powers=POWERS) -> pd.DataFrame:
+                    customer_table: pd.DataFrame, alpha: float = FULL.alpha, powers=POWERS) -> pd.DataFrame:
     """Sample sizes of an A/B test for every store action (and assumption-based action) in every group.
 
     Parameters
@@ -531,17 +531,6 @@ def plan_from_results(results_dir: Path) -> pd.DataFrame:
     inputs = read_inputs(Path(results_dir))
     return experiment_plan(inputs["action_effects"], inputs["customer_groups"], inputs["oof_predictions"],
                            inputs["customer_table"])
-
-
-def write_plan(results_dir: Path) -> Path:
-    """Write ``experiment_plan.csv`` into ``results_dir`` through the results registry.
-
-    ``python -m analysis run`` calls this before it writes the manifest, so that the plan is part of the
-    verified bundle (a file added to ``results/`` afterwards would make the bundle fail verification).
-    """
-    from analysis.results.registry import write_table
-
-    return write_table(plan_from_results(results_dir), Path(results_dir), "experiment_plan")
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

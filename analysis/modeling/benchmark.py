@@ -9,7 +9,7 @@ Interpretable candidates (:data:`INTERPRETABLE`): the logit with its specificati
 the all-linear logit, the logit with a floor (ML), penalised regression splines of the engagement variables, and
 the all-linear logit with a promotion term of its own for the upper cluster of the bimodal promotional share.
 The rule for choosing among them, with its tie rule, is stated before the run (:data:`CHOICE_RULE`,
-:data:`TIE_RULE`) and applied by :func:`analysis.modeling.choice.choose_model`.
+:data:`TIE_RULE`) and applied by :func:`choose_model`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
+from analysis.settings import FULL
 from analysis.modeling.features import (
     CATEGORICAL_PREDICTORS,
     NUMERIC_PREDICTORS,
@@ -36,7 +37,7 @@ from analysis.modeling.features import (
     with_promo_cluster,
 )
 from analysis.modeling.specification import SelectedLogitClassifier
-from stats.calibration import AsymptoteCalibrator
+from stats.calibration import AsymptoteCalibrator, hosmer_lemeshow
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.logit import FormulaLogitClassifier
@@ -346,11 +347,11 @@ def benchmark_models(seed: int) -> dict[str, tuple[object, dict | None]]:
     }
 
 
-def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_size: float = 0.25,
+def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_size: float = FULL.holdout_share,
                 inner_splits: int = 3, n_jobs: int = 1) -> pd.DataFrame:
     """ROC-AUC on one stratified 25 % hold-out (tuned on the 75 % only), for comparison with published numbers.
 
-    Each model is one task of the nested CV's own (:func:`stats.crossval._one_fold`: the grid search of
+    Each model is one task of the nested CV's own (:func:`stats.crossval.one_fold`: the grid search of
     ``GridSearchCV``'s procedure on ``inner_splits`` shuffled stratified folds of the 75 %, seeded by ``seed``);
     the models run as ``n_jobs`` parallel tasks.
 
@@ -361,15 +362,15 @@ def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_siz
     """
     from joblib import Parallel, delayed
 
-    from stats.crossval import _one_fold, _validate_parameters
+    from stats.crossval import one_fold, validate_parameters
 
     y = np.asarray(y)
     # the rows of train_test_split(X, ...), in its order (which the inner folds depend on)
     train, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
     for name, (estimator, grid) in models.items():
-        _validate_parameters(name, estimator, grid)
+        validate_parameters(name, estimator, grid)
     outputs = Parallel(n_jobs=n_jobs)(
-        delayed(_one_fold)(name, estimator, grid, X, y, train, test, inner_splits, "roc_auc", seed)
+        delayed(one_fold)(name, estimator, grid, X, y, train, test, inner_splits, "roc_auc", seed)
         for name, (estimator, grid) in models.items())
     rows = [{"model": name, "test_auc": roc_auc_score(y[test], proba), "n_test": len(test)}
             for name, proba, _auc, _best, _info in outputs]
@@ -441,7 +442,90 @@ def accuracy_gap(scores: pd.DataFrame, models, reference: str, n_train: int, n_t
     return pd.DataFrame(rows)
 
 
-def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jobs: int = 2) -> BenchmarkResult:
+CANDIDATE_COLUMNS = ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "log_loss_diff",
+                     "log_loss_diff_se", "tied", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope",
+                     "calibration_intercept", "n_folds", "folds_not_converged", "meets_target", "role", "chosen"]
+
+
+def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_train: int, n_test: int,
+                      models, target: dict) -> pd.DataFrame:
+    """Out-of-fold performance of each model on the same outer folds.
+
+    ``auc_*`` and the corrected interval from :func:`stats.crossval.summarise_cv`; ``log_loss`` and ``brier``
+    the means over the outer test folds; Hosmer–Lemeshow (``G`` df: the rows were not used to fit), calibration
+    slope and calibration-in-the-large on the out-of-fold probabilities (averaged over repeats).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CANDIDATE_COLUMNS` (``role`` and ``chosen`` are filled by :func:`choose_model`).
+        ``folds_not_converged``: outer folds whose fit reported ``converged: False`` in its ``fit_info``
+        (missing for a model that reports no convergence flag); its out-of-fold scores there depend on where the
+        iterations stopped.
+    """
+    from stats.calibration import calibration_slope_intercept
+    from stats.crossval import summarise_cv
+
+    summary = summarise_cv(scores[scores["model"].isin(models)], n_train, n_test).set_index("model")
+    means = scores.groupby("model")[["log_loss", "brier"]].mean()
+    rows = []
+    for name in models:
+        info = scores.loc[scores["model"] == name, "fit_info"]
+        # outer folds whose fit said it did not converge; missing when the model does not report convergence
+        flags = [d["converged"] for d in info if isinstance(d, dict) and "converged" in d]
+        not_converged = sum(not bool(flag) for flag in flags) if flags else pd.NA
+        p = oof[name].to_numpy()
+        hl = hosmer_lemeshow(y, p, n_groups=10, out_of_sample=True).iloc[0]
+        cal = calibration_slope_intercept(y, p).iloc[0]
+        meets = bool(hl["p_value"] >= target["hl_p_value_min"]
+                     and target["slope_low"] <= cal["calibration_slope"] <= target["slope_high"]
+                     and abs(cal["calibration_intercept"]) <= target["intercept_abs_max"])
+        rows.append({"model": name, "auc_mean": summary.loc[name, "auc_mean"],
+                     "auc_conf_low": summary.loc[name, "auc_conf_low"],
+                     "auc_conf_high": summary.loc[name, "auc_conf_high"],
+                     "log_loss": means.loc[name, "log_loss"], "log_loss_diff": np.nan, "log_loss_diff_se": np.nan,
+                     "tied": False, "brier": means.loc[name, "brier"],
+                     "hl_statistic": float(hl["statistic"]), "hl_df": int(hl["df"]),
+                     "hl_p_value": float(hl["p_value"]), "calibration_slope": float(cal["calibration_slope"]),
+                     "calibration_intercept": float(cal["calibration_intercept"]),
+                     "n_folds": int(summary.loc[name, "n_folds"]),
+                     "folds_not_converged": not_converged, "meets_target": meets,
+                     "role": "", "chosen": False})
+    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+
+
+def choose_model(table: pd.DataFrame, interpretable) -> str:
+    """The inference model by the stated rule: lowest mean out-of-fold log loss among ``interpretable``."""
+    pool = table[table["model"].isin(interpretable)]
+    return str(pool.sort_values(["log_loss", "model"], kind="stable").iloc[0]["model"])
+
+
+def log_loss_ties(table: pd.DataFrame, scores: pd.DataFrame, best: str, n_train: int, n_test: int) -> pd.DataFrame:
+    """The tie rule: each candidate's mean out-of-fold log loss minus the best's on the same outer folds, with the
+    Nadeau–Bengio corrected standard error of that difference; ``tied`` when the difference is at most one SE
+    (the best model ties with itself).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with ``log_loss_diff``, ``log_loss_diff_se`` and ``tied`` filled for its models.
+    """
+    wide = scores.pivot_table(index=["repeat", "fold"], columns="model", values="log_loss", aggfunc="first")
+    out = table.copy()
+    diffs, ses = [], []
+    for name in out["model"]:
+        diff = (wide[name] - wide[best]).to_numpy()
+        # the variance of stats.crossval.corrected_resampled_ttest: (1/J + n_test/n_train) s²
+        diffs.append(float(diff.mean()))
+        ses.append(float(np.sqrt((1.0 / len(diff) + n_test / n_train) * diff.var(ddof=1))))
+    out["log_loss_diff"] = diffs
+    out["log_loss_diff_se"] = ses
+    out["tied"] = out["log_loss_diff"] <= out["log_loss_diff_se"]
+    return out
+
+
+def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jobs: int = 2,
+                  holdout_share: float = FULL.holdout_share) -> BenchmarkResult:
     """Nested CV of the candidates and the benchmark models on the same outer folds; the stated choice rule;
     the recalibrated version of the chosen model when its calibration misses the target.
 
@@ -452,7 +536,6 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
 
     from statsmodels.stats.multitest import multipletests
 
-    from analysis.modeling.choice import candidate_metrics, choose_model, log_loss_ties
     from stats.crossval import nested_cv, pairwise_comparisons, summarise_cv
 
     import os
@@ -490,7 +573,8 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
 
     summary = summarise_cv(scores, cv.n_train, cv.n_test)
     means = scores.groupby("model")[["log_loss", "brier"]].mean().reset_index()
-    holdout = holdout_auc(models, X, y, seed=seed, inner_splits=protocol["inner_splits"], n_jobs=n_jobs)
+    holdout = holdout_auc(models, X, y, seed=seed, test_size=holdout_share, inner_splits=protocol["inner_splits"],
+                          n_jobs=n_jobs)
     bench = ordered(summary.merge(means, on="model").merge(holdout[["model", "test_auc"]], on="model", how="left"))
     comparison = pairwise_comparisons(scores, cv.n_train, cv.n_test)
     comparison["p_value_holm"] = multipletests(comparison["p_value"], method="holm")[1]

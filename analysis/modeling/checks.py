@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from analysis.settings import FULL
 from analysis.data.dictionary import TARGET
 from analysis.modeling.features import linear_formula
 from stats.calibration import brier_score, hosmer_lemeshow, reliability_curve
@@ -18,8 +19,6 @@ from stats.correlation import phik_matrix, phik_with_target
 from stats.diagnostics import influence_table, separation_check
 
 
-#: VIF above this flags a predictor (a common rule of thumb: 5 is "worth a look", 10 "serious").
-VIF_THRESHOLD = 5.0
 
 
 #: Variables for phik: the predictors in their natural units plus profit, the value axis of the segments.
@@ -33,7 +32,8 @@ PHIK_VARIABLES = (
 PHIK_INTERVAL = tuple(v for v in PHIK_VARIABLES if v not in ("service_type", "contact_allowed", "popular_category"))
 
 
-def correlation_checks(frame: pd.DataFrame, seed: int, n_simulations: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+def correlation_checks(frame: pd.DataFrame, seed: int,
+                       n_simulations: int = FULL.n_simulations) -> tuple[pd.DataFrame, pd.DataFrame]:
     """phik matrix of all variables and phik of each variable with the target, with significance.
 
     Returns
@@ -51,21 +51,21 @@ def correlation_checks(frame: pd.DataFrame, seed: int, n_simulations: int = 1000
     return long, with_target.sort_values("phik", ascending=False).reset_index(drop=True)
 
 
-def vif_table(frame: pd.DataFrame) -> pd.DataFrame:
+def vif_table(frame: pd.DataFrame, threshold: float = FULL.vif_threshold) -> pd.DataFrame:
     """VIF of each column of the linear design (all predictors linear, categoricals as dummies).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``term, vif, flagged`` (``flagged``: VIF above :data:`VIF_THRESHOLD`).
+        Columns ``term, vif, flagged`` (``flagged``: VIF above ``threshold``, the protocol's ``vif_threshold``).
     """
     design = patsy.dmatrix(linear_formula(), frame, return_type="dataframe")
     vif = variance_inflation(design)
-    vif["flagged"] = vif["vif"] > VIF_THRESHOLD
+    vif["flagged"] = vif["vif"] > threshold
     return vif
 
 
-def gvif_table(frame: pd.DataFrame) -> pd.DataFrame:
+def gvif_table(frame: pd.DataFrame, threshold: float = FULL.vif_threshold) -> pd.DataFrame:
     """Generalised VIF per predictor (categoricals as one term), from the linear design."""
     design = patsy.dmatrix(linear_formula(), frame, return_type="dataframe")
     info = design.design_info
@@ -124,7 +124,7 @@ def model_diagnostics(result, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
     return separation_check(result), influence_table(result, top=top)
 
 
-def fitted_vif(result) -> pd.DataFrame:
+def fitted_vif(result, threshold: float = FULL.vif_threshold) -> pd.DataFrame:
     """VIF of every column of the fitted design (products and splines included), beside the linear design's.
 
     Returns
@@ -135,7 +135,7 @@ def fitted_vif(result) -> pd.DataFrame:
     from stats.logit import design_frame
 
     vif = variance_inflation(design_frame(result))
-    vif["flagged"] = vif["vif"] > VIF_THRESHOLD
+    vif["flagged"] = vif["vif"] > threshold
     return vif
 
 

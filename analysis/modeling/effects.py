@@ -13,8 +13,9 @@ from analysis.data.dictionary import TARGET
 from analysis.modeling.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, REFERENCE_LEVELS
 from stats.logit import coefficient_table, fit_statistics
 
+from analysis.settings import FULL
 from analysis.modeling.checks import fitted_gvif, fitted_vif
-from analysis.modeling.choice import FORMULA_LOGITS, ModelPair, formula_of, link_model
+from analysis.modeling.pair import FORMULA_LOGITS, ModelPair, formula_of, link_model
 
 
 def typical_customer(frame: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +61,7 @@ def conditional_effects(result, frame: pd.DataFrame, model, conf_level: float = 
     """
     from stats._common import normal_quantile
     from stats.link_margins import average_marginal_effects as link_ames
-    from stats.margins import _design
+    from stats.margins import result_design
 
     z = normal_quantile(conf_level)
     params = np.asarray(result.params, dtype=float)
@@ -77,7 +78,7 @@ def conditional_effects(result, frame: pd.DataFrame, model, conf_level: float = 
                 up, down = typical.copy(), typical.copy()
                 up[variable] += h
                 down[variable] -= h
-                grad = (_design(result, up) - _design(result, down))[0] / (2 * h)
+                grad = (result_design(result, up) - result_design(result, down))[0] / (2 * h)
                 slope = float(grad @ params)
                 se = float(np.sqrt(grad @ cov @ grad))
                 fixed = frame.copy()
@@ -160,7 +161,8 @@ def change_std_error(link):
     return se
 
 
-def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[str, pd.DataFrame]:
+def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str,
+                  vif_threshold: float = FULL.vif_threshold) -> dict[str, pd.DataFrame]:
     """Every inference table of the chosen models.
 
     - ``logit_coefficients`` / ``logit_coefficients_hc3``: the logit with the specification selected on all
@@ -224,7 +226,7 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str) -> dict[st
         "floor_lr_test": floor_lr,
         "marginal_effects": marginal,
         "conditional_effects": conditional_effects(selected, frame, effect_model),
-        "vif_fitted": fitted_vif(selected),
+        "vif_fitted": fitted_vif(selected, vif_threshold),
         "gvif_fitted": fitted_gvif(selected),
         "_selected_result": selected,
     }

@@ -29,7 +29,7 @@ from analysis.report.labels import (
     variable_label,
 )
 from analysis.results.registry import Results
-from analysis.report.text import _ame_unit, _units, alpha, headline, key_predictors, thresholds  # noqa: F401
+from analysis.report.text import ame_unit, units_of, alpha, headline, key_predictors, thresholds  # noqa: F401
 #: Okabe–Ito colour-blind-safe palette.
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
@@ -250,10 +250,10 @@ def fig_risk_profit(res: Results) -> Figure:
 def fig_ame(res: Results) -> Figure:
     """AMEs of the business model (lead) with the plain logit's (sensitivity) beside them."""
     m = res["marginal_effects"]
-    units = _units(res)
+    units = units_of(res)
     lead = m[m["role"] == "lead"].copy()
     sens = m[m["role"] == "sensitivity"].set_index(["variable", "contrast"])
-    lead["label"] = [contrast_label(t, c) + (f" ({_ame_unit(t, c, units)})" if " - " not in str(c) else "")
+    lead["label"] = [contrast_label(t, c) + (f" ({ame_unit(t, c, units)})" if " - " not in str(c) else "")
                      for t, c in zip(lead["variable"], lead["contrast"])]
     lead = lead.sort_values("estimate").reset_index(drop=True)
     labels_, y, rows_height = _rows(lead["label"])

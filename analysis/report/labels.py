@@ -12,14 +12,15 @@ import re
 
 import pandas as pd
 
+from analysis.settings import FULL
 from analysis.data.dictionary import CATEGORY_DISPLAY, CATEGORY_LABELS, DICTIONARY, TARGET
 
 #: Confidence level of every interval in the results (the pipeline's default everywhere; the run also writes
 #: it to ``protocol.csv``).
-CONF_LEVEL = 0.95
+CONF_LEVEL = FULL.conf_level
 CI = f"{CONF_LEVEL:.0%} CI"
 #: Threshold of the variance inflation factor in the column label (the value is in ``protocol.csv``).
-VIF_THRESHOLD = 5.0
+VIF_THRESHOLD = FULL.vif_threshold
 
 #: Display names of table columns (one map for the whole report).
 LABELS = {

@@ -40,10 +40,10 @@ from analysis.results.registry import Results
 from analysis.report.text import (
     PROFILE_MIN_DELTA,
     PROFILE_MIN_SHARE_DIFF,
-    _ame_unit,
-    _english_detail,
-    _term_unit,
-    _units,
+    ame_unit,
+    english_detail,
+    term_unit,
+    units_of,
     action_rows,
     alpha,
     headline,
@@ -90,7 +90,7 @@ def excluded_table(res: Results, max_rows: int = 15) -> pd.DataFrame:
     ex = res["excluded_customers"].head(max_rows)
     return relabel(pd.DataFrame({
         "id": ex["id"].astype(str), "Rule": [STEP_LABELS.get(s, s) for s in ex["step"]],
-        "detail": ex["detail"].astype(str).map(_english_detail),
+        "detail": ex["detail"].astype(str).map(english_detail),
     }))
 
 
@@ -341,7 +341,7 @@ def centring_table(res: Results) -> pd.DataFrame:
     for term in res["logit_coefficients"]["term"]:
         used.update(re.findall(r"I\((\w+) -", str(term)))
     c = c[c["variable"].isin(used)] if used else c.head(0)
-    units = _units(res)
+    units = units_of(res)
     return pd.DataFrame({"Variable": c["variable"].map(variable_label), "Centred at": c["centre"].map(lambda x: fmt_num(x, 1)),
                          "Unit": [short_unit(units.get(v, "")) for v in c["variable"]],
                          "Rule": c["rule"].map(capitalise)})
@@ -362,7 +362,7 @@ def tidy_coefficients(c: pd.DataFrame, units: dict | None = None) -> pd.DataFram
     z = c["z"] if "z" in c.columns else c["statistic"]
     out = {"Term": c["term"].map(term_label)}
     if units is not None:
-        out["Unit (one step)"] = [_term_unit(t, units) for t in c["term"]]
+        out["Unit (one step)"] = [term_unit(t, units) for t in c["term"]]
     out.update({
         "Log-odds": c["estimate"].map(lambda x: fmt_num(x, 3)),
         "SE": c["std_error"].map(lambda x: fmt_num(x, 3)),
@@ -382,13 +382,13 @@ def coefficient_table(res: Results, robust: bool = False) -> pd.DataFrame:
     """The selected logit's coefficients: log-odds with SE, z, p and CI, odds ratios with their CI (none for the
     intercept), units stated."""
     c = res["logit_coefficients_hc3" if robust else "logit_coefficients"]
-    return tidy_coefficients(c, _units(res))
+    return tidy_coefficients(c, units_of(res))
 
 
 def gam_coefficient_table(res: Results) -> pd.DataFrame:
     """The logistic GAM's coefficients (the linear part and the spline basis coefficients; Bayesian covariance
     conditional on the chosen weight)."""
-    return tidy_coefficients(res["gam_coefficients"], _units(res))
+    return tidy_coefficients(res["gam_coefficients"], units_of(res))
 
 
 def gam_smooth_display(res: Results) -> pd.DataFrame:
@@ -431,7 +431,7 @@ def floor_table(res: Results) -> pd.DataFrame:
 def ame_table(res: Results) -> pd.DataFrame:
     """The business model's AMEs (lead) with the plain logit's beside them (sensitivity), percentage points."""
     m = res["marginal_effects"]
-    units = _units(res)
+    units = units_of(res)
     lead = m[m["role"] == "lead"].reset_index(drop=True)
     sens = m[m["role"] == "sensitivity"].set_index(["variable", "contrast"])
     rows = []
@@ -439,7 +439,7 @@ def ame_table(res: Results) -> pd.DataFrame:
         key = (r.variable, r.contrast)
         other = sens.loc[key] if key in sens.index else None
         rows.append({
-            "term": contrast_label(r.variable, r.contrast), "unit": _ame_unit(r.variable, r.contrast, units),
+            "term": contrast_label(r.variable, r.contrast), "unit": ame_unit(r.variable, r.contrast, units),
             "ame": fmt_num(100 * r.estimate, 2), "ame_conf_int": fmt_ci(r.conf_low, r.conf_high, 2, 100),
             "p_value": fmt_p(r.p_value),
             "Plain logit (pp)": fmt_est_ci(100 * other["estimate"], 100 * other["conf_low"], 100 * other["conf_high"], 2)

@@ -86,7 +86,7 @@ def plural(n, word: str, plural_form: str | None = None) -> str:
     return f"{fmt_int(n)} {word if int(n) == 1 else (plural_form or word + 's')}"
 
 
-def _english_detail(text: str) -> str:
+def english_detail(text: str) -> str:
     if text.startswith("zero revenue in "):
         months = [REVENUE_MONTHS.get(c.strip(), c.strip()) for c in text[len("zero revenue in "):].split(",")]
         return "No revenue: " + " and ".join(months)
@@ -199,11 +199,11 @@ def phik_summary(res: Results) -> dict[str, str]:
     }
 
 
-def _units(res: Results) -> dict[str, str]:
+def units_of(res: Results) -> dict[str, str]:
     return dict(zip(res["model_units"]["variable"], res["model_units"]["unit"]))
 
 
-def _term_unit(term: str, units: dict[str, str]) -> str:
+def term_unit(term: str, units: dict[str, str]) -> str:
     if term == "Intercept":
         return ""
     if is_categorical(term):
@@ -237,7 +237,7 @@ def identification_note(res: Results) -> str:
 
 @markdown_result
 def reference_levels_sentence(res: Results) -> str:
-    units = _units(res)
+    units = units_of(res)
     parts = []
     for var, unit in units.items():
         if str(unit).startswith("vs reference"):
@@ -266,7 +266,7 @@ def hc3_summary(res: Results) -> dict[str, str]:
     }
 
 
-def _ame_unit(term: str, contrast: str, units: dict[str, str]) -> str:
+def ame_unit(term: str, contrast: str, units: dict[str, str]) -> str:
     if contrast and " - " in str(contrast):
         return "vs reference"
     return short_unit(units.get(term, ""))
@@ -554,10 +554,10 @@ def ame_summary(res: Results) -> dict[str, str]:
     lead = m[m["role"] == "lead"].assign(abs_z=lambda d: d["statistic"].abs())
     a = alpha(res)
     sig = lead[lead["p_value"] < a].sort_values("abs_z", ascending=False)
-    units = _units(res)
+    units = units_of(res)
 
     def describe(r) -> str:
-        unit = _ame_unit(r.variable, r.contrast, units)
+        unit = ame_unit(r.variable, r.contrast, units)
         what = contrast_label(r.variable, r.contrast).lower()
         step = f" ({unit})" if unit and unit != "vs reference" else ""
         value = fmt_num(r.estimate * 100, 1)

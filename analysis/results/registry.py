@@ -224,8 +224,6 @@ REGISTRY: dict[str, ResultTable] = {
         ("term", "vif", "flagged",),
         "Variance inflation factors of the fitted (selected, centred) design."),
 }
-#: Tables written by the data stage itself (:func:`analysis.data.dataset.write_data_outputs`); checked after writing.
-DATA_STAGE_TABLES = ("row_accounting", "excluded_customers", "typo_corrections", "customer_table", "data_files")
 #: Written last: a results directory without it is an unfinished run.
 LAST_TABLE = "run_info"
 
@@ -300,8 +298,11 @@ def results_markdown() -> str:
         "Intervals are at the confidence level of `protocol.csv` (`conf_level`); codes are snake_case and are",
         "labelled in `analysis/report/labels.py`.",
         "",
-        "This file is generated from the registry (`python -m analysis.results.registry > docs/results.md`);",
-        "a test checks that it is in step.",
+        "This file is generated from the registry: `docs/results.md` in the repository (`python -m",
+        "analysis.results.registry > docs/results.md`; a test checks that it is in step) and `results/README.md`,",
+        "which every run writes beside the tables. `manifest.json` records the run (seed, protocol, package and",
+        "code versions, the SHA-256 of every export and every file here); the report refuses files that do not",
+        "match it.",
         "",
         "| Table | Columns | Meaning |",
         "|---|---|---|",

@@ -25,7 +25,6 @@ import platform
 import secrets
 import shutil
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -38,7 +37,6 @@ MANIFEST_VERSION = 1
 CODE_DIRS = ("analysis", "stats")
 #: Libraries whose versions can change the numbers; a different version invalidates reuse.
 PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "patsy", "phik", "joblib", "threadpoolctl")
-PROTOCOLS = ("full", "quick")
 
 
 class ResultsError(ValueError):
@@ -208,8 +206,9 @@ def _recorded_input_hashes(data_dir: Path, names) -> dict[str, str] | None:
     return hashes
 
 
-def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None, seed: int, protocol: str) -> bool:
-    """True when ``results_dir`` holds a verified run of these exports, this code, seed and protocol.
+def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None, protocol: dict) -> bool:
+    """True when ``results_dir`` holds a verified run of these exports, this code and this protocol
+    (``analysis.settings.Protocol.to_dict()``: seed, folds, thresholds, every setting).
 
     Also requires the same versions of the numerical libraries (:data:`PACKAGES`), since they can change numbers.
 
@@ -220,15 +219,13 @@ def reusable(results_dir: str | os.PathLike, data_dir: str | os.PathLike | None,
     ``analysis.data.dictionary.EXPORT_FILES`` (whose module imports pandas): the two lists are the same whenever the
     code hash matches, because ``analysis/data/dictionary.py`` is part of the code version.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     try:
         manifest = verify(results_dir)
     except ResultsError:
         return False
     recorded = manifest.get("inputs")
-    if (manifest.get("manifest_version") != MANIFEST_VERSION or manifest.get("seed") != int(seed)
-            or manifest.get("protocol") != protocol or not isinstance(recorded, dict) or not recorded):
+    if (manifest.get("manifest_version") != MANIFEST_VERSION or manifest.get("protocol_settings") != protocol
+            or not isinstance(recorded, dict) or not recorded):
         return False
     inputs = _recorded_input_hashes(paths.resolve_data_dir(data_dir), sorted(recorded))
     return (inputs is not None and recorded == inputs

@@ -40,7 +40,6 @@ import functools
 import math
 import os
 import pickle
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -51,17 +50,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.dictionary import EXPORT_FILES, ID_RU, MARKET_FILE
-from analysis.data.load import BOM, ExportError, RawExport, Violation, read_exports
+from analysis.data.load import BOM, ExportError, RawExport, Violation
 from analysis.paths import resolve_data_dir
-from analysis.data.customers import (
-    EXCLUDED_COLUMNS,
-    EXTREME_REVENUE_FACTOR,
-    REVENUE_COLUMNS,
-    apply_business_rules,
-    build_customer_table,
-)
+from analysis.data.customers import EXCLUDED_COLUMNS, EXTREME_REVENUE_FACTOR, REVENUE_COLUMNS
 from analysis.data.validate import MAX_REPORTED, RULES, validate_exports
-from stats.counts import median_from_counts, value_counts
+from stats.counts import median_from_counts
 
 ENGINES = ("memory", "stream", "dask")
 #: ``score --engine auto`` streams an export whose four files hold more than this many bytes together, and
@@ -238,10 +231,10 @@ def _chunks(source: _Source, rows: int = CHUNK_ROWS, nrows: int | None = None) -
             raise ExportError([Violation(source.name, _first_undecodable_line(source), None, None,
                                          "file is not UTF-8 (a cp1251 export?); save it as UTF-8")]) from None
         except pd.errors.ParserError as err:
-            from analysis.data.load import _parser_error
+            from analysis.data.load import parser_error
 
             # the same one-line message as the in-memory reader (records counted as lines: no quoted newlines)
-            raise _parser_error(source.name, err, len(source.columns), None) from None
+            raise parser_error(source.name, err, len(source.columns), None) from None
         except pd.errors.EmptyDataError:
             raise ExportError([Violation(source.name, None, None, None, "file has no header")]) from None
 

@@ -1,4 +1,5 @@
-"""The candidates' out-of-fold metrics, the choice rule with its tie rule, and the chosen pair of models (inference, business).
+"""The chosen pair of models: the inference model and the business model (possibly recalibrated), each as a link
+model with its covariance, fitted on all customers.
 
 Each function takes the model frame (:func:`analysis.modeling.features.model_frame`) or fitted models and returns tidy
 frames; the generic statistics live in :mod:`stats`.
@@ -13,89 +14,6 @@ import pandas as pd
 
 from analysis.data.dictionary import TARGET
 from analysis.modeling.features import PREDICTORS, linear_formula, promo_flexible_formula, with_promo_cluster
-from stats.calibration import hosmer_lemeshow
-
-
-CANDIDATE_COLUMNS = ["model", "auc_mean", "auc_conf_low", "auc_conf_high", "log_loss", "log_loss_diff",
-                     "log_loss_diff_se", "tied", "brier", "hl_statistic", "hl_df", "hl_p_value", "calibration_slope",
-                     "calibration_intercept", "n_folds", "folds_not_converged", "meets_target", "role", "chosen"]
-
-
-def candidate_metrics(scores: pd.DataFrame, oof: pd.DataFrame, y: np.ndarray, n_train: int, n_test: int,
-                      models, target: dict) -> pd.DataFrame:
-    """Out-of-fold performance of each model on the same outer folds.
-
-    ``auc_*`` and the corrected interval from :func:`stats.crossval.summarise_cv`; ``log_loss`` and ``brier``
-    the means over the outer test folds; Hosmer–Lemeshow (``G`` df: the rows were not used to fit), calibration
-    slope and calibration-in-the-large on the out-of-fold probabilities (averaged over repeats).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`CANDIDATE_COLUMNS` (``role`` and ``chosen`` are filled by :func:`choose_model`).
-        ``folds_not_converged``: outer folds whose fit reported ``converged: False`` in its ``fit_info``
-        (missing for a model that reports no convergence flag); its out-of-fold scores there depend on where the
-        iterations stopped.
-    """
-    from stats.calibration import calibration_slope_intercept
-    from stats.crossval import summarise_cv
-
-    summary = summarise_cv(scores[scores["model"].isin(models)], n_train, n_test).set_index("model")
-    means = scores.groupby("model")[["log_loss", "brier"]].mean()
-    rows = []
-    for name in models:
-        info = scores.loc[scores["model"] == name, "fit_info"]
-        # outer folds whose fit said it did not converge; missing when the model does not report convergence
-        flags = [d["converged"] for d in info if isinstance(d, dict) and "converged" in d]
-        not_converged = sum(not bool(flag) for flag in flags) if flags else pd.NA
-        p = oof[name].to_numpy()
-        hl = hosmer_lemeshow(y, p, n_groups=10, out_of_sample=True).iloc[0]
-        cal = calibration_slope_intercept(y, p).iloc[0]
-        meets = bool(hl["p_value"] >= target["hl_p_value_min"]
-                     and target["slope_low"] <= cal["calibration_slope"] <= target["slope_high"]
-                     and abs(cal["calibration_intercept"]) <= target["intercept_abs_max"])
-        rows.append({"model": name, "auc_mean": summary.loc[name, "auc_mean"],
-                     "auc_conf_low": summary.loc[name, "auc_conf_low"],
-                     "auc_conf_high": summary.loc[name, "auc_conf_high"],
-                     "log_loss": means.loc[name, "log_loss"], "log_loss_diff": np.nan, "log_loss_diff_se": np.nan,
-                     "tied": False, "brier": means.loc[name, "brier"],
-                     "hl_statistic": float(hl["statistic"]), "hl_df": int(hl["df"]),
-                     "hl_p_value": float(hl["p_value"]), "calibration_slope": float(cal["calibration_slope"]),
-                     "calibration_intercept": float(cal["calibration_intercept"]),
-                     "n_folds": int(summary.loc[name, "n_folds"]),
-                     "folds_not_converged": not_converged, "meets_target": meets,
-                     "role": "", "chosen": False})
-    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
-
-
-def choose_model(table: pd.DataFrame, interpretable) -> str:
-    """The inference model by the stated rule: lowest mean out-of-fold log loss among ``interpretable``."""
-    pool = table[table["model"].isin(interpretable)]
-    return str(pool.sort_values(["log_loss", "model"], kind="stable").iloc[0]["model"])
-
-
-def log_loss_ties(table: pd.DataFrame, scores: pd.DataFrame, best: str, n_train: int, n_test: int) -> pd.DataFrame:
-    """The tie rule: each candidate's mean out-of-fold log loss minus the best's on the same outer folds, with the
-    Nadeau–Bengio corrected standard error of that difference; ``tied`` when the difference is at most one SE
-    (the best model ties with itself).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``table`` with ``log_loss_diff``, ``log_loss_diff_se`` and ``tied`` filled for its models.
-    """
-    wide = scores.pivot_table(index=["repeat", "fold"], columns="model", values="log_loss", aggfunc="first")
-    out = table.copy()
-    diffs, ses = [], []
-    for name in out["model"]:
-        diff = (wide[name] - wide[best]).to_numpy()
-        # the variance of stats.crossval.corrected_resampled_ttest: (1/J + n_test/n_train) s²
-        diffs.append(float(diff.mean()))
-        ses.append(float(np.sqrt((1.0 / len(diff) + n_test / n_train) * diff.var(ddof=1))))
-    out["log_loss_diff"] = diffs
-    out["log_loss_diff_se"] = ses
-    out["tied"] = out["log_loss_diff"] <= out["log_loss_diff_se"]
-    return out
 
 
 @dataclass
@@ -152,14 +70,14 @@ def fit_link_model(code: str, frame: pd.DataFrame, formula: str):
     import patsy
 
     from stats.design import build_design
-    from stats.margins import _design, _model_spec
+    from stats.margins import result_design, result_model_spec
 
     X, y = frame[list(PREDICTORS)], frame[TARGET]
     if code in FORMULA_LOGITS:
         rhs = formula_of(code, formula)
         result = fit_logit(f"{TARGET} ~ {rhs}", with_promo_cluster(frame))
 
-        spec = _model_spec(result)
+        spec = result_model_spec(result)
 
         derive = code == "logit_promo_flexible"
 
@@ -167,7 +85,7 @@ def fit_link_model(code: str, frame: pd.DataFrame, formula: str):
             # complete frames: patsy's design without its per-value missing check (stats.design); any other
             # model specification through statsmodels. The promotion cluster follows the (counterfactual) share.
             f = with_promo_cluster(f) if derive else f
-            return build_design(spec, f, name="frame") if isinstance(spec, patsy.DesignInfo) else _design(result, f)
+            return build_design(spec, f, name="frame") if isinstance(spec, patsy.DesignInfo) else result_design(result, f)
 
         link = logit_link_model(design, result.params, result.cov_params())
         return link, (lambda f: design(f) @ link.params), result
