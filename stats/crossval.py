@@ -136,7 +136,7 @@ def grid_search(estimator, grid, X: pd.DataFrame, y01: np.ndarray, cv, scoring: 
     return clone(estimator).set_params(**candidates[best]).fit(X, y01), dict(candidates[best])
 
 
-def _validate_parameters(name: str, estimator, grid) -> None:
+def validate_parameters(name: str, estimator, grid) -> None:
     """scikit-learn's own parameter checks, once per grid point, for the estimator and every estimator nested
     in it (raises ``ValueError`` naming the parameter, as a fit would)."""
     for params in (ParameterGrid(grid) if grid is not None else [{}]):
@@ -152,11 +152,11 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([int(seed), repeat, fold]).generate_state(1)[0])
 
 
-def _one_fold(name, estimator, grid, X, y01, train, test, inner_splits, scoring, seed):
+def one_fold(name, estimator, grid, X, y01, train, test, inner_splits, scoring, seed):
     # parallelism is over folds: one BLAS thread per task (faster on small data, no oversubscription with
     # n_jobs > 1, bitwise-reproducible reductions); scikit-learn's parameter validation (signature inspection
     # at every fit, a large share of the cost of small models) is skipped inside the task: every grid point was
-    # validated once by _validate_parameters before the tasks started
+    # validated once by validate_parameters before the tasks started
     with threadpool_limits(limits=1), config_context(skip_parameter_validation=True):
         return _one_fold_inner(name, estimator, grid, X, y01, train, test, inner_splits, scoring, seed)
 
@@ -263,7 +263,7 @@ def nested_cv(
     y01 = (y_arr == labels[1]).astype(int)
 
     for name, (estimator, grid) in models.items():
-        _validate_parameters(name, estimator, grid)
+        validate_parameters(name, estimator, grid)
 
     outer = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=int(seed))
     splits = list(outer.split(np.zeros(len(y01)), y01))
@@ -275,7 +275,7 @@ def nested_cv(
             tasks.append((name, repeat, fold, train, test, estimator, grid, fold_seed))
 
     outputs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one_fold)(name, est, grid, X, y01, train, test, inner_splits, scoring, fs)
+        delayed(one_fold)(name, est, grid, X, y01, train, test, inner_splits, scoring, fs)
         for (name, _, _, train, test, est, grid, fs) in tasks
     )
     if progress:

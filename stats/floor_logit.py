@@ -223,15 +223,15 @@ class FloorLogitClassifier(ClassifierMixin, BaseEstimator):
         """The floor and whether the fit converged (a floor can leave the upper part nearly separable)."""
         return {"floor_gamma": self.fit_.gamma, "converged": self.fit_.converged}
 
-    def _design(self, X):
+    def result_design(self, X):
         return build_design(self.design_info_, X)
 
     def design(self, X: pd.DataFrame) -> np.ndarray:
         """The design of new rows (the training rows' levels and knots)."""
-        return self._design(X)
+        return self.result_design(X)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.fit_.predict(self._design(X))
+        p = self.fit_.predict(self.result_design(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -47,20 +47,20 @@ _KINDS = ("numeric", "categorical")
 # ----------------------------------------------------------------------------
 
 
-def _model_spec(result):
+def result_model_spec(result):
     model = result.model
     if getattr(model, "formula", None) is None:
         return None
     return getattr(model, "model_spec", None) or getattr(model.data, "model_spec", None)
 
 
-def _design(result, data: pd.DataFrame) -> np.ndarray:
+def result_design(result, data: pd.DataFrame) -> np.ndarray:
     """Design matrix of ``data`` built with the fitted model's stored design.
 
     Raises ``ValueError`` when rows would be dropped (missing values) or the
     data cannot be transformed (e.g. unseen categorical level).
     """
-    spec = _model_spec(result)
+    spec = result_model_spec(result)
     if spec is None:
         names = list(result.model.exog_names)
         missing = [c for c in names if c not in data.columns]
@@ -107,7 +107,7 @@ def _names_in_code(code: str) -> list[str]:
 
 def _factor_variables(result, columns) -> tuple[list[str], set[str]]:
     """Variables used by the formula and the subset entering categorical factors."""
-    spec = _model_spec(result)
+    spec = result_model_spec(result)
     cols = {str(c) for c in columns}
     ordered: list[str] = []
     categorical: set[str] = set()
@@ -378,7 +378,7 @@ def _designs(result, frames: list, n: int) -> list[np.ndarray]:
         batch.append(frame)
         if (len(batch) + 1) * n > _MAX_STACKED_ROWS or i == len(frames) - 1:
             stacked = batch[0] if len(batch) == 1 else pd.concat(batch, ignore_index=True)
-            X = _design(result, stacked)
+            X = result_design(result, stacked)
             out.extend(X[j * n : (j + 1) * n] for j in range(len(batch)))
             batch = []
     return out
@@ -445,7 +445,7 @@ def _weights(weights, n: int, normalize: bool) -> np.ndarray:
 
 
 def _mean_prediction(result, data, w) -> tuple[float, np.ndarray]:
-    X = _design(result, data)
+    X = result_design(result, data)
     p, g = _prob_and_grad(X, np.asarray(result.params, dtype=float))
     return float(w @ p), (X * (w * g)[:, None]).sum(axis=0)
 
