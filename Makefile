@@ -47,14 +47,15 @@ test-fast: $(STAMP)
 
 # Mutation testing (mutmut) of these modules with these fast tests; mutmut runs, for each mutant, only the
 # listed tests that execute the mutated function. Override on the command line, e.g.
-#   make mutation MUTATE_MODULES="stats/groups.py" MUTATE_TESTS="tests/test_stats_groups.py"
+#   make mutation MUTATE_MODULES="stats/groups.py" MUTATE_TESTS="tests/stats/test_groups.py"
 # Default: stats/ and the business modules of analysis/ (issue 10) with their fast tests; docs/mutation.md gives
 # the per-module commands (one module at a time is much faster: mutmut then collects coverage of fewer tests).
 MUTATE_BUSINESS ?= analysis/data/validate.py analysis/data/customers.py analysis/segments.py analysis/scoring/memory.py analysis/modeling/benchmark.py
 MUTATE_MODULES ?= $(filter-out stats/__init__.py,$(wildcard stats/*.py)) $(MUTATE_BUSINESS)
-MUTATE_TESTS   ?= $(filter-out tests/test_stats_slow.py,$(wildcard tests/test_stats_*.py)) tests/test_inference.py \
-                  tests/test_data.py tests/test_hostile.py tests/test_synthetic.py tests/test_scoring.py \
-                  tests/test_experiment.py $(wildcard tests/test_mutation_*.py)
+MUTATE_TESTS   ?= $(filter-out tests/stats/test_slow.py,$(wildcard tests/stats/test_*.py)) \
+                  $(wildcard tests/analysis/data/test_*.py) tests/analysis/scoring/test_memory.py \
+                  tests/analysis/decisions/test_experiment.py tests/analysis/test_segments.py \
+                  tests/analysis/modeling/test_benchmark.py
 MUTATE_JOBS    ?= 2
 
 mutation: $(STAMP)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html as html_lib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 from analysis import report as R
 from analysis.paths import RESULTS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "report.qmd"
 
 
@@ -36,25 +35,10 @@ REPORT = ROOT / "report.qmd"
 # ``synthetic_run`` (quick pipeline on a small synthetic export) is in conftest.py: the brief's tests share it.
 
 
-def _finished_run_snapshot(source: Path, target: Path) -> Path | None:
-    """A copy of a complete, verified run (``run`` swaps a finished run in whole, with its manifest), or None."""
-    from analysis.results.store import ResultsError, verify
-
-    if not all((source / f"{name}.csv").is_file() for name in R.REGISTRY):
-        return None
-    shutil.copytree(source, target, dirs_exist_ok=True)
-    try:
-        verify(target)
-    except ResultsError:
-        return None  # an older run without a manifest, or one that does not match it
-    return target
-
-
 @pytest.fixture(scope="session")
-def results_dir(request, tmp_path_factory) -> Path:
-    """A snapshot of the real results when a finished run is there, else the synthetic run."""
-    snapshot = _finished_run_snapshot(RESULTS_DIR, tmp_path_factory.mktemp("real_results"))
-    return snapshot or request.getfixturevalue("synthetic_run")
+def results_dir(synthetic_run) -> Path:
+    """The session's quick run on a synthetic export: the outcome never depends on the checkout's results/."""
+    return synthetic_run
 
 
 @pytest.fixture(scope="session")
@@ -323,6 +307,7 @@ def _numbers(text: str) -> list[str]:
     return re.findall(r"\d[\d,]*(?:\.\d+)?%?", text)
 
 
+@pytest.mark.slow  # renders a document
 def test_report_renders_end_to_end(synthetic_run, tmp_path):
     out = tmp_path / "rendered"
     env = dict(os.environ, ONECLICK_RESULTS_DIR=str(synthetic_run), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
@@ -384,6 +369,7 @@ def test_report_renders_end_to_end(synthetic_run, tmp_path):
             assert name.lower() not in _normalise(block).lower(), f"{name!r} in {table_id}"
 
 
+@pytest.mark.slow  # renders a document
 def test_rendered_report_reads_right(synthetic_run, tmp_path):
     """The rendered report has no zero-count leftovers ("0 columns are flagged", "for 0 terms (none)", "0 need a
     personal contact"), a filled profiles table, the references list and the decision tables."""

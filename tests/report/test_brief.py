@@ -27,9 +27,9 @@ from analysis import report as R
 from analysis.report import brief as B
 from analysis.report import labels as L
 from analysis.report.formats import NBSP, fmt_ci, fmt_date, fmt_int, fmt_num, fmt_p, fmt_pct, fmt_pp, quote, with_unit
-from tests.test_report import recompute_headline
+from tests.report.test_report import recompute_headline
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BRIEF = ROOT / "brief.qmd"
 POPPLER = ("pdftotext", "pdfinfo", "pdffonts")
 
@@ -173,6 +173,7 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+@pytest.mark.slow  # renders a document
 def test_brief_pdf_is_two_a4_pages_with_embedded_fonts(rendered_brief):
     _poppler_or_skip()
     pdf = rendered_brief / "brief.pdf"
@@ -188,6 +189,7 @@ def test_brief_pdf_is_two_a4_pages_with_embedded_fonts(rendered_brief):
         assert emb == "yes", f"font not embedded: {line}"
 
 
+@pytest.mark.slow  # renders a document
 def test_brief_text_is_russian_without_english_labels(rendered_brief):
     _poppler_or_skip()
     text = _text(rendered_brief / "brief.pdf")
@@ -214,6 +216,7 @@ def test_brief_text_is_russian_without_english_labels(rendered_brief):
     assert "верхняя граница" in flat and "a/b-тест" in flat and "results/offers.csv" in flat
 
 
+@pytest.mark.slow  # renders a document
 def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
     _poppler_or_skip()
     text = _text(rendered_brief / "brief.pdf")
@@ -299,6 +302,7 @@ def test_brief_numbers_equal_the_results(rendered_brief, synthetic_run):
     assert not stray, f"numbers in the brief that come from no result: {stray}"
 
 
+@pytest.mark.slow  # renders a document
 def test_brief_html_is_russian(rendered_brief, synthetic_run):
     raw = (rendered_brief / "brief.html").read_text(encoding="utf-8")
     assert re.search(r'<html[^>]*lang="ru"', raw)
@@ -310,6 +314,7 @@ def test_brief_html_is_russian(rendered_brief, synthetic_run):
     assert "Кто под риском" in text and "Таблица 1" in text
 
 
+@pytest.mark.slow  # renders a document
 def test_brief_russian_typography_in_the_rendered_pdf(rendered_brief):
     """Cross-references declined ("в таблице 3", never "в Таблица 3"), captions "Таблица N — ...", no line that
     starts with a dash (the space before a dash is a no-break space), the rounded shares noted."""

@@ -17,8 +17,8 @@ from qmdrender.core import main
 from qmdrender.pandoc import pandoc_args
 from qmdrender.parse import parse_qmd
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "render" / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parents[1] / "render" / "fixtures"
 CROSSREF = re.compile(r"^(fig|tbl|sec|eq|lst|thm|lem|cor|prp|cnj|def|exm|exr)-", re.I)
 
 

@@ -18,7 +18,7 @@ import pytest
 from qmdrender.config import execute_defaults, truthy
 from qmdrender.parse import Chunk, InlineExpr, chunk_options, load_document
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = ("report.qmd", "brief.qmd")
 #: Markdown that a plain str would lose in Quarto: emphasis, code, links, HTML, escapes, a heading.
 MARKDOWN_SYNTAX = re.compile(r"\*|(?<!\w)_\S|\S_(?!\w)|`|\\|\[[^\]]*\]\(|<[A-Za-z/]|^#")

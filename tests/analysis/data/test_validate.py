@@ -16,30 +16,42 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-
 import pytest
-
 from analysis.data.dataset import load_dataset
-from analysis.data.dictionary import (
-    EXPORT_FILES,
-    ID_RU,
-    KNOWN_TYPOS,
-    MARKET_FILE,
-    MARKET_MONEY,
-    MARKET_TIME,
-    MONEY,
-    PERIOD_RU,
-)
+from analysis.data.dictionary import EXPORT_FILES, ID_RU, KNOWN_TYPOS, MARKET_MONEY, MARKET_TIME, MONEY, PERIOD_RU
 from analysis.data.synthetic import FIRST_ID, write_exports
-from analysis.data.validate import PERIODS, RULES, ColumnRule
-from tests.conftest import run_cli, write_lines
+from analysis.data.validate import PERIODS
+import re
+from analysis.data.dictionary import MARKET_FILE
+from analysis.paths import ROOT
+from analysis.data.validate import (
+    RULES,
+    ColumnRule,
+    _cats,
+    _number,
+    _unknown_value,
+    _with_notes,
+    id_problem,
+    invisible_differences,
+)
+from tests.conftest import run_cli, tiny_export_lines, write_lines
+
 
 N_CUSTOMERS = 6
+
+
 SEED = 5
+
+
 CUSTOMER = FIRST_ID + 2  # the customer whose rows are damaged (neither the first nor the last)
+
+
 NEW_CUSTOMER = FIRST_ID + N_CUSTOMERS  # an id that is in no file
 
+
 ALL = frozenset(EXPORT_FILES)
+
+
 # Which files each check must run on, written out from the data dictionary (not derived from the code under test).
 APPLIES: dict[str, frozenset[str]] = {
     # one per column rule
@@ -60,8 +72,6 @@ APPLIES: dict[str, frozenset[str]] = {
     "customer_missing": ALL,
 }
 
-
-# --- the valid export and edits of its lines -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def valid_lines(tmp_path_factory) -> dict[str, list[str]]:
@@ -128,9 +138,6 @@ def _number_text(rule: ColumnRule, number: float) -> str:
     return repr(number).replace(".", "," if rule.file == MONEY else ".")
 
 
-# --- one injected violation per column rule -----------------------------------------------------------------------
-# Each returns (the damaged lines, the exact error lines validation must give).
-
 def _missing_column(lines, rule):
     lines = copy.deepcopy(lines)
     position = _header(lines, rule.file).index(rule.column)
@@ -190,6 +197,8 @@ COLUMN_CHECKS = {
     "below_minimum": (lambda rule: rule.kind == "number", _below_minimum),
     "above_maximum": (lambda rule: rule.kind == "number", _above_maximum),
 }
+
+
 COLUMN_CASES = [(check, rule) for check, (applies, _) in COLUMN_CHECKS.items() for rule in RULES if applies(rule)]
 
 
@@ -203,8 +212,6 @@ def test_column_rule_is_applied_in_its_file(tmp_path, valid_lines, check, rule):
     else:
         assert errors == expected
 
-
-# --- one injected violation per file --------------------------------------------------------------------------
 
 def _empty_line(lines, file):
     lines = copy.deepcopy(lines)
@@ -274,8 +281,12 @@ FILE_CHECKS = {
     "unknown_customer": _unknown_customer,
     "customer_missing": _customer_missing,
 }
+
+
 FILE_CASES = [(check, file, None) for check in FILE_CHECKS for file in EXPORT_FILES
               if not (check == "unknown_customer" and file == MARKET_FILE)]
+
+
 FILE_CASES += [("missing_period", file, period) for file, periods in PERIODS.items() for period in periods]
 
 
@@ -297,8 +308,6 @@ def test_exact_duplicate_row_is_dropped_and_counted_in_its_file(tmp_path, valid_
     dropped = load_dataset(directory).validated.duplicates_dropped
     assert dropped == {name: int(name == file) for name in EXPORT_FILES}
 
-
-# --- the valid export, and the table of cases covers every file each rule applies to ---------------------------
 
 def test_the_valid_export_passes(tmp_path, valid_lines):
     code, out, err = run_cli("validate", "--data-dir", str(write_lines(tmp_path / "valid", valid_lines)))
@@ -325,3 +334,71 @@ def test_every_column_of_the_export_has_a_rule_and_every_period_a_case(valid_lin
         position = _header(valid_lines, file).index(PERIOD_RU)
         found = {_corrected(file, PERIOD_RU, line.split(_sep(file))[position]) for line in valid_lines[file][1:]}
         assert {p for c, f, p in FILE_CASES if c == "missing_period" and f == file} == found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# test_mutation_validate.py: Validation rules and messages pinned exactly (issue 10, item 6: the survivors of mutmut on analysis/data/validate.py).
+# ---------------------------------------------------------------------------------------------------------
+def _documented_bounds() -> dict[tuple[str, str], tuple[float, float]]:
+    """The "Plausibility bounds" table of data/README.md: (file, column) -> (minimum, maximum)."""
+    rows = re.findall(r"^\| (\w+\.csv) \| (\S+) \| (-?[\d,.]+) \| (-?[\d,.]+) \| ", (ROOT / "data" / "README.md")
+                      .read_text(encoding="utf-8"), flags=re.M)
+    return {(f, c): (float(lo.replace(",", "")), float(hi.replace(",", ""))) for f, c, lo, hi in rows}
+
+
+def test_number_rules_carry_the_documented_bounds():
+    documented = _documented_bounds()
+    assert len(documented) == 11
+    for (file, column), (low, high) in documented.items():
+        assert _number(file, column) == ColumnRule(file, column, "number", minimum=low, maximum=high)
+    assert {(r.file, r.column): (r.minimum, r.maximum) for r in RULES if r.kind == "number"} == documented
+
+
+def test_category_rules_list_the_dictionary_labels():
+    assert _cats("service_type") == ("стандарт", "премиум")
+    assert _cats("contact_allowed") == ("да", "нет")
+    assert _cats("popular_category") == ("Товары для детей", "Домашний текстиль", "Косметика и аксессуары",
+                                         "Техника для красоты и здоровья",
+                                         "Мелкая бытовая техника и электроника", "Кухонная посуда")
+
+
+@pytest.mark.parametrize(("value", "code"), [("да\x07", "U+0007"),  # a control character (Cc) without a name
+                                             ("да\u200e", "U+200E"),  # a format character (Cf): left-to-right mark
+                                             ("да\x1b", "U+001B")])
+def test_unnamed_invisible_characters_are_reported_by_code(value, code):
+    assert invisible_differences(value) == [f"contains an invisible character ({code})"]
+
+
+def test_several_notes_are_joined_with_a_comma():
+    allowed = ("стандарт", "премиум")
+    assert _unknown_value(allowed)("cтандарт ") == (
+        "unknown value: looks like 'стандарт' but contains a Latin 'c' (U+0063), has leading or trailing spaces")
+    assert _unknown_value(allowed)("xyz\u00a0\u200b") == (
+        "unknown value; allowed: стандарт, премиум; the value contains a no-break space (U+00A0), contains a "
+        "zero-width space (U+200B)")
+    assert _with_notes("not a number")("5\u200b\u00a0") == (
+        "not a number (the value contains a zero-width space (U+200B), contains a no-break space (U+00A0), has "
+        "leading or trailing spaces)")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0", "customer id must be a positive whole number"),
+    ("-17", "customer id must be a positive whole number"),
+    ("0042", "customer id has a leading zero; ids are written without leading zeros (remove them in all four "
+             "files: ids are compared as numbers)"),
+    ("1234567890123456789", "customer id has 19 digits; at most 18 are allowed"),
+    ("12a", "customer id is not a whole number written with the digits 0-9 only"),
+])
+def test_id_problem_messages_exactly(text, message):
+    assert id_problem(text) == message
+
+
+def test_invisible_character_in_a_category_gives_the_whole_error_line(tmp_path):
+    lines = tiny_export_lines()
+    cells = lines[MARKET_FILE][3].split(",")
+    cells[2] = "премиум\x07"
+    lines[MARKET_FILE][3] = ",".join(cells)
+    code, _, err = run_cli("validate", "--data-dir", str(write_lines(tmp_path / "bad", lines)))
+    assert code == 2
+    assert err == ("error: market_file.csv:4: column 'Тип сервиса': value 'премиум\\x07': unknown value: looks "
+                   "like 'премиум' but contains an invisible character (U+0007)\n")

@@ -28,7 +28,7 @@ from qmdrender.pandoc import CSS_FILE, LUA_FILTER, TYPST_TEMPLATE, pandoc_args, 
 from qmdrender.parse import PAGEBREAK, Chunk, chunk_options, find_inline_expressions, load_document, parse_qmd
 from qmdrender.project import pre_render_commands, project_render_targets
 
-FIXTURES = Path(__file__).parent / "render" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "render" / "fixtures"
 NBSP = "\u00a0"
 
 
@@ -334,7 +334,7 @@ def mini(tmp_path_factory):
     proc = subprocess.run([sys.executable, "-m", "qmdrender", str(FIXTURES / "mini.qmd"),
                            "--quarto", "never", "--output-dir", str(out)],
                           capture_output=True, text=True, encoding="utf-8",
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=Path(__file__).resolve().parents[2])
     return out, proc
 
 
@@ -389,7 +389,7 @@ def test_failing_chunk_is_one_line_and_status_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "qmdrender", str(FIXTURES / "failing.qmd"),
                            "--quarto", "never", "--output-dir", str(tmp_path)],
                           capture_output=True, text=True, encoding="utf-8",
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == [f"error: {FIXTURES / 'failing.qmd'}:18: chunk 'fig-broken' failed: KeyError: 'auc'"]
@@ -553,7 +553,7 @@ def test_renderer_knows_nothing_of_the_store():
         assert resource.is_file()
     import tomllib
 
-    setuptools = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    setuptools = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "qmdrender" in setuptools["packages"]
     declared = setuptools["package-data"]["qmdrender"]
     for resource in (LUA_FILTER, CSS_FILE, TYPST_TEMPLATE):
@@ -646,7 +646,7 @@ def test_render_without_files_and_without_a_list_is_one_line(tmp_path, monkeypat
 
 
 def test_the_repository_names_its_two_documents():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     targets = [p.resolve() for p in project_render_targets(root)]
     assert targets == [root / "report.qmd", root / "brief.qmd"]
 

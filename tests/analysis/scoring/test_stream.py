@@ -253,7 +253,7 @@ def test_auto_threshold_is_documented():
     mib = f"{streaming.AUTO_STREAM_BYTES / 2**20:g} MiB"
     code, help_text, _ = run_cli("score", "--help")
     assert code == 0 and mib in " ".join(help_text.split())
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     assert "--engine auto" in readme and mib in readme
 
 

@@ -24,7 +24,7 @@ from analysis.results import store as results_store
 from analysis.results.store import MANIFEST_NAME, ResultsError, reusable, verify
 from tests.conftest import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 SEED = FULL.seed  # the default of `python -m analysis run`
 
 
