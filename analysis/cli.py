@@ -173,7 +173,10 @@ def _reused_at_once(argv: list[str]) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="The retention analysis of «В один клик»: validate the four exports, run the analysis into results/, "
+                    "score a new export into per-customer offers, plan and analyse A/B tests of the store's actions.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_dir(p: argparse.ArgumentParser) -> None:

@@ -401,7 +401,7 @@ def test_non_formula_logit_margins_equal_statsmodels(data_2):
     # without a constant no column is dropped
     plain = sm.Logit(data_2["y"], data_2[["x", "z"]]).fit(disp=0)
     assert margins._factor_variables(plain, data_2.columns) == (["x", "z"], set())
-    # a design column that is constant only in this data_2 is still a variable (k_constant is about the fit)
+    # a design column that is constant only in this data is still a variable (k_constant is about the fit)
     assert margins._factor_variables(result, design.columns) == (["x", "z"], set())
 
 
@@ -420,18 +420,18 @@ def test_average_marginal_effects_errors_exactly(data_2):
         (dict(eps=np.inf), "eps must be a positive number, got inf"),
         (dict(eps=np.nan), "eps must be a positive number, got nan"),
         (dict(data_2=data_2.to_numpy()), "data must be a pandas DataFrame, got ndarray"),
-        (dict(data_2=data_2.iloc[:0]), "data_2 has no rows"),
+        (dict(data_2=data_2.iloc[:0]), "data has no rows"),
         (dict(variables={"x": "continuous"}),
          "kind of variable 'x' must be one of ('numeric', 'categorical'), got 'continuous'"),
-        (dict(variables={"nope": "numeric"}), "variable 'nope' is not a column of data_2"),
+        (dict(variables={"nope": "numeric"}), "variable 'nope' is not a column of data"),
         (dict(variables={"x": "numeric"}, reference={"x": 0}),
          "reference given for 'x', which is not a categorical variable"),
         (dict(reference={"w": 0}), "reference given for 'w', which is not a categorical variable"),
         (dict(variables={"g": "numeric"}), "variable 'g' is declared numeric but has dtype str"),
         (dict(variables={"g": "categorical"}, reference={"g": "zz"}),
-         "reference level 'zz' of 'g' is not present in data_2"),
+         "reference level 'zz' of 'g' is not present in data"),
         (dict(data_2=data_2[data_2["g"] == "a"], variables={"g": "categorical"}),
-         "categorical variable 'g' has fewer than two levels in data_2"),
+         "categorical variable 'g' has fewer than two levels in data"),
         (dict(conf_level=1.0), "conf_level must be in (0, 1), got 1.0"),
     ]
     for kwargs, message in cases:
