@@ -197,8 +197,9 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), protocol: P
                               "data_dir": dataset.data_dir.name, "formula": formula,
                               "n_customers": int(len(frame)), "decline_rate": float(np.mean(y))}])
     _write(headline_table({name: written[name] for name in (
-        "row_accounting", "customer_table", "segment_thresholds", "offers", "segments", "model_candidates",
-        "model_benchmark", "accuracy_gap", "offer_plan")} | {"run_info": run_info}), results_dir, "headline")
+        "row_accounting", "typo_corrections", "customer_table", "segment_thresholds", "offers", "segments",
+        "model_candidates", "model_benchmark", "model_comparison", "accuracy_gap", "vif", "protocol", "offer_plan")}
+        | {"run_info": run_info}), results_dir, "headline")
     _write(headline_actions_table({name: written[name] for name in (
         "scenarios", "effects_by_model", "action_tests", "action_value")}), results_dir, "headline_actions")
     _write(run_info, results_dir, "run_info")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from statsmodels.stats.multitest import multipletests
 
+from analysis.codes import GRID_SEGMENTS
 from analysis.settings import FULL
 from analysis.modeling.features import PROMO_CLUSTER_SPLIT
 from stats.groups import compare_groups
@@ -25,7 +26,6 @@ PROMO_DEPENDENT = PROMO_CLUSTER_SPLIT
 SEGMENT_COLUMNS = ["segment", "kind", "n_customers", "share", "mean_p_decline", "observed_decline_rate",
                    "mean_profit", "profit_at_risk_upper"]
 #: Codes of the four grid segments (labels are attached in the report).
-GRID_SEGMENTS = ("high_risk_high_profit", "high_risk_low_profit", "low_risk_high_profit", "low_risk_low_profit")
 PROMO_GROUP = "high_risk_promo"
 ALL_HIGH_RISK = "high_risk_all"
 

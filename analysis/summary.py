@@ -142,8 +142,8 @@ def headline_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     Parameters
     ----------
     tables : dict
-        At least ``row_accounting, customer_table, segment_thresholds, offers, segments, model_candidates,
-        model_benchmark, accuracy_gap, run_info``.
+        At least ``row_accounting, typo_corrections, customer_table, segment_thresholds, offers, segments,
+        model_candidates, model_benchmark, model_comparison, accuracy_gap, vif, protocol, run_info``.
 
     Returns
     -------
@@ -170,10 +170,30 @@ def headline_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     gap = tables["accuracy_gap"].set_index("model")
     g = gap.loc[business["model"]] if business["model"] in gap.index else None
     info = tables["run_info"].iloc[0]
+    accounting = tables["row_accounting"].set_index("step")
+    removed = accounting["removed"]
+    typos = tables["typo_corrections"]
+    promotion = float(thresholds["promotion"])
+    alpha = float(tables["protocol"].set_index("name").loc["alpha", "value"])
+    comparison = tables["model_comparison"]
+    counts = {
+        "n_duplicate_rows": int(removed[removed.index.str.startswith("read ")].sum()),
+        "n_typo_labels": int(len(typos)),
+        "n_typo_cells": int(typos["rows"].sum()) if len(typos) else 0,
+        "n_not_regular": int(removed.get("regular_customer", 0)),
+        "n_extreme_revenue": int(removed.get("extreme_revenue", 0)),
+        "promotion_split": promotion,
+        "share_promo_upper": float((tables["customer_table"]["promo_share"] >= promotion).mean()),
+        "n_vif_flagged": int(tables["vif"]["flagged"].astype(str).str.lower().eq("true").sum()),
+        "n_comparison_pairs": int(len(comparison)),
+        "n_pairs_significant": int((comparison["p_value"] < alpha).sum()),
+        "n_pairs_significant_holm": int((comparison["p_value_holm"] < alpha).sum()),
+    }
     row = {
         "n_exported": int(tables["row_accounting"]["rows_in"].iloc[0]),
         "n_customers": int(len(offers)),
         "decline_rate": float(tables["customer_table"][TARGET].mean()),
+        **counts,
         "risk_threshold": risk,
         "n_high_risk": int(high.sum()),
         "share_high_risk": float(high.mean()),

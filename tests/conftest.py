@@ -129,3 +129,15 @@ def synthetic_run(tmp_path_factory) -> Path:
     write_exports(base / "exports", n_customers=400, seed=1, zero_revenue_customers=2, extreme_revenue_customers=1)
     runner.run(data_dir=base / "exports", results_dir=base / "results", protocol=QUICK)
     return base / "results"
+
+
+@pytest.fixture(scope="session")
+def real_quick_run(tmp_path_factory) -> Path:
+    """The quick protocol on the real exports (one per session): the real labels, category names and ranges for
+    the tests that draw or word them, independent of the checkout's results/."""
+    from analysis import runner
+    from analysis.settings import QUICK
+
+    base = tmp_path_factory.mktemp("real_quick_run")
+    runner.run(data_dir=require_real_exports(), results_dir=base / "results", protocol=QUICK)
+    return base / "results"

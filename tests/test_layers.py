@@ -19,7 +19,7 @@ PACKAGES = ("analysis", "stats", "qmdrender")
 
 #: lowest first; each entry is one layer, a tuple of independent siblings (module-name prefixes)
 LAYERS = [
-    ("analysis.settings", "analysis.paths"),
+    ("analysis.settings", "analysis.paths", "analysis.codes"),
     ("analysis.data",),
     ("analysis.modeling",),
     ("analysis.segments",),
@@ -185,3 +185,13 @@ def test_the_contract_fails_on_a_planted_violation(planted, monkeypatch):
         monkeypatch.setitem(globals(), "import_graph", lambda: graph)
         with pytest.raises(AssertionError, match="analysis.data.load"):
             test_no_import_from_a_higher_layer_or_a_sibling()
+
+
+def test_the_report_reads_only_results():
+    """The presentation imports the results contract, the labels' sources and nothing that computes: no stage."""
+    allowed = ("analysis.report", "analysis.results", "analysis.settings", "analysis.paths", "analysis.codes",
+               "analysis.data.dictionary")
+    bad = [f"{module} imports {target}" for module, targets in import_graph().items()
+           if module.startswith("analysis.report") for target in targets
+           if target.startswith("analysis") and not target.startswith(allowed)]
+    assert not bad, "\n".join(sorted(bad))

@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
+from analysis.codes import ROLES
 from analysis.settings import FULL
 from analysis.modeling.features import (
     CATEGORICAL_PREDICTORS,
@@ -42,23 +43,24 @@ from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.logit import FormulaLogitClassifier
 
-MODEL_LABELS = {
-    "logit_selected": "Logit, specification selected inside each fold (statsmodels)",
-    "logit_selected_recalibrated": "Logit, selected, recalibrated inside each fold (floor and ceiling)",
-    "logit_linear": "Logit, all predictors linear (statsmodels)",
-    "logit_floor": "Logit with a floor, all linear (maximum likelihood)",
-    "gam_engagement": "Penalised splines of engagement variables (logistic GAM)",
-    "gam_engagement_recalibrated": "Penalised splines, recalibrated inside each fold (floor and ceiling)",
-    "logit_promo_flexible": "Logit, all linear, promotion with its own intercept and slope in the upper cluster",
-    "logit_promo_flexible_recalibrated": "Logit, promotion by cluster, recalibrated inside each fold (floor and ceiling)",
-    "logit_linear_recalibrated": "Logit, all linear, recalibrated inside each fold (floor and ceiling)",
-    "logit_floor_recalibrated": "Logit with a floor, recalibrated inside each fold (floor and ceiling)",
-    "logit_l2": "Penalised logistic regression (L1/L2, tuned)",
-    "svc_rbf": "Support vector machine, RBF kernel (tuned)",
-    "random_forest": "Random forest (200 trees, leaf size and features tuned by out-of-bag AUC of 100 trees)",
-    "decision_tree": "Decision tree (tuned depth)",
-    "knn": "k nearest neighbours (tuned k)",
-}
+#: Every model code of the run, in the order tables list them (display labels: analysis/report/labels.py).
+MODEL_ORDER = (
+    "logit_selected",
+    "logit_selected_recalibrated",
+    "logit_linear",
+    "logit_floor",
+    "gam_engagement",
+    "gam_engagement_recalibrated",
+    "logit_promo_flexible",
+    "logit_promo_flexible_recalibrated",
+    "logit_linear_recalibrated",
+    "logit_floor_recalibrated",
+    "logit_l2",
+    "svc_rbf",
+    "random_forest",
+    "decision_tree",
+    "knn",
+)
 
 #: Interpretable candidates for inference: each has coefficients with standard errors.
 INTERPRETABLE = ("logit_selected", "logit_linear", "logit_floor", "gam_engagement", "logit_promo_flexible")
@@ -378,8 +380,8 @@ def holdout_auc(models: dict, X: pd.DataFrame, y: pd.Series, seed: int, test_siz
 
 
 def ordered(frame: pd.DataFrame, column: str = "model") -> pd.DataFrame:
-    """Rows in the order of :data:`MODEL_LABELS`."""
-    order = {name: i for i, name in enumerate(MODEL_LABELS)}
+    """Rows in the order of :data:`MODEL_ORDER`."""
+    order = {name: i for i, name in enumerate(MODEL_ORDER)}
     return frame.sort_values(column, key=lambda s: s.map(order).fillna(len(order)).astype(np.int64),
                              kind="stable").reset_index(drop=True)
 
@@ -568,7 +570,7 @@ def run_benchmark(X: pd.DataFrame, y: pd.Series, seed: int, protocol: dict, n_jo
     candidates["role"] = np.select(
         [candidates["model"].eq(inference) & candidates["model"].eq(business), candidates["model"].eq(inference),
          candidates["model"].eq(business)],
-        ["inference and business figures", "inference", "business figures"], default="")
+        list(ROLES), default="")
     candidates["chosen"] = candidates["model"].eq(business)
 
     summary = summarise_cv(scores, cv.n_train, cv.n_test)

@@ -13,6 +13,7 @@ import re
 import pandas as pd
 
 from analysis.settings import FULL
+from analysis.codes import GRID_SEGMENTS  # noqa: F401  (the report's modules take the codes from here)
 from analysis.data.dictionary import CATEGORY_DISPLAY, CATEGORY_LABELS, DICTIONARY, TARGET
 
 #: Confidence level of every interval in the results (the pipeline's default everywhere; the run also writes
@@ -99,12 +100,6 @@ AXIS_UNITS = {f.name: f.unit for f in DICTIONARY}
 AXIS_UNITS["profit"] = "profit units, as exported"
 AXIS_UNITS["promo_share"] = "share of purchases, 0–1"
 
-#: Short model names for the comparison table, ROC legend and benchmark figure.
-MODEL_SHORT = {
-    "logit_spec": "Logit, chosen spec.", "logit_linear": "Logit, linear", "logit_l2": "Penalised logit",
-    "svc_rbf": "SVM (RBF)", "random_forest": "Random forest", "decision_tree": "Decision tree", "knn": "k-NN",
-}
-
 STEP_LABELS = {
     "regular_customer": "Regular customers only",
     "extreme_revenue": "Implausible revenue",
@@ -135,7 +130,7 @@ MODEL_LABELS = {
     "logit_promo_flexible_recalibrated": "Logit, promotion by cluster, recalibrated inside each fold",
     "logit_l2": "Penalised logistic regression (L1/L2, tuned)",
     "svc_rbf": "Support vector machine, RBF kernel (tuned)",
-    "random_forest": "Random forest (200 trees, tuned)",
+    "random_forest": "Random forest (tuned)",
     "decision_tree": "Decision tree (tuned depth)",
     "knn": "k nearest neighbours (tuned k)",
     "logit_chosen": "Chosen logit (all customers)",
@@ -164,7 +159,6 @@ SEGMENT_LABELS = {
     "high_risk_all": "all high risk", "high_risk_promo": "high risk, promotion-dependent",
     "not_scored": "not scored",
 }
-GRID_SEGMENTS = ("high_risk_high_profit", "high_risk_low_profit", "low_risk_high_profit", "low_risk_low_profit")
 ALL_HIGH_RISK = "high_risk_all"
 PROMO_GROUP = "high_risk_promo"
 
@@ -402,13 +396,6 @@ def term_label(term: str) -> str:
         return variable_label(m["var"])
     return variable_label(term)
 
-
-def term_variable(term: str) -> str | None:
-    """The variable of a single-variable term (categorical level, spline basis, centred or bare column)."""
-    m = _CATEGORICAL.match(term) or _SPLINE.match(term) or _CENTRED.match(term)
-    if m:
-        return m["var"]
-    return term if ":" not in term else None
 
 
 def is_spline(term: str) -> bool:

@@ -131,19 +131,6 @@ def gvif_display(res: Results) -> pd.DataFrame:
     return relabel(pd.DataFrame({"term": g["term"].map(term_label), "n_columns": g["n_columns"].map(fmt_int),
                                  "gvif": g["gvif"].map(fmt_num), "gvif_adjusted": g["gvif_adjusted"].map(fmt_num)}))
 
-
-def hc3_changed_table(res: Results) -> pd.DataFrame:
-    a = res["logit_coefficients"].set_index("term")
-    b = res["logit_coefficients_hc3"].set_index("term")
-    both = a[["std_error", "p_value"]].join(b[["std_error", "p_value"]], rsuffix="_hc3").dropna()
-    changed = both[(both["p_value"] < alpha(res)) != (both["p_value_hc3"] < alpha(res))]
-    return relabel(pd.DataFrame({
-        "term": changed.index.map(term_label), "std_error": changed["std_error"].map(lambda x: fmt_num(x, 3)),
-        "std_error_hc3": changed["std_error_hc3"].map(lambda x: fmt_num(x, 3)),
-        "p_value": changed["p_value"].map(fmt_p), "p_value_hc3": changed["p_value_hc3"].map(fmt_p),
-    }))
-
-
 FIT_ROWS = (("n", "Customers", fmt_int), ("n_events", "Declines", fmt_int), ("df_model", "Model df", fmt_int),
             ("log_likelihood", "Log-likelihood", lambda x: fmt_num(x, 1)),
             ("null_log_likelihood", "Null log-likelihood", lambda x: fmt_num(x, 1)),
@@ -190,18 +177,25 @@ def typos_original_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "patsy", "scikit-learn", "phik", "matplotlib",
-            "tabulate", "nbclient", "ipykernel", "pypandoc-binary", "typst")
+#: Packages of the rendering (figures, tables, the documents); the analysis's own are in the run's manifest.
+RENDER_PACKAGES = ("matplotlib", "tabulate", "nbclient", "ipykernel", "pypandoc-binary", "typst")
 
 
-def versions_table() -> pd.DataFrame:
-    rows = [("Python", platform.python_version())]
-    for name in PACKAGES:
+def versions_table(res: Results) -> pd.DataFrame:
+    """The versions the numbers come from (the run's manifest: the environment that ran the analysis) and the
+    versions that drew and typeset them (this rendering environment)."""
+    from analysis.results.store import read_manifest
+
+    packages = read_manifest(res.directory)["packages"]
+    rows = [(name if name != "python" else "Python", packages[name] or "not installed", "the analysis (run manifest)")
+            for name in sorted(packages, key=lambda n: (n != "python", n))]
+    rows.append(("Python", platform.python_version(), "the rendering"))
+    for name in RENDER_PACKAGES:
         try:
-            rows.append((name, metadata.version(name)))
+            rows.append((name, metadata.version(name), "the rendering"))
         except metadata.PackageNotFoundError:
-            rows.append((name, "not installed"))
-    return pd.DataFrame(rows, columns=["Package", "Version"])
+            rows.append((name, "not installed", "the rendering"))
+    return pd.DataFrame(rows, columns=["Package", "Version", "Used by"])
 
 
 def run_times_table(res: Results) -> pd.DataFrame:
@@ -526,7 +520,7 @@ def comparison_table(res: Results) -> pd.DataFrame:
     return relabel(pd.DataFrame({
         "model_a": c["model_a"].map(lambda m: model_label(m, short=True)),
         "model_b": c["model_b"].map(lambda m: model_label(m, short=True)),
-        "auc_diff": c["auc_diff"].map(lambda x: fmt_num(x, 3)), "t_stat": c["t_stat"].map(lambda x: fmt_num(x, 2)),
+        "auc_diff": c["auc_diff"].map(lambda x: fmt_num(x, 3)), "t_stat": c["statistic"].map(lambda x: fmt_num(x, 2)),
         "p_value": c["p_value"].map(fmt_p), "p_holm": c["p_value_holm"].map(fmt_p),
     }))
 

@@ -103,31 +103,25 @@ def english_detail(text: str) -> str:
 
 def data_quality_findings(res: Results) -> list[str]:
     """Findings of the data checks, each a sentence with its numbers from the results."""
-    acc = res["row_accounting"].set_index("step")
-    reads = acc[acc.index.str.startswith("read ")]
+    h = res["headline"].iloc[0]
     customers = res["customer_table"]
-    th = thresholds(res)
     lines = []
-    dups = int(reads["removed"].sum())
+    dups = int(h["n_duplicate_rows"])
     lines.append(f"Exact duplicate rows in the exports: {fmt_int(dups)}."
                  if dups else "No exact duplicate rows in any of the exports.")
-    typos = res["typo_corrections"]
-    if len(typos):
-        lines.append(f"{fmt_int(len(typos))} known misspellings of category or period labels, corrected in "
-                     f"{fmt_int(typos['rows'].sum())} cells; each correction is listed in the typo table.")
-    if "regular_customer" in acc.index:
-        n = int(acc.loc["regular_customer", "removed"])
-        lines.append(f"{plural(n, 'customer')} had no purchase in at least one of the three months: not regular "
-                     "customers by the brief's definition, so excluded from the analysis.")
-    if "extreme_revenue" in acc.index:
-        n = int(acc.loc["extreme_revenue", "removed"])
-        lines.append(f"{plural(n, 'customer')} had an implausible monthly revenue (far above the month's median), "
-                     "excluded as a probable data error.")
-    lines.append(f"The target is reasonably balanced: activity declined for {fmt_pct(customers[TARGET].mean())} "
-                 f"of the {fmt_int(len(customers))} regular customers.")
-    promo = customers["promo_share"]
-    lines.append(f"The promotional share is bimodal: {fmt_pct((promo >= th.get('promotion', 0.5)).mean())} of the "
-                 f"customers buy at least {fmt_pct(th.get('promotion', 0.5), 0)} of their purchases on promotion, "
+    if int(h["n_typo_labels"]):
+        lines.append(f"{fmt_int(h['n_typo_labels'])} known misspellings of category or period labels, corrected in "
+                     f"{fmt_int(h['n_typo_cells'])} cells; each correction is listed in the typo table.")
+    if int(h["n_not_regular"]):
+        lines.append(f"{plural(int(h['n_not_regular']), 'customer')} had no purchase in at least one of the three "
+                     "months: not regular customers by the brief's definition, so excluded from the analysis.")
+    if int(h["n_extreme_revenue"]):
+        lines.append(f"{plural(int(h['n_extreme_revenue']), 'customer')} had an implausible monthly revenue (far "
+                     "above the month's median), excluded as a probable data error.")
+    lines.append(f"The target is reasonably balanced: activity declined for {fmt_pct(h['decline_rate'])} "
+                 f"of the {fmt_int(h['n_customers'])} regular customers.")
+    lines.append(f"The promotional share is bimodal: {fmt_pct(h['share_promo_upper'])} of the "
+                 f"customers buy at least {fmt_pct(h['promotion_split'], 0)} of their purchases on promotion, "
                  f"the others mostly well below.")
     lines.append(f"Profit ranges from {fmt_num(customers['profit'].min())} to {fmt_num(customers['profit'].max())}; "
                  "the store's brief names no unit, so profit is reported in profit units as exported.")
@@ -145,7 +139,7 @@ def vif_summary(res: Results) -> dict[str, str]:
     v = res["vif"]
     top = v.sort_values("vif", ascending=False).iloc[0]
     g = res["gvif"].sort_values("gvif_adjusted", ascending=False).iloc[0]
-    flagged = int((v["vif"] > vif_threshold(res)).sum())
+    flagged = int(res["headline"]["n_vif_flagged"].iloc[0])
     return {"threshold": f"{vif_threshold(res):g}", "n_flagged": fmt_int(flagged),
             "flagged_sentence": ("no column is flagged" if flagged == 0 else
                                  f"{count_of(flagged, 'column')} {'is' if flagged == 1 else 'are'} flagged"),
@@ -624,7 +618,6 @@ def benchmark_summary(res: Results) -> dict[str, str]:
     s = summary_strings(h)
     info = run_info(res)
     b = res["model_benchmark"].set_index("model")
-    comp = res["model_comparison"]
     a = alpha(res)
     if h["best_model"] == h["business_model"]:
         verdict = (f"The business model, {s['business_model_label']}, has the highest mean cross-validated AUC of "
@@ -648,8 +641,8 @@ def benchmark_summary(res: Results) -> dict[str, str]:
         "n_splits": fmt_int(info["protocol"].get("n_splits", np.nan)),
         "n_repeats": fmt_int(info["protocol"].get("n_repeats", np.nan)),
         "inner_splits": fmt_int(info["protocol"].get("inner_splits", np.nan)),
-        "n_pairs": fmt_int(len(comp)), "n_sig": fmt_int((comp["p_value"] < a).sum()),
-        "n_sig_holm": fmt_int((comp["p_value_holm"] < a).sum()),
+        "n_pairs": fmt_int(h["n_comparison_pairs"]), "n_sig": fmt_int(h["n_pairs_significant"]),
+        "n_sig_holm": fmt_int(h["n_pairs_significant_holm"]),
         "alpha": f"{a:g}", "holdout": fmt_pct(holdout_share(res), 0),
     }
 

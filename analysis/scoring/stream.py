@@ -52,7 +52,7 @@ import pandas as pd
 from analysis.data.dictionary import EXPORT_FILES, ID_RU, MARKET_FILE
 from analysis.data.load import BOM, ExportError, RawExport, Violation
 from analysis.paths import resolve_data_dir
-from analysis.data.customers import EXCLUDED_COLUMNS, EXTREME_REVENUE_FACTOR, REVENUE_COLUMNS
+from analysis.data.customers import EXTREME_REVENUE_FACTOR, REVENUE_COLUMNS
 from analysis.data.validate import MAX_REPORTED, RULES, validate_exports
 from stats.counts import median_from_counts
 
@@ -468,29 +468,6 @@ def export_medians(counts: pd.DataFrame) -> pd.Series:
         medians[column] = median_from_counts(part.groupby("value")["count"].sum())
     return pd.Series(medians, dtype="float64")
 
-
-def extreme_revenue_rule(regular: pd.DataFrame, medians: pd.Series,
-                         extreme_factor: float = EXTREME_REVENUE_FACTOR) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The second rule of :func:`analysis.data.customers.apply_business_rules` with the medians of the whole export.
-
-    Returns
-    -------
-    (model_table, excluded)
-        ``excluded`` has columns ``id, step, reason, detail`` as in :func:`analysis.data.customers.apply_business_rules`.
-    """
-    if not extreme_factor > 1:
-        raise ValueError(f"extreme_factor must be > 1, got {extreme_factor!r}")
-    medians = medians[REVENUE_COLUMNS]
-    ratio = regular[REVENUE_COLUMNS] / medians
-    extreme = (ratio > extreme_factor).any(axis=1)
-    reason = f"implausible revenue: above {extreme_factor:g} × the month's median revenue"
-    rows = []
-    for index, row in regular[extreme].iterrows():
-        month = ratio.loc[index].idxmax()
-        rows.append({"id": int(row["id"]), "step": "extreme_revenue", "reason": reason,
-                     "detail": f"{month} = {row[month]:.1f} ₽, {ratio.loc[index, month]:.1f} × median "
-                               f"{medians[month]:.1f} ₽"})
-    return regular[~extreme].reset_index(drop=True), pd.DataFrame(rows, columns=EXCLUDED_COLUMNS)
 
 
 def score_bucket(bucket: str | Path, results_dir: str, medians: dict | None = None) -> pd.DataFrame:

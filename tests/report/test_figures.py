@@ -1,7 +1,7 @@
 """Every figure of analysis/report/figures.py: no text outside the canvas, no two texts overlapping.
 
-Each ``fig_*`` function is drawn on the synthetic run (and on the real results when a finished run is in
-``results/``); every visible, non-empty text (titles, axis and tick labels, legends, annotations, colour bars)
+Each ``fig_*`` function is drawn on the synthetic run and on the quick run of the real exports (the session
+fixture ``real_quick_run``); every visible, non-empty text (titles, axis and tick labels, legends, annotations, colour bars)
 must lie inside the canvas, and no two may overlap (rotated texts as rotated rectangles, not as their bounding
 boxes). This is what clipped Figures 5, 6 and 7 ("(9!", "three mont", "business mo") and ran Figure 11's panel
 titles together.
@@ -17,7 +17,6 @@ import pytest
 from matplotlib.text import Text
 
 from analysis import report as R
-from analysis.paths import RESULTS_DIR
 from analysis.report import figures
 
 FIGURES = sorted(name for name, fn in inspect.getmembers(figures, inspect.isfunction)
@@ -98,29 +97,11 @@ def layout_problems(fig) -> list[str]:
     return problems
 
 
-def _real_results(tmp_path_factory):
-    from analysis.results.store import ResultsError, verify
-    import shutil
-
-    if not all((RESULTS_DIR / f"{name}.csv").is_file() for name in R.REGISTRY):
-        return None
-    target = tmp_path_factory.mktemp("real_results_figures")
-    shutil.copytree(RESULTS_DIR, target, dirs_exist_ok=True)
-    try:
-        verify(target)
-    except ResultsError:
-        return None
-    return target
-
-
 @pytest.fixture(scope="module", params=["synthetic", "real"])
 def results(request, tmp_path_factory):
     if request.param == "synthetic":
         return R.load_results(request.getfixturevalue("synthetic_run"))
-    directory = _real_results(tmp_path_factory)
-    if directory is None:
-        pytest.skip("no finished run in results/ (make report)")
-    return R.load_results(directory)
+    return R.load_results(request.getfixturevalue("real_quick_run"))
 
 
 def test_every_figure_function_is_checked():

@@ -68,10 +68,10 @@ def test_summarise_and_pairwise_by_hand():
     assert summ.loc["a", "auc_conf_high"] == pytest.approx(0.73 + half)
     assert summ.loc["a", "n_folds"] == 4
     pair = pairwise_comparisons(scores, n_train=50, n_test=50)
-    assert list(pair.columns) == ["model_a", "model_b", "auc_diff", "t_stat", "p_value"]
+    assert list(pair.columns) == ["model_a", "model_b", "auc_diff", "statistic", "p_value"]
     ref = corrected_resampled_ttest(a - np.array([0.68, 0.70, 0.71, 0.71]), 50, 50)
     assert pair["auc_diff"].iloc[0] == pytest.approx(ref["mean_diff"])
-    assert pair["t_stat"].iloc[0] == pytest.approx(ref["t_stat"])
+    assert pair["statistic"].iloc[0] == pytest.approx(ref["t_stat"])
     assert pair["p_value"].iloc[0] == pytest.approx(ref["p_value"])
 
 

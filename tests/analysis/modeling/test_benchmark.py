@@ -229,7 +229,7 @@ def test_benchmark_models_fit_what_the_equivalent_scikit_learn_pipelines_fit():
     models = bm.benchmark_models(seed)
     assert list(models) == list(STATED_GRIDS)
     assert {name: grid for name, (_, grid) in models.items()} == STATED_GRIDS
-    assert set(models) | set(bm.INTERPRETABLE) <= set(bm.MODEL_LABELS)
+    assert set(models) | set(bm.INTERPRETABLE) <= set(bm.MODEL_ORDER)
 
     def reference(model, scale=True):
         return Pipeline([("prep", _reference_encoder(NUMERIC_PREDICTORS, CATEGORICAL_PREDICTORS, scale)),
@@ -275,7 +275,10 @@ def test_benchmark_models_fit_what_the_equivalent_scikit_learn_pipelines_fit():
     direct = RandomForestClassifier(n_estimators=200, random_state=seed, **best_params).fit(Z_train, y_train)
     assert len(fitted.forest_.estimators_) == 200
     np.testing.assert_allclose(forest.predict_proba(test), direct.predict_proba(Z_test), rtol=0, atol=1e-12)
-    assert "200 trees" in bm.MODEL_LABELS["random_forest"] and "100 trees" in bm.MODEL_LABELS["random_forest"]
+    from analysis.summary import protocol_table
+
+    stated = protocol_table().set_index("name")["value"]
+    assert (int(stated["forest_trees"]), int(stated["forest_tuning_trees"])) == (200, 100)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -419,7 +422,7 @@ def test_holdout_auc_is_a_stratified_quarter_tuned_on_the_rest(monkeypatch):
 
 
 def test_ordered_follows_the_model_labels_stably_with_unknown_names_last():
-    known = list(bm.MODEL_LABELS)
+    known = list(bm.MODEL_ORDER)
     rng = np.random.default_rng(10)
     names = rng.choice(known[:5] + ["zz_unknown", "aa_unknown"], 60)
     frame = pd.DataFrame({"name": names, "row": np.arange(60)}, index=rng.permutation(60) + 100)
@@ -603,7 +606,7 @@ def _check_common(X, y, result, seed=3):
     for model, (auc, _) in holdout.items():
         assert bench.loc[model, "test_auc"] == pytest.approx(auc, abs=1e-12), model
     order = list(tables["model_benchmark"]["model"])
-    assert order == sorted(order, key=lambda m: list(bm.MODEL_LABELS).index(m) if m in bm.MODEL_LABELS else 99)
+    assert order == sorted(order, key=lambda m: list(bm.MODEL_ORDER).index(m) if m in bm.MODEL_ORDER else 99)
     # Holm over every pair, by hand
     comparison = tables["model_comparison"]
     assert len(comparison) == len(means) * (len(means) - 1) // 2
@@ -660,7 +663,7 @@ def test_run_benchmark_when_the_chosen_model_meets_the_calibration_target(cheap_
     assert result.business == result.inference
     assert list(candidates["model"]) == list(bm.INTERPRETABLE)
     roles = dict(zip(candidates["model"], candidates["role"]))
-    assert roles == {m: ("inference and business figures" if m == result.inference else "")
+    assert roles == {m: ("inference_and_business" if m == result.inference else "")
                      for m in bm.INTERPRETABLE}
     assert list(candidates["chosen"]) == [m == result.inference for m in bm.INTERPRETABLE]
     assert list(candidates["meets_target"]) == [m == result.inference for m in bm.INTERPRETABLE]
@@ -677,7 +680,7 @@ def test_run_benchmark_recalibrates_the_chosen_model_when_it_misses_the_target(c
     assert list(candidates["model"]) == list(bm.INTERPRETABLE) + [result.business]
     roles = dict(zip(candidates["model"], candidates["role"]))
     assert roles == {**{m: ("inference" if m == inference else "") for m in bm.INTERPRETABLE},
-                     result.business: "business figures"}
+                     result.business: "business"}
     assert list(candidates["chosen"]) == [False] * len(bm.INTERPRETABLE) + [True]
     assert list(candidates["meets_target"])[:len(bm.INTERPRETABLE)] == [m != inference for m in bm.INTERPRETABLE]
     # the recalibrated business model has its log-loss difference but is never tied: it is not a candidate

@@ -14,7 +14,6 @@ from analysis.scoring import memory as scoring
 from analysis.scoring import stream as streaming
 from analysis.data.dataset import load_dataset
 from analysis.data.dictionary import EXPORT_FILES
-from analysis.paths import MODEL_PATH_NAME, RESULTS_DIR
 from analysis.pipeline import run_analysis
 from analysis.scoring.stream import partition_export, score_streaming
 from analysis.data.synthetic import write_exports
@@ -119,9 +118,9 @@ def test_drift_counts_of_a_range_are_its_own(model_dir, shifted_export, tmp_path
     pd.testing.assert_frame_equal(summed, counts)
 
 
-def test_stream_equals_memory_on_real_data(real_data_dir, model_dir, tmp_path):
-    # The model of `python -m analysis run` when it is there (the real model), else the synthetic one.
-    results = RESULTS_DIR if (RESULTS_DIR / MODEL_PATH_NAME).exists() else model_dir
+def test_stream_equals_memory_on_real_data(real_data_dir, real_quick_run, tmp_path):
+    # the model of a quick run on the real exports (the session's), never the checkout's results/
+    results = real_quick_run
     code, stderr = _score(real_data_dir, results, tmp_path / "memory" / "offers.csv", "--engine", "memory")
     assert code == 0, stderr
     code, stderr = _score(real_data_dir, results, tmp_path / "stream" / "offers.csv", "--engine", "stream",
