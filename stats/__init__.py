@@ -6,13 +6,20 @@ Submodules are imported lazily by the caller, e.g. ``from stats.logit import fit
 """
 
 __all__ = [
+    "bootstrap",
     "calibration",
     "collinearity",
     "correlation",
+    "counts",
     "crossval",
+    "design",
     "diagnostics",
     "drift",
+    "experiments",
+    "floor_logit",
+    "gam",
     "groups",
+    "link_margins",
     "logit",
     "margins",
 ]

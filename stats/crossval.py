@@ -416,7 +416,7 @@ def pairwise_comparisons(scores: pd.DataFrame, n_train: int, n_test: int) -> pd.
     pandas.DataFrame
         One row per unordered pair (model order of first appearance), columns
         ``model_a``, ``model_b`` (str), ``auc_diff`` (float, mean AUC of a
-        minus b), ``t_stat``, ``p_value`` (float).
+        minus b), ``statistic`` (the corrected t), ``p_value`` (float).
 
     Notes
     -----
@@ -430,7 +430,7 @@ def pairwise_comparisons(scores: pd.DataFrame, n_train: int, n_test: int) -> pd.
         pair = wide[[a, b]].dropna()
         res = corrected_resampled_ttest(pair[a] - pair[b], n_train, n_test)
         rows.append((a, b, res["mean_diff"], res["t_stat"], res["p_value"]))
-    out = pd.DataFrame(rows, columns=["model_a", "model_b", "auc_diff", "t_stat", "p_value"])
+    out = pd.DataFrame(rows, columns=["model_a", "model_b", "auc_diff", "statistic", "p_value"])
     out["model_a"] = out["model_a"].astype("str")
     out["model_b"] = out["model_b"].astype("str")
     return out
