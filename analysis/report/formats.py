@@ -243,7 +243,9 @@ def column_weights(headers: list[str], body: list[int], align: list[str]) -> lis
     remaining = budget - sum(weights)
     wrap = sorted((i for i, f in enumerate(fixed) if not f), key=lambda i: body[i])
     for k, i in enumerate(wrap):
-        share = max(remaining / (len(wrap) - k), words[i] + 1, 8)
+        # a text column wraps into at most two lines where it can: narrower, a label breaks into a column of
+        # syllables ("+1 con- tact/ month") while header space sits unused in the number columns
+        share = max(remaining / (len(wrap) - k), words[i] + 1, 8, (body[i] + 1) / 2)
         weights[i] = min(float(body[i] + 1), share)
         remaining -= weights[i]
     deficits = [max(len(headers[i]) + 1 - weights[i], 0.0) if f else 0.0 for i, f in enumerate(fixed)]

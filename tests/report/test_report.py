@@ -407,3 +407,17 @@ def test_summary_stage_gives_the_headline_recomputed_by_hand(results_dir):
                                                             "action_value")})
     row["actions"] = actions.to_dict("records")
     check_headline(row, recompute_headline(results_dir))
+
+
+def test_a_text_column_wraps_into_at_most_two_lines_when_numbers_crowd_it():
+    """Wide number columns do not starve a text column down to a column of syllables (Table 1 of the report and
+    Table 2 of the brief: "+1 con- tact/ month"): it keeps at least half its longest cell."""
+    from analysis.report.formats import column_weights
+
+    headers = ["Store action", "Reached", "Δ P(decline), pp (95% CI, bootstrap)", "Range over models, pp",
+               "Customers kept (95% CI)", "Break-even per contact (95% CI)", "Decision"]
+    body = [28, 3, 22, 12, 17, 22, 16]
+    align = ["left", "right", "right", "right", "right", "right", "left"]
+    weights = column_weights(headers, body, align)
+    assert weights[0] >= (body[0] + 1) / 2 and weights[6] >= (body[6] + 1) / 2
+    assert all(w >= max(len(x) for x in h.split()) for w, h in zip(weights, headers))
