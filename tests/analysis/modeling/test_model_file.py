@@ -133,16 +133,93 @@ def test_probability_floor_and_calibrators_match_independent_computations(traini
     np.testing.assert_allclose(model_file.predict_proba(spec, new_data), iso.predict(p_new), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("block, message", [
-    ({"link": "probit"}, "unknown link 'probit'"),
-    ({"link": "floor_logit", "floor": 1.5}, "the floor must be a number in \\[0, 1\\), got 1.5"),
-    ({"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.2, 0.1], "y": [0, 1]}}, "x increasing"),
-    ({"link": "logit", "calibrator": {"kind": "beta"}}, "unknown calibrator kind 'beta'"),
-])
+SMOOTH_BLOCKS = {
+    "logit": {"link": "logit"},
+    "floor_logit": {"link": "floor_logit", "floor": 0.12},
+    "asymptote": {"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.05, "ceiling": 0.9,
+                                                  "slope": 1.3, "shift": -0.4}},
+    "floor_asymptote": {"link": "floor_logit", "floor": 0.1,
+                        "calibrator": {"kind": "asymptote", "floor": 0.02, "ceiling": 0.95, "slope": 0.8,
+                                       "shift": 0.3}},
+    "platt": {"link": "logit", "calibrator": {"kind": "platt", "a": 0.7, "b": 0.25}},
+    "floor_platt": {"link": "floor_logit", "floor": 0.2, "calibrator": {"kind": "platt", "a": 1.4, "b": -0.6}},
+}
+
+
+BAD_BLOCKS = [
+    ({"link": "probit"}, "unknown link 'probit' (logit or floor_logit)"),
+    ("logit", "unknown link None (logit or floor_logit)"),
+    ({"link": "floor_logit", "floor": 1.5}, "the floor must be a number in [0, 1), got 1.5"),
+    ({"link": "floor_logit", "floor": 1.0}, "the floor must be a number in [0, 1), got 1.0"),
+    ({"link": "floor_logit", "floor": -0.1}, "the floor must be a number in [0, 1), got -0.1"),
+    ({"link": "floor_logit", "floor": "0.1"}, "the floor must be a number in [0, 1), got '0.1'"),
+    ({"link": "floor_logit"}, "the floor must be a number in [0, 1), got None"),
+    ({"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.2, 0.1], "y": [0, 1]}},
+     "the isotonic calibrator needs x increasing and as many y as x"),
+    ({"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.1, 0.2], "y": [0]}},
+     "the isotonic calibrator needs x increasing and as many y as x"),
+    ({"link": "logit", "calibrator": {"kind": "isotonic", "x": [], "y": []}},
+     "the isotonic calibrator needs x increasing and as many y as x"),
+    ({"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.5, "ceiling": 0.5, "slope": 1, "shift": 0}},
+     "the asymptote calibrator needs 0 <= floor < ceiling <= 1 and slope > 0"),
+    ({"link": "logit", "calibrator": {"kind": "asymptote", "floor": -0.1, "ceiling": 0.9, "slope": 1, "shift": 0}},
+     "the asymptote calibrator needs 0 <= floor < ceiling <= 1 and slope > 0"),
+    ({"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.1, "ceiling": 1.2, "slope": 1, "shift": 0}},
+     "the asymptote calibrator needs 0 <= floor < ceiling <= 1 and slope > 0"),
+    ({"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.1, "ceiling": 0.9, "slope": 0, "shift": 0}},
+     "the asymptote calibrator needs 0 <= floor < ceiling <= 1 and slope > 0"),
+    ({"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.1, "ceiling": 0.9, "slope": 1}},
+     "the asymptote calibrator needs 0 <= floor < ceiling <= 1 and slope > 0"),
+    ({"link": "logit", "calibrator": {"kind": "platt", "a": 1.0}}, "the platt calibrator needs numbers a and b"),
+    ({"link": "logit", "calibrator": {"kind": "platt", "a": "1", "b": 0.0}},
+     "the platt calibrator needs numbers a and b"),
+    ({"link": "logit", "calibrator": {"kind": "beta"}}, "unknown calibrator kind 'beta' (isotonic, platt or asymptote)"),
+    ({"link": "logit", "calibrator": "platt"}, "unknown calibrator kind None (isotonic, platt or asymptote)"),
+]
+
+
+@pytest.mark.parametrize("block, message", BAD_BLOCKS)
 def test_raises_on_bad_probability_block(training, block, message):
+    """Every check of the probability block, with its whole message (freeze refuses what load would)."""
     result = smf.logit("y ~ x", training).fit(disp=0)
-    with pytest.raises(model_file.ModelFileError, match=message):
+    with pytest.raises(model_file.ModelFileError) as info:
         model_file.freeze(result, training, probability=block)
+    assert str(info.value).endswith(": " + message)
+
+
+@pytest.mark.parametrize("block", [
+    {"link": "floor_logit", "floor": 0.0},
+    {"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.0, "ceiling": 1.0, "slope": 0.5, "shift": 0}},
+    {"link": "logit", "calibrator": {"kind": "isotonic", "x": [0.3], "y": [0.4]}},
+    {"link": "logit", "calibrator": {"kind": "platt", "a": 1, "b": -2}},
+])
+def test_accepts_blocks_at_the_edges_of_the_checks(training, block):
+    result = smf.logit("y ~ x", training).fit(disp=0)
+    model_file.freeze(result, training, probability=block)
+
+
+@pytest.mark.parametrize("name", [*SMOOTH_BLOCKS, "isotonic", "floor_isotonic"])
+def test_probability_from_eta_against_hand_formulas(name):
+    """The whole probability map of the file, block by block, from scipy's expit/logit and numpy's interp."""
+    iso = {"kind": "isotonic", "x": [0.1, 0.4, 0.8], "y": [0.05, 0.3, 0.95]}
+    block = {**SMOOTH_BLOCKS.get(name, {}), **({"link": "logit", "calibrator": iso} if name == "isotonic" else {}),
+             **({"link": "floor_logit", "floor": 0.15, "calibrator": iso} if name == "floor_isotonic" else {})}
+    eta = np.linspace(-40, 40, 81)
+    g = float(block.get("floor", 0.0)) if block["link"] == "floor_logit" else 0.0
+    p = g + (1 - g) * expit(eta)
+    c = block.get("calibrator")
+    if c is None:
+        expected = p
+    elif c["kind"] == "asymptote":
+        s = logit(np.clip(p, 1e-12, 1 - 1e-12))
+        expected = c["floor"] + (c["ceiling"] - c["floor"]) * expit(c["slope"] * s + c["shift"])
+    elif c["kind"] == "platt":
+        expected = expit(c["a"] * logit(p) + c["b"])
+    else:
+        expected = np.interp(p, c["x"], c["y"])
+    got = model_file.probability_from_eta(block, eta)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert np.all((got >= 0) & (got <= 1))
 
 
 # --- no customer rows -----------------------------------------------------------------------------------
@@ -261,17 +338,6 @@ def test_support_replaces_lever_bounds_and_an_old_file_is_refused(training, tmp_
         model_file.load_model(path)
 
 
-SMOOTH_BLOCKS = {
-    "logit": {"link": "logit"},
-    "floor_logit": {"link": "floor_logit", "floor": 0.12},
-    "asymptote": {"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.05, "ceiling": 0.9,
-                                                  "slope": 1.3, "shift": -0.4}},
-    "floor_asymptote": {"link": "floor_logit", "floor": 0.1,
-                        "calibrator": {"kind": "asymptote", "floor": 0.02, "ceiling": 0.95, "slope": 0.8,
-                                       "shift": 0.3}},
-    "platt": {"link": "logit", "calibrator": {"kind": "platt", "a": 0.7, "b": 0.25}},
-    "floor_platt": {"link": "floor_logit", "floor": 0.2, "calibrator": {"kind": "platt", "a": 1.4, "b": -0.6}},
-}
 
 
 @pytest.mark.parametrize("name", ["logit", "floor_platt", "asymptote"])
