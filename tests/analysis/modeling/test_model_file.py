@@ -394,3 +394,60 @@ def test_inference_drop_ignores_even_an_isotonic_map(training, new_data):
     moved = new_data.assign(x=new_data["x"] + 1)
     for a, b in zip(model_file.inference_drop(spec, new_data, moved), model_file.inference_drop(plain, new_data, moved)):
         np.testing.assert_array_equal(a, b)
+
+
+# --- what freeze stores, and the drift reference, by hand -------------------------------------------------
+def test_decile_summary_by_hand():
+    """Edges: the distinct 10 %–90 % quantiles; shares: the fraction in each bin (edges[i-1], edges[i]], outer bins
+    open; a tied value sits in the bin its edge closes."""
+    values = np.array([5.0, 1, 2, 2, 2, 3, 4, 9, 7, 6, 8, 10])
+    got = model_file.decile_summary(values)
+    edges = sorted(set(np.quantile(values, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]).tolist()))
+    assert got["edges"] == pytest.approx(edges, rel=1e-15)
+    bounds = [-np.inf] + edges + [np.inf]
+    shares = [float(np.mean((values > lo) & (values <= hi))) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    assert got["shares"] == pytest.approx(shares, rel=1e-15) and sum(got["shares"]) == pytest.approx(1.0)
+    assert len(got["edges"]) < 9  # the tied 2s merge two deciles into one edge
+
+
+def test_training_summary_by_hand():
+    frame = pd.DataFrame({"x": np.arange(20, dtype=float), "g": ["b", "a", "b", "c"] * 5, "z": np.ones(20)})
+    risk = np.linspace(0.05, 0.95, 20)
+    got = model_file.training_summary(frame, ["x", "z"], ["g"], risk)
+    assert got["n"] == 20 and set(got) == {"n", "numeric", "categorical", "risk"}
+    assert got["numeric"]["x"] == model_file.decile_summary(frame["x"].to_numpy())
+    assert got["numeric"]["z"] == {"edges": [1.0], "shares": [1.0, 0.0]}
+    assert got["categorical"]["g"] == {"levels": ["a", "b", "c"], "shares": [0.25, 0.5, 0.25]}
+    assert got["risk"] == model_file.decile_summary(risk)
+    assert "risk" not in model_file.training_summary(frame, ["x"], [], None)
+
+
+def test_freeze_stores_every_part_as_given(training):
+    """Each field the scoring step reads is stored as given, in plain JSON types, with the training reference."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Thresholds:
+        risk: float
+        profit: float
+
+    result = smf.logit("y ~ x + C(g)", training).fit(disp=0)
+    oof = np.linspace(0.1, 0.9, len(training))
+    spec = model_file.freeze(result, training, thresholds=Thresholds(0.5, 2.0), allowed_levers=("a", "b"),
+                             support={"x": [1.0, 2.0]}, rules={"extreme_revenue_factor": 4}, oof_risk=oof,
+                             probability={"link": "floor_logit", "floor": 0.1}, extra={"seed": 7, "model": "m"})
+    assert (spec["format"], spec["version"]) == (model_file.FORMAT, model_file.VERSION)
+    assert spec["formula"] == "y ~ x + C(g)"
+    assert spec["thresholds"] == {"risk": 0.5, "profit": 2.0}
+    assert spec["allowed_levers"] == ["a", "b"] and spec["support"] == {"x": [1.0, 2.0]}
+    assert spec["rules"] == {"extreme_revenue_factor": 4} and (spec["seed"], spec["model"]) == (7, "m")
+    assert spec["probability"] == {"link": "floor_logit", "floor": 0.1}
+    assert spec["estimates"]["names"] == list(result.params.index)
+    np.testing.assert_array_equal(spec["estimates"]["values"], result.params.to_numpy())
+    np.testing.assert_array_equal(spec["covariance"], result.cov_params().to_numpy())
+    assert spec["training"] == model_file.training_summary(training, ["x"], ["g"], oof)
+    json.dumps(spec)  # plain JSON throughout
+    bare = model_file.freeze(result, training)
+    assert (bare["probability"], bare["thresholds"], bare["allowed_levers"], bare["support"], bare["rules"]) == (
+        {"link": "logit"}, None, [], {}, {})
+    assert "risk" not in bare["training"] and "seed" not in bare
