@@ -451,3 +451,68 @@ def test_freeze_stores_every_part_as_given(training):
     assert (bare["probability"], bare["thresholds"], bare["allowed_levers"], bare["support"], bare["rules"]) == (
         {"link": "logit"}, None, [], {}, {})
     assert "risk" not in bare["training"] and "seed" not in bare
+
+
+def test_the_file_is_utf8_json_with_a_hash_of_its_canonical_form(training, tmp_path):
+    """Another implementation can check a file: the SHA-256 is over the spec without it, as JSON with sorted
+    keys, no spaces, UTF-8 text (not \\u escapes); the file itself is that spec, indented by one, with a newline."""
+    import hashlib
+
+    result = smf.logit("y ~ x + C(g)", training).fit(disp=0)
+    spec = model_file.freeze(result, training, extra={"note": "клиент «В один клик»"})
+    path = model_file.save_model(tmp_path / "deep" / "er" / "model.json", spec)
+    raw = path.read_bytes()
+    text = raw.decode("utf-8")
+    assert "клиент «В один клик»" in text and "\\u" not in text and text.endswith("}\n")
+    assert text.splitlines()[1].startswith(' "') and not text.splitlines()[1].startswith('  ')
+    stored = json.loads(text)
+    body = {k: v for k, v in stored.items() if k != "sha256"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert stored["sha256"] == hashlib.sha256(canonical).hexdigest()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json"]  # no temporary file left
+    # saving what was loaded gives the same bytes (an old sha256 is replaced, not hashed)
+    again = model_file.save_model(tmp_path / "again.json", {**model_file.load_model(path), "sha256": "stale"})
+    assert again.read_bytes() == raw
+
+
+def test_load_model_messages_exactly(training, tmp_path):
+    import hashlib
+
+    result = smf.logit("y ~ x + C(g)", training).fit(disp=0)
+    path = model_file.save_model(tmp_path / "model.json", model_file.freeze(result, training))
+    good = json.loads(path.read_text(encoding="utf-8"))
+    rerun = "rerun `python -m analysis run`"
+
+    def rewrite(spec):
+        body = {k: v for k, v in spec.items() if k != "sha256"}
+        body["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                                   ensure_ascii=False).encode("utf-8")).hexdigest()
+        path.write_text(json.dumps(body), encoding="utf-8")
+
+    def message():
+        with pytest.raises(model_file.ModelFileError) as info:
+            model_file.load_model(path)
+        return str(info.value)
+
+    path.write_bytes(b'{"format": "\xff"}')
+    assert message() == f"cannot read model file {path}: not UTF-8 text"
+    rewrite({k: v for k, v in good.items() if k not in ("rules", "training")})
+    assert message() == f"model file {path} lacks rules, training: {rerun}"
+    rewrite({**good, "estimates": {**good["estimates"], "values": good["estimates"]["values"][:-1]}})
+    assert message() == f"model file {path}: the estimates do not match the design's columns"
+    rewrite({**good, "estimates": {**good["estimates"], "names": good["estimates"]["names"][::-1]}})
+    assert message() == f"model file {path}: the estimates do not match the design's columns"
+    rewrite({**good, "probability": {"link": "probit"}})
+    assert message() == f"model file {path}: unknown link 'probit' (logit or floor_logit)"
+    rewrite(good)
+    assert model_file.load_model(path)["estimates"] == good["estimates"]
+
+
+def test_unseen_levels_columns_order_and_nothing_unseen(training):
+    result = smf.logit("y ~ x + C(g) + C(g):x", training).fit(disp=0)
+    spec = model_file.freeze(result, training)
+    none = model_file.unseen_levels(spec, training)
+    assert list(none.columns) == ["row", "variable", "value"] and none.empty
+    frame = training.head(4).assign(g=["zz", "a", "yy", "zz"])
+    got = model_file.unseen_levels(spec, frame)
+    assert got.to_dict("list") == {"row": [0, 2, 3], "variable": ["g", "g", "g"], "value": ["zz", "yy", "zz"]}
