@@ -513,6 +513,9 @@ def test_unseen_levels_columns_order_and_nothing_unseen(training):
     spec = model_file.freeze(result, training)
     none = model_file.unseen_levels(spec, training)
     assert list(none.columns) == ["row", "variable", "value"] and none.empty
+    numeric_only = model_file.freeze(smf.logit("y ~ x", training).fit(disp=0), training)
+    empty = model_file.unseen_levels(numeric_only, training)  # no categorical factor at all
+    assert list(empty.columns) == ["row", "variable", "value"] and empty.empty
     frame = training.head(4).assign(g=["zz", "a", "yy", "zz"])
     got = model_file.unseen_levels(spec, frame)
     assert got.to_dict("list") == {"row": [0, 2, 3], "variable": ["g", "g", "g"], "value": ["zz", "yy", "zz"]}
