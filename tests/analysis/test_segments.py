@@ -16,6 +16,7 @@ from scipy.special import expit
 from analysis import segments
 from analysis.modeling.features import model_frame
 from analysis.data.synthetic import customer_table
+from tests.oracles import holm
 
 COLUMNS = ["marketing_6m", "marketing_current", "promo_share_10pp", "unpaid_items", "categories_per_visit",
            "pages_per_visit"]
@@ -33,17 +34,6 @@ def frame() -> pd.DataFrame:
 
 def _p(frame: pd.DataFrame, beta=BETA) -> np.ndarray:
     return expit(result_design(frame) @ beta)
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 # --- thresholds and segments ------------------------------------------------------------------------------
@@ -168,11 +158,11 @@ def test_segment_profiles_blank_the_defining_variables_and_holm_the_rest(frame, 
         assert part.loc[is_described, ["test", "statistic", "p_value", "p_adjusted"]].isna().all().all()
         np.testing.assert_allclose(part.loc[~is_described, "p_value"], full.loc[~is_described, "p_value"])
         per_variable = full.loc[~is_described].groupby("variable", sort=False)["p_value"].first()
-        holm = dict(zip(per_variable.index, _holm(per_variable.to_numpy())))
+        by_variable = dict(zip(per_variable.index, holm(per_variable.to_numpy())))
         np.testing.assert_allclose(part.loc[~is_described, "p_adjusted"],
-                                   part.loc[~is_described, "variable"].map(holm), rtol=1e-12)
+                                   part.loc[~is_described, "variable"].map(by_variable), rtol=1e-12)
         bonferroni = np.minimum(1, per_variable.to_numpy() * len(per_variable))
-        assert not np.allclose(list(holm.values()), bonferroni)
+        assert not np.allclose(list(by_variable.values()), bonferroni)
     assert segments.segment_profiles(frame, {"nobody": np.zeros(len(frame), bool)}).empty
 
 
@@ -283,6 +273,6 @@ def test_segment_profiles_one_member_groups_and_untestable_variables(frame, monk
     table = segments.segment_profiles(constant, {"high": mask})
     tested = table[(table["role"] == "tested") & table["p_value"].notna()]
     per_variable = tested.groupby("variable", sort=False)["p_value"].first()
-    holm = dict(zip(per_variable.index, _holm(per_variable.to_numpy())))
-    np.testing.assert_allclose(tested["p_adjusted"], tested["variable"].map(holm), rtol=1e-12)
+    by_variable = dict(zip(per_variable.index, holm(per_variable.to_numpy())))
+    np.testing.assert_allclose(tested["p_adjusted"], tested["variable"].map(by_variable), rtol=1e-12)
     assert table.loc[table["variable"] == "contact_allowed", "p_adjusted"].isna().all()

@@ -24,6 +24,7 @@ from analysis.segments import Thresholds, assign_segments, make_thresholds
 from analysis.data.synthetic import customer_table
 from stats.link_margins import logit_link_model
 from tests.support_oracle import cluster, moved, support_counts
+from tests.oracles import holm
 
 COLUMNS = ["marketing_6m", "marketing_current", "promo_share_10pp", "unpaid_items", "categories_per_visit",
            "pages_per_visit"]
@@ -62,17 +63,6 @@ def _p(frame: pd.DataFrame, beta=BETA) -> np.ndarray:
 
 
 _cluster, _support_counts, _moved = cluster, support_counts, moved
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -329,7 +319,7 @@ def test_action_tests_holm_over_the_actions_only():
     assert table["action"].tolist() == ["more_marketing", "marketing_this_month"]
     np.testing.assert_allclose(table["p_value"], [0.03, 0.04], rtol=1e-12)
     np.testing.assert_allclose(table["p_value_holm"], [0.06, 0.06], rtol=1e-12)
-    np.testing.assert_allclose(table["p_value_holm"], _holm(np.array([0.03, 0.04])), rtol=1e-12)
+    np.testing.assert_allclose(table["p_value_holm"], holm(np.array([0.03, 0.04])), rtol=1e-12)
     assert (table["p_value"] < 0.05).all() and not table["offered"].any() and not table["recommended"].any()
     assert table["robust"].all()  # every interval below zero: robust, but not offered
     # p = 0.01 and 0.04: Holm 0.02 and 0.04 (Bonferroni would give 0.08 to the second): both offered
@@ -349,7 +339,7 @@ def test_action_tests_holm_over_the_actions_only():
                   "unpaid_items": (0.05, _se_for(0.5, 0.05), -0.1, 0.2),
                   "promo_share_10pp": (0.05, _se_for(0.6, 0.05), -0.1, 0.2)})
     wide = actions.action_tests(four, tied, levers=actions.STORE_ACTIONS + actions.ASSUMED_ACTIONS)
-    np.testing.assert_allclose(wide["p_value_holm"], _holm(np.array([0.01, 0.04, 0.5, 0.6])), rtol=1e-12)
+    np.testing.assert_allclose(wide["p_value_holm"], holm(np.array([0.01, 0.04, 0.5, 0.6])), rtol=1e-12)
     assert wide["offered"].tolist() == [True, False, False, False]
 
 

@@ -37,6 +37,7 @@ from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.logit import FormulaLogitClassifier
 from tests.estimators import Ranker
+from tests.oracles import holm
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -76,19 +77,6 @@ def _corrected(diff, n_train, n_test, margin, conf_level):
     tost = max(sps.t.sf((mean + margin) / se, J - 1), sps.t.cdf((mean - margin) / se, J - 1))
     return {"auc_diff": mean, "std_error": se, "conf_low": mean - half, "conf_high": mean + half, "statistic": t,
             "p_value": 2 * sps.t.sf(abs(t), J - 1), "tost_p_value": tost}
-
-
-def _holm(p):
-    """Holm's step-down adjustment written out: sorted p times (m − rank), running maximum, capped at 1."""
-    p = np.asarray(p, dtype=float)
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, (m - rank) * p[i])
-        adjusted[i] = min(1.0, running)
-    return adjusted
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -610,7 +598,7 @@ def _check_common(X, y, result, seed=3):
     # Holm over every pair, by hand
     comparison = tables["model_comparison"]
     assert len(comparison) == len(means) * (len(means) - 1) // 2
-    np.testing.assert_allclose(comparison["p_value_holm"], _holm(comparison["p_value"]), rtol=1e-12)
+    np.testing.assert_allclose(comparison["p_value_holm"], holm(comparison["p_value"]), rtol=1e-12)
     assert not np.allclose(comparison["p_value_holm"], np.minimum(1, len(comparison) * comparison["p_value"]))
     # the accuracy gap: against the benchmarked (non-interpretable) model of the highest mean AUC
     others = [m for m in ("lr_weak", "knn", "forest")]
