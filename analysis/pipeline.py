@@ -138,7 +138,7 @@ def run_analysis(data_dir=None, results_dir: Path = Path("results"), protocol: P
             _write(table, results_dir, name)
         # the customer bootstrap of the business procedure starts on the workers now and runs while the effects
         # and the calibration are computed here (the decisions stage collects it)
-        running = decisions.start_bootstrap(pair, frame, seg.groups, p_label, seed=seed,
+        running = decisions.start_bootstrap(pair, frame, seg.groups, seed=seed,
                                             n_boot=protocol.n_bootstrap, n_jobs=n_jobs,
                                             conf_level=protocol.conf_level)
 

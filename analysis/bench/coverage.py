@@ -76,7 +76,7 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
         levers = actions.STORE_ACTIONS
         frames = decisions.evaluation_frames(frame, reference, levers)
         plan = decisions.StatisticPlan(keys=frames.keys, groups={decisions.HEADLINE_GROUP: high}, room=frames.room,
-                                       steps=frames.steps, profit=frame["profit"].to_numpy(float), p_label=p_label,
+                                       steps=frames.steps, profit=frame["profit"].to_numpy(float),
                                        scenario_levers=[lv.name for lv in levers],
                                        ame_columns=[lv.column for lv in levers], drop_levers=[])
         task = decisions.bootstrap_task(pair, frames, plan, y)

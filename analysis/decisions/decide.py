@@ -32,7 +32,6 @@ from analysis.data.dictionary import TARGET
 from analysis.modeling.features import PREDICTORS
 from stats.bootstrap import (
     bootstrap_interval,
-    grouped_stratified_folds,
     replicate_rng,
     resample,
     summarise_replicates,
@@ -51,8 +50,6 @@ EFFECT_SCALE = "inference"
 #: SD matches the spread of the errors, and the percentile interval, which also carries the draws' skew and shift,
 #: covered less often than the normal one where the model's form holds.
 BOOTSTRAP_INTERVAL = "normal"
-#: Inner folds of a replicate's out-of-fold probabilities (the recalibration map is fitted on them).
-BOOTSTRAP_INNER_SPLITS = 5
 #: The group whose scenarios are the headline: every high-risk customer.
 HEADLINE_GROUP = "high_risk_all"
 #: Relative step of the AMEs' central differences (× the variable's SD), as stats.link_margins.
@@ -148,27 +145,6 @@ def evaluation_frames(frame: pd.DataFrame, reference: dict, levers=STORE_ACTIONS
     return Frames(list(frames), frames, room, steps)
 
 
-def _calibrate(p: np.ndarray, cal: np.ndarray | None) -> np.ndarray:
-    """The business probability of inference probabilities ``p`` (the floor-and-ceiling map, or none)."""
-    if cal is None or not np.all(np.isfinite(cal)):
-        return p
-    floor, ceiling, slope, shift = cal
-    q = np.clip(p, 1e-12, 1 - 1e-12)
-    s = np.log(q) - np.log1p(-q)
-    return floor + (ceiling - floor) * expit(slope * s + shift)
-
-
-def _inverse(q: np.ndarray, cal: np.ndarray | None) -> np.ndarray:
-    """The inference-model score (logit scale) whose business probability is ``q``."""
-    if cal is None or not np.all(np.isfinite(cal)):
-        q = np.clip(q, 1e-12, 1 - 1e-12)
-        return np.log(q) - np.log1p(-q)
-    floor, ceiling, slope, shift = cal
-    span = ceiling - floor
-    u = (np.clip(q, floor + 1e-9 * span, ceiling - 1e-9 * span) - floor) / span
-    return (np.log(u) - np.log1p(-u) - shift) / slope
-
-
 @dataclass
 class StatisticPlan:
     """What every replicate computes from its probabilities (all arrays over the original customers)."""
@@ -178,20 +154,20 @@ class StatisticPlan:
     room: dict[str, np.ndarray]
     steps: dict[str, float]
     profit: np.ndarray
-    p_label: np.ndarray
     scenario_levers: list[str]
     ame_columns: list[str]
     drop_levers: list[str]
 
 
-def statistics(plan: StatisticPlan, p_inf: np.ndarray, cal: np.ndarray | None) -> tuple[dict, dict]:
+def statistics(plan: StatisticPlan, p_inf: np.ndarray) -> tuple[dict, dict]:
     """Scalars (AMEs, scenario effects, customers kept, profit retained per group and lever) and each
     customer's risk drop per store action, from the inference model's probabilities on the
-    plan's frames (``p_inf[k]`` for ``plan.keys[k]``) and the recalibration map ``cal``."""
+    plan's frames (``p_inf[k]`` for ``plan.keys[k]``): the changes are the inference model's
+    (:data:`EFFECT_SCALE`), so no recalibration map enters."""
     index = {key: k for k, key in enumerate(plan.keys)}
 
     def business(key):
-        return _calibrate(p_inf[index[key]], cal)
+        return p_inf[index[key]]
 
     base = business("base")
     scalars = {}
@@ -225,8 +201,6 @@ class BootstrapTask:
     penalty: np.ndarray | None     # scaled GAM penalty, or None for an unpenalised logit
     alphas: tuple
     designs: np.ndarray            # (n_keys, n, k): the inference design of every evaluation frame
-    recalibrate: bool
-    inner_splits: int
     plan: StatisticPlan
     # the generic path (an estimator refitted from scratch: a specification search, a floor link)
     estimator: object | None = None
@@ -268,11 +242,9 @@ def _fit(X, y, penalty, alphas, starts=None, fits=None, near=None):
         return run(True)
 
 
-def _generic_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, np.ndarray, bool]:
+def _generic_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, bool]:
     """A replicate of an estimator refitted from scratch (its specification search or its floor included)."""
     from sklearn.base import clone
-
-    from stats.calibration import AsymptoteCalibrator
 
     rng = replicate_rng(seed, b)
     X, y = task.X_frame, task.y
@@ -287,24 +259,12 @@ def _generic_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, di
         p_inf = np.stack([fitted.predict_proba(f)[:, 1] for f in task.frames_X])
         info = fitted.cv_info() if hasattr(fitted, "cv_info") else None
         converged = bool(info.get("converged", True)) if isinstance(info, dict) else True
-        cal = None
-        if task.recalibrate:
-            folds = grouped_stratified_folds(idx, y, task.inner_splits, rng)
-            oof = np.empty(len(yb))
-            for k in range(task.inner_splits):
-                test = folds == k
-                inner = clone(task.estimator).fit(Xb[~test].reset_index(drop=True), yb[~test])
-                oof[test] = inner.predict_proba(Xb[test])[:, 1]
-            c = AsymptoteCalibrator().fit(oof, yb)
-            cal = np.array([c.floor_, c.ceiling_, c.slope_, c.shift_])
-    scalars, drops = statistics(task.plan, p_inf, cal)
-    return scalars, drops, np.nan, (cal if cal is not None else np.full(4, np.nan)), converged
+    scalars, drops = statistics(task.plan, p_inf)
+    return scalars, drops, np.nan, converged
 
 
-def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, np.ndarray, bool]:
+def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, float, bool]:
     from threadpoolctl import threadpool_limits
-
-    from stats.calibration import AsymptoteCalibrator
 
     if task.estimator is not None:
         with threadpool_limits(limits=1):
@@ -321,27 +281,10 @@ def _one_replicate(task: BootstrapTask, seed: int, b: int) -> tuple[dict, dict, 
                 break
         else:
             raise RuntimeError(f"bootstrap replicate {b}: 100 resamples in a row lack a category level")
-        solutions: dict = {}
-        alpha, fit = _fit(Xb, yb, task.penalty, task.alphas, starts=task.starts, fits=solutions)
-        converged = bool(fit["converged"])
+        alpha, fit = _fit(Xb, yb, task.penalty, task.alphas, starts=task.starts)
         p_inf = expit(task.designs @ fit["params"])
-        cal = None
-        if task.recalibrate:
-            folds = grouped_stratified_folds(idx, task.y, task.inner_splits, rng)
-            oof = np.empty(len(yb))
-            for k in range(task.inner_splits):
-                test = folds == k
-                # each weight's Newton run starts from the replicate's own solution at that weight; the weight is
-                # searched along the grid from the replicate's own (the full grid's choice in 499 of 500 inner fits
-                # checked on the store's data, with half the fits)
-                _, inner = _fit(Xb[~test], yb[~test], task.penalty, task.alphas, starts=solutions,
-                                near=None if task.penalty is None else alpha)
-                converged &= bool(inner["converged"])
-                oof[test] = expit(Xb[test] @ inner["params"])
-            c = AsymptoteCalibrator().fit(oof, yb)
-            cal = np.array([c.floor_, c.ceiling_, c.slope_, c.shift_])
-        scalars, drops = statistics(task.plan, p_inf, cal)
-        return scalars, drops, alpha, (cal if cal is not None else np.full(4, np.nan)), converged
+        scalars, drops = statistics(task.plan, p_inf)
+        return scalars, drops, alpha, bool(fit["converged"])
 
 
 @dataclass
@@ -370,7 +313,7 @@ def _stacked_designs(design, frames: Frames) -> np.ndarray:
 
 
 def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
-                   inner_splits: int = BOOTSTRAP_INNER_SPLITS, generic: bool = False) -> BootstrapTask:
+                   generic: bool = False) -> BootstrapTask:
     """What every replicate needs. The fast path: the inference model is linear in a design whose basis is fixed
     (the GAM, the all-linear and the cluster-promotion logits), so a replicate refits only the coefficients (and
     the GAM's weight) on resampled rows of one design matrix. The generic path (the selected logit, which
@@ -398,8 +341,7 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
         object_columns = {c: object for c in PREDICTORS if pd.api.types.is_string_dtype(base[c].dtype)}
         frames_X = [frames.frames[key][list(PREDICTORS)].astype(object_columns) for key in frames.keys]
         return BootstrapTask(X=np.empty((0, 0)), y=np.asarray(y, dtype=float), penalty=None, alphas=(),
-                             designs=np.empty((0, 0, 0)), recalibrate=False,
-                             inner_splits=inner_splits, plan=plan, estimator=candidate_models()[code][0],
+                             designs=np.empty((0, 0, 0)), plan=plan, estimator=candidate_models()[code][0],
                              frames_X=frames_X, X_frame=frames_X[0])
     X, y = np.ascontiguousarray(X), np.asarray(y, dtype=float)
     # the full-data solution at every weight: a resample's optimum lies near it, so its Newton runs start there
@@ -407,34 +349,32 @@ def bootstrap_task(pair, frames: Frames, plan: StatisticPlan, y: np.ndarray,
     starts: dict = {}
     _fit(X, y, penalty, alphas, fits=starts)
     return BootstrapTask(X=X, y=y, penalty=penalty, alphas=alphas, designs=np.ascontiguousarray(designs),
-                         recalibrate=False, inner_splits=inner_splits, plan=plan, starts=starts)
+                         plan=plan, starts=starts)
 
 
 def bootstrap_procedure(task: BootstrapTask, pair, seed: int, n_boot: int, n_jobs: int = 1,
                         conf_level: float = 0.95) -> BootstrapResult:
-    """Refit the procedure (coefficients, the GAM's weight by AIC, the recalibration map on out-of-fold
-    probabilities of grouped inner folds) on ``n_boot`` customer resamples and compute every statistic of the
-    plan on the original customers. Replicate ``b`` draws from ``SeedSequence([seed, b])``: the result does not
+    """Refit the procedure behind the changes (coefficients, the GAM's weight by AIC, any specification search) on
+    ``n_boot`` customer resamples and compute every statistic of the plan on the original customers. Replicate ``b`` draws from ``SeedSequence([seed, b])``: the result does not
     depend on ``n_jobs``."""
     from joblib import Parallel, delayed
 
-    # changes are the inference model's (EFFECT_SCALE): no map enters a statistic
-    cal0 = None
     if task.estimator is not None:
         p0 = np.stack([pair.inference.predict(f) for f in task.frames_X])
     else:
         params = (pair.estimator.params_ if pair.inference_code == "gam_engagement"
                   else np.asarray(pair.inference.params))
         p0 = expit(task.designs @ params)
-    estimates, drops0 = statistics(task.plan, p0, cal0)
+    estimates, drops0 = statistics(task.plan, p0)
     outputs = Parallel(n_jobs=n_jobs)(delayed(_one_replicate)(task, seed, b) for b in range(n_boot))
     names = list(estimates)
     replicates = pd.DataFrame([[out[0].get(k, np.nan) for k in names] for out in outputs], columns=names)
     drops = {name: np.stack([out[1][name] for out in outputs]) for name in drops0} if outputs else {}
+    # the map's columns stay in the results contract (bootstrap_replicates.csv), empty: no replicate refits a map
+    nan = np.full(n_boot, np.nan)
     info = pd.DataFrame({"replicate": np.arange(n_boot), "alpha": [out[2] for out in outputs],
-                         "floor": [out[3][0] for out in outputs], "ceiling": [out[3][1] for out in outputs],
-                         "slope": [out[3][2] for out in outputs], "shift": [out[3][3] for out in outputs],
-                         "converged": [out[4] for out in outputs]})
+                         "floor": nan, "ceiling": nan, "slope": nan, "shift": nan,
+                         "converged": [out[3] for out in outputs]})
     return BootstrapResult(pd.Series(estimates, dtype=float), replicates, drops, drops0, info, conf_level)
 
 
@@ -593,7 +533,7 @@ class RunningBootstrap:
             self.pool.shutdown()
 
 
-def start_bootstrap(pair, frame: pd.DataFrame, groups: dict[str, np.ndarray], p_label: np.ndarray, seed: int,
+def start_bootstrap(pair, frame: pd.DataFrame, groups: dict[str, np.ndarray], seed: int,
                     n_boot: int = FULL.n_bootstrap, n_jobs: int = 1, conf_level: float = 0.95) -> RunningBootstrap:
     """Start :func:`bootstrap_procedure` of the business model in a background thread that drives the workers,
     so that the calling process can compute what does not need it meanwhile (the results do not depend on it:
@@ -604,7 +544,7 @@ def start_bootstrap(pair, frame: pd.DataFrame, groups: dict[str, np.ndarray], p_
     levers = STORE_ACTIONS + ASSUMED_ACTIONS
     frames = evaluation_frames(frame, reference, levers)
     plan = StatisticPlan(keys=frames.keys, groups=groups, room=frames.room, steps=frames.steps,
-                         profit=frame["profit"].to_numpy(dtype=float), p_label=np.asarray(p_label, dtype=float),
+                         profit=frame["profit"].to_numpy(dtype=float),
                          scenario_levers=[lever.name for lever in levers],
                          ame_columns=list(dict.fromkeys(lever.column for lever in levers)),
                          drop_levers=[lever.name for lever in STORE_ACTIONS])
@@ -652,7 +592,7 @@ def decide(pair, frame: pd.DataFrame, formula: str, candidates: pd.DataFrame, gr
     # the bootstrap of the business procedure runs on the workers while this process computes every model's
     # delta-method effects and the scenarios
     if running is None:
-        running = start_bootstrap(pair, frame, groups, p_label, seed, n_boot, n_jobs, conf_level)
+        running = start_bootstrap(pair, frame, groups, seed, n_boot, n_jobs, conf_level)
     frames = running.frames
     by_model = effects_by_model(links, frame, groups[HEADLINE_GROUP], reference, levers, conf_level)
     effect_model = pair.inference  # EFFECT_SCALE

@@ -67,7 +67,7 @@ def _task(pair, frame, p_label, reference):
     frames = decisions.evaluation_frames(frame, reference, LEVERS)
     plan = decisions.StatisticPlan(
         keys=frames.keys, groups=_groups(frame, p_label), room=frames.room, steps=frames.steps,
-        profit=frame["profit"].to_numpy(float), p_label=np.asarray(p_label, float),
+        profit=frame["profit"].to_numpy(float),
         scenario_levers=[lever.name for lever in LEVERS], ame_columns=COLUMNS,
         drop_levers=[lever.name for lever in actions.STORE_ACTIONS])
     return frames, plan, decisions.bootstrap_task(pair, frames, plan, frame[TARGET].to_numpy())
@@ -131,22 +131,6 @@ def test_statistics_at_the_full_data_fit_equal_scenarios_ames_and_drops(frame, p
                 estimates[f"kept:{decisions.HEADLINE_GROUP}:{lever.name}"], rel=1e-10)
 
 
-def test_calibrate_and_inverse_are_the_business_map(pairs):
-    pair, _ = pairs["gam_recalibrated"]
-    m = pair.score_map
-    cal = np.array([m.floor_, m.ceiling_, m.slope_, m.shift_])
-    p = np.linspace(0.02, 0.98, 25)
-    s = np.log(p / (1 - p))
-    np.testing.assert_allclose(decisions._calibrate(p, cal), m.transform_score(s), rtol=1e-12)
-    q = decisions._calibrate(p, cal)
-    np.testing.assert_allclose(decisions._inverse(q, cal), s, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(decisions._inverse(q, cal), m.inverse(q), rtol=1e-12)
-    # no map (or a replicate whose map failed): the probability itself, its logit back
-    for none in (None, np.full(4, np.nan)):
-        np.testing.assert_array_equal(decisions._calibrate(p, none), p)
-        np.testing.assert_allclose(decisions._inverse(p, none), s, rtol=1e-12)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The bootstrap: a replicate recomputed by hand; seeds; workers; resamples missing a level
 # ---------------------------------------------------------------------------------------------------------
@@ -197,7 +181,7 @@ def test_a_replicate_of_the_recalibrated_gam_follows_the_stated_procedure(frame,
     pair, p_label = pairs["gam_recalibrated"]
     reference = actions.support_reference(frame)
     frames, plan, task = _task(pair, frame, p_label, reference)
-    assert not task.recalibrate
+    assert not hasattr(task, "recalibrate")  # a replicate has no map to refit
     boot = decisions.bootstrap_procedure(task, pair, seed=2, n_boot=1, n_jobs=1)
     est = pair.estimator
     X, S, y = est.design_matrix_, est.penalty_, frame[TARGET].to_numpy(float)
@@ -241,9 +225,8 @@ def test_the_same_seed_gives_the_same_replicates_whatever_the_workers(frame, pai
 
 def _tiny_task(X: np.ndarray, y: np.ndarray) -> decisions.BootstrapTask:
     plan = decisions.StatisticPlan(keys=["base"], groups={}, room={}, steps={}, profit=np.ones(len(y)),
-                                   p_label=np.full(len(y), 0.5), scenario_levers=[], ame_columns=[], drop_levers=[])
-    return decisions.BootstrapTask(X=X, y=y, penalty=None, alphas=(), designs=X[None], recalibrate=False,
-                                   inner_splits=2, plan=plan)
+                                   scenario_levers=[], ame_columns=[], drop_levers=[])
+    return decisions.BootstrapTask(X=X, y=y, penalty=None, alphas=(), designs=X[None], plan=plan)
 
 
 def test_a_resample_without_a_category_level_is_drawn_again(monkeypatch):
