@@ -6,10 +6,10 @@ Why each piece is here:
 * **Robust to the model.** Every action's average marginal effect (AME) and its scenario among all high-risk
   customers are computed under every interpretable candidate (:func:`effects_by_model`): a decision that holds
   under one model form only is not a decision.
-* **Honest intervals.** The business figures come from a procedure: the penalty weight of the GAM chosen by
-  AIC, the recalibration map fitted on out-of-fold probabilities. The delta method holds both fixed. The
-  customer bootstrap (:func:`bootstrap_procedure`) redoes both on every resample of the customers and gives the
-  headline's intervals; the delta-method SE stays beside it. The intervals are conditional on the model's form
+* **Honest intervals.** The changes come from a procedure: the penalty weight of the GAM chosen by AIC (or a
+  specification search). The delta method holds it fixed. The customer bootstrap (:func:`bootstrap_procedure`)
+  redoes it on every resample of the customers and gives the headline's intervals (the recalibration map
+  decides who is at risk, not the size of a change: :data:`EFFECT_SCALE`); the delta-method SE stays beside it. The intervals are conditional on the model's form
   (the choice among the candidates is not redone: the range across models shows what it matters) and on the
   knots of the splines (placed once on all customers). The estimands are the store's own customers: each
   replicate's refitted model is evaluated on the original customers, as the delta method does.
