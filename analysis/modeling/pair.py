@@ -129,18 +129,3 @@ def model_pair(inference_code: str, business_code: str, frame: pd.DataFrame, for
     calibrator = AsymptoteCalibrator().fit(oof_inference, frame[TARGET].to_numpy())
     return ModelPair(inference_code, business_code, link, recalibrated(link, calibrator), score, calibrator,
                      estimator)
-
-
-def business_probability(pair: ModelPair, score: np.ndarray) -> np.ndarray:
-    """The business probability of a score (the inference model's logit scale)."""
-    from scipy.special import expit
-
-    return expit(score) if pair.score_map is None else pair.score_map.transform_score(score)
-
-
-def business_score(pair: ModelPair, p: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`business_probability`."""
-    if pair.score_map is None:
-        p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
-        return np.log(p) - np.log1p(-p)
-    return pair.score_map.inverse(p)
