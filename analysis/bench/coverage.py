@@ -69,7 +69,7 @@ def one_export(r: int, n_customers: int, n_boot: int, seed: int, conf_level: flo
         calibrator = AsymptoteCalibrator().fit(oof, y)
         link = logit_link_model(gam.design, gam.params_, gam.cov_)
         pair = ModelPair("gam_engagement", "gam_engagement_recalibrated", link, recalibrated(link, calibrator),
-                         lambda f: gam.design(f) @ gam.params_, calibrator, gam)
+                         calibrator, gam)
         p_label = calibrator.transform(oof)
         high = p_label >= 0.5
         reference = actions.support_reference(frame)

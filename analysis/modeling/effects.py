@@ -182,19 +182,19 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str,
     from stats.logit import fit_logit
 
     # the candidates' full-data fits are shared with the decisions stage (link_model fits each once)
-    selected = link_model("logit_selected", frame, formula)[2]
+    selected = link_model("logit_selected", frame, formula)[1]
     robust = fit_logit(f"{TARGET} ~ {formula}", frame, cov_type="HC3")
-    linear = link_model("logit_linear", frame, formula)[2]
+    linear = link_model("logit_linear", frame, formula)[1]
     fit = pd.concat([fit_statistics(selected).assign(model="logit_selected"),
                      fit_statistics(linear).assign(model="logit_linear")], ignore_index=True)
     fit = fit[["model"] + [c for c in fit.columns if c != "model"]]
-    floor = link_model("logit_floor", frame, formula)[2]
+    floor = link_model("logit_floor", frame, formula)[1]
     floor_table = floor.fit_.table()
     floor_lr = floor_lr_test(floor.fit_.llf, linear.llf).assign(floor_gamma=floor.fit_.gamma)
 
     numeric = list(NUMERIC_PREDICTORS)
     categorical = {c: REFERENCE_LEVELS[c] for c in CATEGORICAL_PREDICTORS}
-    linear_link, _, _ = link_model("logit_linear", frame, formula)
+    linear_link, _ = link_model("logit_linear", frame, formula)
     ames = [link_ames(pair.business, frame, numeric, categorical).assign(model=pair.business_code, role="lead")]
     if pair.inference_code != pair.business_code:
         ames.append(link_ames(pair.inference, frame, numeric, categorical).assign(model=pair.inference_code,
@@ -208,9 +208,9 @@ def effect_tables(pair: ModelPair, frame: pd.DataFrame, formula: str,
     if pair.inference_code == "logit_selected":
         effect_model = pair.business
     else:
-        effect_model, _, _ = link_model("logit_selected", frame, formula)
+        effect_model, _ = link_model("logit_selected", frame, formula)
     gam = pair.estimator if pair.inference_code == "gam_engagement" else link_model("gam_engagement", frame,
-                                                                                       formula)[2]
+                                                                                       formula)[1]
     from types import SimpleNamespace
 
     gam_result = SimpleNamespace(params=pd.Series(gam.params_, index=gam.column_names_),

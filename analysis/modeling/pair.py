@@ -24,7 +24,6 @@ class ModelPair:
     business_code: str
     inference: object          # stats.link_margins.LinkModel
     business: object           # stats.link_margins.LinkModel
-    score: object              # frame -> score s with business p = map(s)
     score_map: object | None   # AsymptoteCalibrator or None (p = expit(s) for logits)
     estimator: object          # the fitted full-data estimator (statsmodels result, classifier)
 
@@ -49,8 +48,8 @@ def _frame_key(frame: pd.DataFrame) -> int:
 
 
 def link_model(code: str, frame: pd.DataFrame, formula: str):
-    """Full-data fit of an interpretable candidate as a LinkModel, with its score function and estimator (fitted
-    once per candidate, formula and data; later calls return the same fit)."""
+    """Full-data fit of an interpretable candidate: ``(LinkModel, estimator)`` (fitted once per candidate, formula
+    and data; later calls return the same fit)."""
     key = (code, formula, _frame_key(frame), tuple(frame.columns))
     if key not in _FITS:
         if len(_FITS) > 32:
@@ -60,9 +59,7 @@ def link_model(code: str, frame: pd.DataFrame, formula: str):
 
 
 def fit_link_model(code: str, frame: pd.DataFrame, formula: str):
-    """Full-data fit of an interpretable candidate as a LinkModel, with its score function and estimator."""
-    from scipy.special import logit as _logit
-
+    """Full-data fit of an interpretable candidate: ``(LinkModel, estimator)``."""
     from analysis.modeling.benchmark import candidate_models
     from stats.floor_logit import floor_link_pieces
     from stats.link_margins import LinkModel, logit_link_model
@@ -87,17 +84,14 @@ def fit_link_model(code: str, frame: pd.DataFrame, formula: str):
             f = with_promo_cluster(f) if derive else f
             return build_design(spec, f, name="frame") if isinstance(spec, patsy.DesignInfo) else result_design(result, f)
 
-        link = logit_link_model(design, result.params, result.cov_params())
-        return link, (lambda f: design(f) @ link.params), result
+        return logit_link_model(design, result.params, result.cov_params()), result
     estimator = candidate_models()[code][0].fit(X, y)
     if code == "logit_floor":
         prob, jac = floor_link_pieces()
-        link = LinkModel(design=estimator.design, params=estimator.fit_.params, cov=estimator.fit_.cov, prob=prob,
-                         jacobian=jac)
-        return link, (lambda f: _logit(np.clip(link.predict(f), 1e-12, 1 - 1e-12))), estimator
+        return LinkModel(design=estimator.design, params=estimator.fit_.params, cov=estimator.fit_.cov, prob=prob,
+                         jacobian=jac), estimator
     if code == "gam_engagement":
-        link = logit_link_model(estimator.design, estimator.params_, estimator.cov_)
-        return link, (lambda f: estimator.design(f) @ link.params), estimator
+        return logit_link_model(estimator.design, estimator.params_, estimator.cov_), estimator
     raise ValueError(f"unknown interpretable model {code!r}")
 
 
@@ -123,9 +117,8 @@ def model_pair(inference_code: str, business_code: str, frame: pd.DataFrame, for
     fitted on the inference model's out-of-fold probabilities (never on in-sample ones)."""
     from stats.calibration import AsymptoteCalibrator
 
-    link, score, estimator = link_model(inference_code, frame, formula)
+    link, estimator = link_model(inference_code, frame, formula)
     if business_code == inference_code:
-        return ModelPair(inference_code, business_code, link, link, score, None, estimator)
+        return ModelPair(inference_code, business_code, link, link, None, estimator)
     calibrator = AsymptoteCalibrator().fit(oof_inference, frame[TARGET].to_numpy())
-    return ModelPair(inference_code, business_code, link, recalibrated(link, calibrator), score, calibrator,
-                     estimator)
+    return ModelPair(inference_code, business_code, link, recalibrated(link, calibrator), calibrator, estimator)
