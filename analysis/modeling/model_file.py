@@ -354,8 +354,13 @@ def load_model(path: str | os.PathLike) -> dict:
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
         raise ModelFileError(f"cannot read model file {path}: {reason}") from None
+    def refuse(constant):
+        # JSON has no NaN or Infinity; Python's reader would accept them and the hash check would then fail
+        # with a bare ValueError
+        raise ModelFileError(f"model file {path} holds the non-finite number {constant}: {rerun}")
+
     try:
-        spec = json.loads(text)
+        spec = json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as err:
         raise ModelFileError(f"model file {path} is truncated or not JSON ({err.msg} at line {err.lineno}, "
                              f"column {err.colno}): {rerun}") from None

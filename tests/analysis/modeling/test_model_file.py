@@ -519,3 +519,193 @@ def test_unseen_levels_columns_order_and_nothing_unseen(training):
     frame = training.head(4).assign(g=["zz", "a", "yy", "zz"])
     got = model_file.unseen_levels(spec, frame)
     assert got.to_dict("list") == {"row": [0, 2, 3], "variable": ["g", "g", "g"], "value": ["zz", "yy", "zz"]}
+
+
+# --- the second round of issue 22, item 7: what mutmut showed unpinned -----------------------------------
+def _freeze_message(formula: str, frame: pd.DataFrame) -> str:
+    result = smf.logit(f"y ~ {formula}", frame).fit(disp=0)
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.freeze(result, frame)
+    return str(info.value)
+
+
+def test_plain_keeps_booleans_and_names_what_it_refuses():
+    assert model_file._plain([True, np.True_, False, np.False_]) == [True, True, False, False]
+    assert all(type(v) is bool for v in model_file._plain((np.True_, np.False_)))
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file._plain({"a": [1.0, np.float64("inf")]})
+    assert str(info.value) == "cannot store the non-finite number inf in a model file"
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file._plain({1, 2})
+    assert str(info.value) == "cannot store a set in a model file: {1, 2}"
+
+
+def test_every_refused_factor_is_named_with_its_whole_message(training):
+    """The formula factors the file cannot describe, each refused with a message naming the whole factor, wherever
+    the unsupported part sits in an ``I()`` expression."""
+    data = training.assign(w=np.exp(training["x"]))
+    tail = ": only numbers, columns and + - * / ** can be stored"
+    for code in ("I(np.log(w) + x)", "I(x + np.log(w))", "I(-np.log(w))", "I(x * (z - np.log(w)))"):
+        assert _freeze_message(code, data) == f"unsupported expression in formula factor {code!r}{tail}"
+    for code in ("np.asarray(g)", "C(k + 1)"):
+        assert _freeze_message(f"{code} + x", data) == (
+            f"unsupported categorical factor {code!r}: use a column or C(column, ...)")
+    assert _freeze_message("np.column_stack([x, z])", data) == (
+        "unsupported factor 'np.column_stack([x, z])' with 2 columns")
+    assert _freeze_message("np.log(w)", data) == (
+        "unsupported formula factor 'np.log(w)': supported are columns, I(arithmetic), cr(column, ...), "
+        "C(column, ...) and products of these")
+
+
+def test_identity_factors_record_their_columns_and_evaluate_like_patsy(training, new_data):
+    """``I()`` with every operator and sign, columns on either side: the variables it needs are stored, and the
+    file predicts as statsmodels does (a column on the right of an operator, a unary plus that is not a minus)."""
+    formula = "I(x / (1 + z ** 2)) + I(-x * z) + I(+z) + I(2 - x)"
+    result = smf.logit(f"y ~ {formula}", training).fit(disp=0)
+    spec = model_file.freeze(result, training)
+    factors = spec["design"]["factors"]
+    assert factors["I(x / (1 + z ** 2))"]["variables"] == ["x", "z"]
+    assert factors["I(-x * z)"]["variables"] == ["x", "z"]
+    assert factors["I(+z)"] == {"kind": "identity", "expression": "+z", "variables": ["z"], "constants": []}
+    assert factors["I(2 - x)"]["constants"] == [2]
+    assert model_file.model_variables(spec) == (["x", "z"], [])
+    np.testing.assert_allclose(model_file.predict_proba(spec, new_data), result.predict(new_data).to_numpy(),
+                               rtol=0, atol=1e-12)
+
+
+def test_plain_column_categoricals_splines_without_constraints_and_term_names(training, new_data):
+    """A text column used as a factor without ``C()``, a spline without constraints (its basis keeps every
+    column) and the patsy term names the file lists."""
+    result = smf.logit("y ~ g + cr(x, df=4) + z", training).fit(disp=0)
+    spec = model_file.freeze(result, training)
+    factors = spec["design"]["factors"]
+    assert factors["g"] == {"kind": "categorical", "variable": "g", "levels": ["a", "b", "c"], "reference": "a"}
+    spline = factors["cr(x, df=4)"]
+    assert spline["constraints"] is None and spline["num_columns"] == 4
+    assert spline["num_columns"] == sum(name.startswith("cr(x, df=4)") for name in result.params.index)
+    assert [t["name"] for t in spec["design"]["terms"]] == [t.name() for t in result.model.data.model_spec.terms]
+    np.testing.assert_allclose(model_file.predict_proba(spec, new_data), result.predict(new_data).to_numpy(),
+                               rtol=0, atol=1e-12)
+
+
+def test_unseen_levels_once_per_variable_when_two_factors_share_it(training):
+    result = smf.logit("y ~ C(g) + C(g, Treatment('b')):x", training).fit(disp=0)
+    spec = model_file.freeze(result, training)
+    assert len([e for e in spec["design"]["factors"].values() if e.get("variable") == "g"]) == 2
+    got = model_file.unseen_levels(spec, training.head(3).assign(g=["q", "a", "r"]))
+    assert got.to_dict("list") == {"row": [0, 2], "variable": ["g", "g"], "value": ["q", "r"]}
+
+
+def test_design_matrix_messages_and_the_empty_design(training):
+    result = smf.logit("y ~ C(g, Treatment('b')) + x", training).fit(disp=0)
+    spec = model_file.freeze(result, training)
+    frame = training.head(3).assign(g=["a", "d", "b"])
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.design_matrix(spec, frame)
+    assert str(info.value) == "g = 'd' (row 1) is a level the model has not seen; levels: a, b, c"
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.design_matrix(spec, training.drop(columns="x"))
+    assert str(info.value) == "the data has no column 'x', which the model needs"
+    short = {**spec, "design": {**spec["design"], "column_names": spec["design"]["column_names"][:-1]}}
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.design_matrix(short, training)
+    assert str(info.value) == "the frozen design gives 4 columns, the model has 3"
+    empty = {"design": {"factors": {}, "terms": [], "column_names": []}}
+    assert model_file.design_matrix(empty, training.head(5)).shape == (5, 0)
+    odd = {"design": {"factors": {"x": {"kind": "spline", "variable": "x"}}, "terms": [], "column_names": []}}
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.design_matrix(odd, training)
+    assert str(info.value) == "unknown factor kind 'spline' in the model file"
+
+
+def test_freeze_refuses_estimates_out_of_order_and_a_design_that_does_not_rebuild(training):
+    """The two checks of ``freeze`` on doctored results: estimates named otherwise than the design's columns, and
+    a fitted matrix one entry of which differs by 1e-6 (the rebuild must agree to 1e-10)."""
+    from types import SimpleNamespace
+
+    result = smf.logit("y ~ x + z", training).fit(disp=0)
+    renamed = SimpleNamespace(model=result.model, params=result.params.rename({"x": "xx"}),
+                              cov_params=result.cov_params)
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.freeze(renamed, training)
+    assert str(info.value) == ("the estimates do not follow the design's columns: "
+                               "['Intercept', 'xx', 'z'] vs ['Intercept', 'x', 'z']")
+    exog = np.array(result.model.exog, dtype=float)
+    row = int(np.argmax(np.abs(exog[:, 2])))
+    exog[row, 2] += 1e-6  # well inside numpy's default tolerances, outside the 1e-10 the check asks for
+    doctored = SimpleNamespace(model=SimpleNamespace(data=result.model.data, formula=result.model.formula,
+                                                     exog=exog), params=result.params, cov_params=result.cov_params)
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.freeze(doctored, training)
+    assert str(info.value) == "the frozen design does not rebuild the fitted design matrix"
+    exog = np.array(result.model.exog, dtype=float)
+    exog[0, 0] += 1e-9  # the intercept column: beyond 1e-10 + 1e-10 × 1, inside numpy's default atol of 1e-8
+    doctored.model.exog = exog
+    with pytest.raises(model_file.ModelFileError, match="does not rebuild"):
+        model_file.freeze(doctored, training)
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.freeze(result, training, probability={"link": "probit"})
+    assert str(info.value) == "the probability block: unknown link 'probit' (logit or floor_logit)"
+
+
+def test_freeze_uses_the_rows_the_fit_used(training):
+    """statsmodels drops a row with a missing value: the rebuild and the training summary use the 599 rows fitted."""
+    data = training.copy()
+    data.loc[3, "x"] = np.nan
+    result = smf.logit("y ~ x + z", data).fit(disp=0)
+    spec = model_file.freeze(result, data)
+    assert spec["training"]["n"] == 599
+    assert spec["training"]["numeric"]["x"] == model_file.decile_summary(data["x"].drop(index=3).to_numpy())
+
+
+def test_training_summary_orders_levels_of_mixed_types():
+    """Levels of a column holding numbers and text sort by type first (numbers before text), then by value."""
+    frame = pd.DataFrame({"g": [1, "b", 1, "a", 2, "b"]}, dtype=object)
+    got = model_file.training_summary(frame, [], ["g"], None)
+    assert got["categorical"]["g"] == {"levels": [1, 2, "a", "b"], "shares": [2 / 6, 1 / 6, 1 / 6, 2 / 6]}
+
+
+def test_isotonic_block_edges(training):
+    """x may repeat (a flat step of the isotonic fit); a block without x or y is refused with the check's message."""
+    result = smf.logit("y ~ x", training).fit(disp=0)
+    model_file.freeze(result, training, probability={"link": "logit", "calibrator": {
+        "kind": "isotonic", "x": [0.0, 0.5, 0.5, 1.0], "y": [0.1, 0.2, 0.3, 0.4]}})
+    for calibrator in ({"kind": "isotonic"}, {"kind": "isotonic", "x": [0.0, 1.0]},
+                       {"kind": "isotonic", "y": [0.0, 1.0]}):
+        with pytest.raises(model_file.ModelFileError) as info:
+            model_file.freeze(result, training, probability={"link": "logit", "calibrator": calibrator})
+        assert str(info.value) == ("the probability block: the isotonic calibrator needs x increasing and as "
+                                   "many y as x")
+
+
+def test_extreme_linear_predictors_are_clipped_before_the_logit():
+    """At eta = ±800 the probability is exactly 0 or 1; the asymptote map and the floor logit's score clip it to
+    [1e-12, 1 − 1e-12] first (documented), so both stay finite."""
+    eta = np.array([-800.0, 0.0, 800.0])
+    lo, hi = logit(1e-12), logit(1 - 1e-12)
+    block = {"link": "logit", "calibrator": {"kind": "asymptote", "floor": 0.05, "ceiling": 0.9, "slope": 1.3,
+                                             "shift": -0.4}}
+    expected = 0.05 + 0.85 * expit(1.3 * np.array([lo, 0.0, hi]) - 0.4)
+    assert model_file.probability_from_eta(block, eta).tolist() == expected.tolist()
+    score, slope = model_file.inference_score({"link": "floor_logit", "floor": 0.0}, eta)
+    assert score.tolist() == [lo, 0.0, hi]
+    assert np.all(np.isfinite(slope))
+
+
+def test_load_model_refuses_a_directory_and_non_finite_numbers(training, tmp_path):
+    import errno
+    import os
+
+    folder = tmp_path / "model.json"
+    folder.mkdir()
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.load_model(folder)
+    assert str(info.value) == f"cannot read model file {folder}: {os.strerror(errno.EISDIR)}"
+    result = smf.logit("y ~ x", training).fit(disp=0)
+    path = model_file.save_model(tmp_path / "m.json", model_file.freeze(result, training))
+    text = path.read_text(encoding="utf-8")
+    value = json.loads(text)["estimates"]["values"][0]
+    path.write_text(text.replace(json.dumps(value), "NaN", 1), encoding="utf-8")
+    with pytest.raises(model_file.ModelFileError) as info:
+        model_file.load_model(path)
+    assert str(info.value) == f"model file {path} holds the non-finite number NaN: rerun `python -m analysis run`"
