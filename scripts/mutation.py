@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import json
 import os
 import shutil
@@ -74,13 +75,16 @@ def prepare(modules: list[str], tests: list[str], fresh: bool) -> None:
     (WORK / "pyproject.toml").write_text(config, encoding="utf-8")
 
 
-def scores(modules: list[str]) -> list[dict]:
-    """Per-module counts read from mutmut's result files (``mutants/<module>.meta``)."""
+def scores(modules: list[str], only: list[str] | None = None) -> list[dict]:
+    """Per-module counts read from mutmut's result files (``mutants/<module>.meta``); with ``only``, of the
+    mutants whose names match one of those patterns."""
     rows = []
     survivors = []
     for module in modules:
         meta = WORK / "mutants" / (module + ".meta")
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        if only:
+            codes = {k: v for k, v in codes.items() if any(fnmatch.fnmatchcase(k, p) for p in only)}
         count = Counter()
         for name, code in codes.items():
             status = ("killed" if code in KILLED else "survived" if code in SURVIVED
@@ -102,35 +106,90 @@ def scores(modules: list[str]) -> list[dict]:
     return rows
 
 
+#: The decision path of issue 22 (item 7): each module with the fast tests that pin it, run one module at a time
+#: (``--decision-path``); the model-choice rule lives in benchmark.py beside the nested cross-validation, whose
+#: own tests are slow, so only its functions are mutated there.
+CHOICE_RULE = [f"analysis.modeling.benchmark.x_{name}__mutmut_*" for name in
+               ("candidate_metrics", "choose_model", "log_loss_ties", "accuracy_gap", "_selection_stability", "ordered")]
+DECISION_PATH = [
+    ("analysis/modeling/checks.py", ["tests/analysis/modeling/test_checks.py"], None),
+    ("analysis/modeling/pair.py", ["tests/analysis/modeling/test_pair.py"], None),
+    ("analysis/modeling/effects.py", ["tests/analysis/modeling/test_effects.py"], None),
+    ("analysis/modeling/benchmark.py", ["tests/analysis/modeling/test_benchmark.py"], CHOICE_RULE),
+    ("analysis/modeling/model_file.py", ["tests/analysis/modeling/test_model_file.py"], None),
+    ("analysis/segments.py", ["tests/analysis/test_segments.py"], None),
+    ("analysis/decisions/actions.py", ["tests/analysis/decisions/test_actions.py"], None),
+    ("analysis/decisions/decide.py", ["tests/analysis/decisions/test_decide_fast.py"], None),
+    ("analysis/scoring/memory.py", ["tests/analysis/scoring/test_memory.py"], None),
+    ("analysis/summary.py", ["tests/analysis/test_summary.py"], None),
+    ("analysis/report/text.py", ["tests/report/test_text.py"], None),
+]
+
+
+def run_mutmut(modules: list[str], tests: list[str], jobs: int, keep: bool, only: list[str] | None) -> int:
+    """Prepare ``WORK`` and run mutmut there (0 when mutmut finished)."""
+    prepare(modules, tests, fresh=not keep)
+    mutmut = Path(sys.executable).with_name("mutmut")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # the scratch copy has no ../shared/data beside it: point the tests at the real exports, when present,
+    # so that the tests that need them run instead of skipping
+    shared = ROOT.parent / "shared" / "data"
+    if shared.is_dir() and "ONECLICK_DATA_DIR" not in env:
+        env["ONECLICK_DATA_DIR"] = str(shared)
+    run = subprocess.run([str(mutmut), "run", "--max-children", str(jobs), *(only or [])], cwd=WORK, env=env)
+    if run.returncode != 0:
+        print(f"error: mutmut run exited with status {run.returncode}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def print_scores(rows: list[dict]) -> None:
+    print(f"{'module':<34} killed/total  score  (survived, timeout, not run)")
+    for row in rows:
+        print(f"{row['module']:<34} {row['killed']:>5}/{row['total']:<5}  {row['score']:5.1f}%"
+              f"  ({row['survived']}, {row['timeout']}, {row['not_run']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     global WORK
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modules", nargs="+", required=True, help="files to mutate, relative to the repository")
-    parser.add_argument("--tests", nargs="+", required=True, help="test files mutmut may choose from")
+    parser.add_argument("--modules", nargs="+", help="files to mutate, relative to the repository")
+    parser.add_argument("--tests", nargs="+", help="test files mutmut may choose from")
+    parser.add_argument("--decision-path", action="store_true",
+                        help="every module of the decision path with its own tests, one after the other, each in "
+                             "<workdir>/<module>; a table of all at the end (instead of --modules/--tests)")
     parser.add_argument("--jobs", type=int, default=2, help="mutmut worker processes")
     parser.add_argument("--keep", action="store_true", help="reuse .mutation/ and mutmut's earlier verdicts")
     parser.add_argument("--workdir", default=str(WORK), help="scratch directory (default .mutation/)")
     parser.add_argument("--report-only", action="store_true", help="only print the scores of the last run")
+    parser.add_argument("--only", nargs="+", default=None, metavar="PATTERN",
+                        help="mutate only the functions whose mutant names match (mutmut's glob, e.g. "
+                             "'analysis.modeling.benchmark.x_choose_model*'); the score counts those mutants")
     args = parser.parse_args(argv)
-    WORK = Path(args.workdir).resolve()
-    if not args.report_only:
-        prepare(args.modules, args.tests, fresh=not args.keep)
-        mutmut = Path(sys.executable).with_name("mutmut")
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        # the scratch copy has no ../shared/data beside it: point the tests at the real exports, when present,
-        # so that the tests that need them run instead of skipping
-        shared = ROOT.parent / "shared" / "data"
-        if shared.is_dir() and "ONECLICK_DATA_DIR" not in env:
-            env["ONECLICK_DATA_DIR"] = str(shared)
-        run = subprocess.run([str(mutmut), "run", "--max-children", str(args.jobs)], cwd=WORK, env=env)
-        if run.returncode != 0:
-            print(f"error: mutmut run exited with status {run.returncode}", file=sys.stderr)
+    base = Path(args.workdir).resolve()
+    if args.decision_path:
+        plan = DECISION_PATH
+    elif args.modules and args.tests:
+        plan = [(None, None, None)]
+    else:
+        parser.error("give --modules and --tests, or --decision-path")
+    rows = []
+    for module, tests, only in plan:
+        modules, tests, only = ([module], tests, only) if module else (args.modules, args.tests, args.only)
+        WORK = base / Path(module).stem if module else base
+        if not args.report_only and run_mutmut(modules, tests, args.jobs, args.keep, only):
             return 2
-    print(f"{'module':<28} killed/total  score  (survived, timeout, not run)")
-    for row in scores(args.modules):
-        print(f"{row['module']:<28} {row['killed']:>5}/{row['total']:<5}  {row['score']:5.1f}%"
-              f"  ({row['survived']}, {row['timeout']}, {row['not_run']})")
-    print(f"survivors: {WORK / 'survivors.txt'}; inspect one with: cd .mutation && mutmut show NAME")
+        rows += scores(modules, only)
+        if not module:
+            print_scores(rows)
+            print(f"survivors: {WORK / 'survivors.txt'}; inspect one with: cd {WORK.name} && mutmut show NAME")
+    if args.decision_path:
+        print_scores(rows)
+        with open(base / "scores.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"survivors of each module: {base}/<module>/survivors.txt; equivalent ones: docs/mutation.md")
     return 0
 
 
