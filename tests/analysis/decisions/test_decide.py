@@ -20,11 +20,9 @@ from analysis.modeling.benchmark import candidate_models
 from analysis.data.dictionary import TARGET
 from analysis.modeling.features import PREDICTORS, linear_formula, model_frame
 from analysis.modeling.effects import change_std_error
-from analysis.modeling.benchmark import log_loss_ties
 from analysis.modeling.pair import model_pair
 from analysis.data.synthetic import customer_table
 from stats.bootstrap import replicate_rng
-from stats.crossval import corrected_resampled_ttest
 from stats.link_margins import average_marginal_effects, logit_link_model
 
 LEVERS = actions.STORE_ACTIONS + actions.ASSUMED_ACTIONS
@@ -433,50 +431,6 @@ def test_effects_by_model_against_each_models_own_ames_and_scenarios(frame):
             assert (s["group"], s["n_customers"]) == ("high_risk_all", scen.loc[lever.name, "n_with_room"])
             assert s["estimate"] == pytest.approx(scen.loc[lever.name, "effect"], rel=1e-12)
             assert s["conf_high"] == pytest.approx(scen.loc[lever.name, "conf_high"], rel=1e-12)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The tie rule
-# ---------------------------------------------------------------------------------------------------------
-def _scores(losses: dict[str, list[float]]) -> pd.DataFrame:
-    rows = []
-    for model, values in losses.items():
-        for j, v in enumerate(values):
-            rows.append({"repeat": j // 2, "fold": j % 2, "model": model, "log_loss": v})
-    return pd.DataFrame(rows)
-
-
-def test_log_loss_ties_against_the_corrected_t_test():
-    s = 0.01
-    se_unit = np.sqrt((1 / 4 + 1 / 4) * (4 / 3)) * s  # J = 4 folds, n_test/n_train = 1/4, var of ±s = 4 s²/3
-    best = [0.40, 0.42, 0.38, 0.41]
-    pattern = np.array([1.0, -1.0, 1.0, -1.0])
-    losses = {"best": best,
-              "just_inside": list(np.array(best) + se_unit * (1 - 1e-6) + s * pattern),
-              "just_outside": list(np.array(best) + se_unit * (1 + 1e-6) + s * pattern),
-              "better": list(np.array(best) - 0.05 + s * pattern),
-              "shifted": list(np.array(best) + 0.001),  # the same in every fold: SE 0, never tied
-              "noisy": [0.5, 0.3, 0.45, 0.33]}
-    table = pd.DataFrame({"model": list(losses), "log_loss": [np.mean(v) for v in losses.values()]})
-    out = log_loss_ties(table, _scores(losses), "best", n_train=400, n_test=100)
-    assert list(out.columns) == list(table.columns) + ["log_loss_diff", "log_loss_diff_se", "tied"]
-    out = out.set_index("model")
-    for model, values in losses.items():
-        diff = np.array(values) - np.array(best)
-        if model == "best":
-            assert (out.loc[model, "log_loss_diff"], out.loc[model, "log_loss_diff_se"]) == (0.0, 0.0)
-            continue
-        test = corrected_resampled_ttest(diff, 400, 100)
-        assert out.loc[model, "log_loss_diff"] == pytest.approx(test["mean_diff"], rel=1e-12)
-        if model == "shifted":
-            assert out.loc[model, "log_loss_diff_se"] == pytest.approx(0.0, abs=1e-15)
-        else:
-            assert out.loc[model, "log_loss_diff_se"] == pytest.approx(abs(test["mean_diff"] / test["t_stat"]),
-                                                                       rel=1e-10)
-    assert out.loc["just_inside", "log_loss_diff_se"] == pytest.approx(se_unit, rel=1e-10)
-    assert out["tied"].to_dict() == {"best": True, "just_inside": True, "just_outside": False, "better": True,
-                                     "shifted": False, "noisy": bool(out.loc["noisy", "log_loss_diff"]
-                                                                    <= out.loc["noisy", "log_loss_diff_se"])}
 
 
 # ---------------------------------------------------------------------------------------------------------

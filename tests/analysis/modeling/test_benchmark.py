@@ -33,6 +33,7 @@ import stats.crossval
 from analysis.modeling.features import CATEGORICAL_PREDICTORS, NUMERIC_PREDICTORS, linear_formula, model_frame
 from analysis.data.synthetic import customer_table
 from stats.calibration import AsymptoteCalibrator
+from stats.crossval import corrected_resampled_ttest
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.logit import FormulaLogitClassifier
@@ -742,3 +743,47 @@ def test_holdout_auc_does_not_depend_on_the_number_of_workers():
     one = bm.holdout_auc(models, X, y, seed=4)
     two = bm.holdout_auc(models, X, y, seed=4, n_jobs=2)
     pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The tie rule
+# ---------------------------------------------------------------------------------------------------------
+def _scores(losses: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for model, values in losses.items():
+        for j, v in enumerate(values):
+            rows.append({"repeat": j // 2, "fold": j % 2, "model": model, "log_loss": v})
+    return pd.DataFrame(rows)
+
+
+def test_log_loss_ties_against_the_corrected_t_test():
+    s = 0.01
+    se_unit = np.sqrt((1 / 4 + 1 / 4) * (4 / 3)) * s  # J = 4 folds, n_test/n_train = 1/4, var of ±s = 4 s²/3
+    best = [0.40, 0.42, 0.38, 0.41]
+    pattern = np.array([1.0, -1.0, 1.0, -1.0])
+    losses = {"best": best,
+              "just_inside": list(np.array(best) + se_unit * (1 - 1e-6) + s * pattern),
+              "just_outside": list(np.array(best) + se_unit * (1 + 1e-6) + s * pattern),
+              "better": list(np.array(best) - 0.05 + s * pattern),
+              "shifted": list(np.array(best) + 0.001),  # the same in every fold: SE 0, never tied
+              "noisy": [0.5, 0.3, 0.45, 0.33]}
+    table = pd.DataFrame({"model": list(losses), "log_loss": [np.mean(v) for v in losses.values()]})
+    out = bm.log_loss_ties(table, _scores(losses), "best", n_train=400, n_test=100)
+    assert list(out.columns) == list(table.columns) + ["log_loss_diff", "log_loss_diff_se", "tied"]
+    out = out.set_index("model")
+    for model, values in losses.items():
+        diff = np.array(values) - np.array(best)
+        if model == "best":
+            assert (out.loc[model, "log_loss_diff"], out.loc[model, "log_loss_diff_se"]) == (0.0, 0.0)
+            continue
+        test = corrected_resampled_ttest(diff, 400, 100)
+        assert out.loc[model, "log_loss_diff"] == pytest.approx(test["mean_diff"], rel=1e-12)
+        if model == "shifted":
+            assert out.loc[model, "log_loss_diff_se"] == pytest.approx(0.0, abs=1e-15)
+        else:
+            assert out.loc[model, "log_loss_diff_se"] == pytest.approx(abs(test["mean_diff"] / test["t_stat"]),
+                                                                       rel=1e-10)
+    assert out.loc["just_inside", "log_loss_diff_se"] == pytest.approx(se_unit, rel=1e-10)
+    assert out["tied"].to_dict() == {"best": True, "just_inside": True, "just_outside": False, "better": True,
+                                     "shifted": False, "noisy": bool(out.loc["noisy", "log_loss_diff"]
+                                                                    <= out.loc["noisy", "log_loss_diff_se"])}
