@@ -131,7 +131,11 @@ def run_mutmut(modules: list[str], tests: list[str], jobs: int, keep: bool, only
     """Prepare ``WORK`` and run mutmut there (0 when mutmut finished)."""
     prepare(modules, tests, fresh=not keep)
     mutmut = Path(sys.executable).with_name("mutmut")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # JOBLIB_MULTIPROCESSING=0: joblib runs n_jobs > 1 without worker processes. mutmut collects coverage in its
+    # own process and then reaps its mutant children with os.wait(), so an idle loky worker left by a test that
+    # exits later is reaped in their place and mutmut stops with a KeyError.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               JOBLIB_MULTIPROCESSING="0")
     # the scratch copy has no ../shared/data beside it: point the tests at the real exports, when present,
     # so that the tests that need them run instead of skipping
     shared = ROOT.parent / "shared" / "data"

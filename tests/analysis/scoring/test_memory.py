@@ -703,3 +703,77 @@ def test_a_results_bundle_is_verified_before_its_model_is_read(fitted, tmp_path)
     with pytest.raises(ResultsError) as info:
         scoring.load_scoring_model(bundle)
     assert str(info.value).startswith(f"{bundle}: results do not match manifest r1: changed ")
+
+
+# --- issue 22, item 7: what mutmut showed unpinned ------------------------------------------------------
+def _counts(drift_rows, summary_rows, warnings=()):
+    drift = pd.DataFrame(drift_rows, columns=scoring.COUNT_COLUMNS)
+    summary = pd.DataFrame(summary_rows, columns=scoring.SUMMARY_COLUMNS)
+    return scoring.ScoreCounts(drift, summary, tuple(warnings))
+
+
+def test_score_counts_add_up_batches_and_keep_each_warning_once():
+    """``ScoreCounts.total`` (the stream engines' sum): the batches' rows one after the other, warnings once each in
+    the order they first appear; an empty list of batches is refused; a generator is accepted."""
+    a = _counts([("x", "numeric", 0, 2), ("x", "numeric", 1, 1)],
+                [("customers_read", "", 3), ("scored", "", 3)], ["w1", "w2"])
+    b = _counts([("x", "numeric", 0, 4)],
+                [("customers_read", "", 5), ("scored", "", 4), ("not_scored", "new_level", 1)], ["w2", "w3"])
+    total = scoring.ScoreCounts.total(p for p in (a, b))
+    assert total.warnings == ("w1", "w2", "w3")
+    pd.testing.assert_frame_equal(total.drift, pd.DataFrame(
+        [("x", "numeric", 0, 2), ("x", "numeric", 1, 1), ("x", "numeric", 0, 4)], columns=scoring.COUNT_COLUMNS))
+    pd.testing.assert_frame_equal(total.summary, pd.DataFrame(
+        [("customers_read", "", 3), ("scored", "", 3), ("customers_read", "", 5), ("scored", "", 4),
+         ("not_scored", "new_level", 1)], columns=scoring.SUMMARY_COLUMNS))
+    with pytest.raises(ValueError) as info:
+        scoring.ScoreCounts.total([])
+    assert str(info.value) == "no batch counts to add up"
+
+
+def test_score_counts_of_a_batch_keep_its_warnings(fitted, new_export):
+    _, spec, _, _, _ = fitted
+    table, excluded = new_export
+    offers = scoring.score_table(table, excluded, spec)
+    counts = scoring.ScoreCounts.of_batch(table, offers, spec, customers_read=321, warnings=["a", "b"])
+    assert counts.warnings == ("a", "b")
+    assert counts.summary.iloc[0].tolist() == ["customers_read", "", 321]
+
+
+def test_summary_table_of_counts_without_some_rows():
+    """A quantity absent from the counts is 0 (not 1, not an error), not-scored reasons sorted by name."""
+    counts = pd.DataFrame([("customers_read", "", 4), ("not_scored", "regular_customer", 1),
+                           ("not_scored", "extreme_revenue", 3)], columns=scoring.SUMMARY_COLUMNS)
+    drift = pd.DataFrame({"feature": ["a", "a", "b"], "status": ["alert", "alert", "watch"]})
+    got = scoring.summary_table(counts, drift)
+    expected = pd.DataFrame([("customers_read", "", 4), ("scored", "", 0), ("not_scored", "extreme_revenue", 3),
+                             ("not_scored", "regular_customer", 1), ("drift_alerts", "", 1), ("drift_watch", "", 1)],
+                            columns=scoring.SUMMARY_COLUMNS)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_finish_run_warns_with_the_number_listed_only_when_nobody_is_scored(fitted, tmp_path):
+    """The warning counts the customers listed as not scored (not every row of the summary), and is absent as soon
+    as one customer is scored."""
+    _, spec, _, _, _ = fitted
+    nobody = _counts([], [("customers_read", "", 7), ("scored", "", 0), ("not_scored", "regular_customer", 2),
+                          ("not_scored", "new_level", 3)], ["header note"])
+    out = tmp_path / "offers.csv"
+    run = scoring.finish_run(out, nobody, spec)
+    assert run.warnings == ["header note",
+                            f"no customer of the export could be scored: {out} lists all 5 with the reason"]
+    some = _counts([], [("customers_read", "", 7), ("scored", "", 1), ("not_scored", "new_level", 6)])
+    assert scoring.finish_run(out, some, spec).warnings == []
+
+
+def test_score_export_passes_the_exports_warnings_on(fitted, tmp_path):
+    """A column the store added to market_file.csv is ignored with a warning, which reaches the run's warnings."""
+    _, _, results, _, _ = fitted
+    export = tmp_path / "export"
+    write_exports(export, n_customers=60, seed=21, with_target=False)
+    path = export / "market_file.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame["Комментарий"] = "x"
+    frame.to_csv(path, index=False, lineterminator="\r\n")
+    run = scoring.score_export(export, results, tmp_path / "offers.csv")
+    assert run.warnings[0] == "market_file.csv: extra column 'Комментарий' ignored"
