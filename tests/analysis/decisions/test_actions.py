@@ -501,3 +501,184 @@ def test_customer_offers_refuse_what_the_store_does_not_control(frame, reference
         actions.customer_offers(frame, model.predict, _p(frame), t, ["more_marketing", name], reference)
     kind = LEVER[name].kind
     assert str(info.value) == f"{name!r} is not an action the store controls ({kind}): it cannot be offered"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Edges the oracles above do not reach (small hand-made data, each value worked out by hand)
+# ---------------------------------------------------------------------------------------------------------
+def test_support_reference_is_plain_json_of_integer_clusters_and_counts():
+    import json
+
+    training = pd.DataFrame({"unpaid_items": [5] * 30 + [2] * 20, "promo_share_10pp": [4.5] * 25 + [8.0] * 25})
+    reference = actions.support_reference(training, [LEVER["cart_reminder"], LEVER["less_promotion"]])
+    # clusters and counts are whole numbers (0, 20), not floats (0.0, 20.0), in the stored reference
+    assert json.dumps(reference) == (
+        '{"unpaid_items": {"cluster": [0, 0], "value": [2.0, 5.0], "count": [20, 30]}, '
+        '"promo_share_10pp": {"cluster": [0, 1], "value": [4.5, 8.0], "count": [25, 25]}}')
+    # the cluster of a customer is an integer label: 4.9 below the split, 5.0 and 7.0 above it
+    labels = actions._clusters(pd.DataFrame({"promo_share_10pp": [4.9, 5.0, 7.0], "marketing_6m": 1.0}),
+                               "promo_share_10pp")
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 1, 1]
+    single = actions._clusters(pd.DataFrame({"marketing_6m": [1.0, 2.0]}), "marketing_6m")
+    assert single.dtype == np.int64 and single.tolist() == [0, 0]
+
+
+def test_neighbours_interval_is_closed_at_the_tolerance_and_counts_are_integers():
+    # 7 customers at 1.0, 5 at 2.0; half width 0.5 and tolerance 1e-9:
+    # 1.499999999 + 0.5 + 1e-9 is exactly 2.0 (upper edge, included) and 1.499999999 − 0.5 − 1e-9 ≤ 1.0;
+    # 1.500000001 − 0.5 − 1e-9 is exactly 1.0 (lower edge, included); 1.4999999 reaches only 1.999999901
+    reference = {"cluster": [0, 0], "value": [1.0, 2.0], "count": [7, 5]}
+    new = np.array([1.499999999, 1.500000001, 1.4999999, 2.6])
+    assert new[0] + 0.5 + 1e-9 == 2.0 and new[1] - 0.5 - 1e-9 == 1.0
+    counts = actions.neighbours(reference, np.zeros(4, dtype=np.int64), new, 0.5)
+    assert counts.tolist() == [12, 12, 7, 0]
+    assert counts.dtype == np.int64
+
+
+def test_apply_action_moves_a_single_precision_column_in_double_precision():
+    training = pd.DataFrame({"marketing_6m": [4.2] * 20})
+    lever = LEVER["more_marketing"]
+    reference = actions.support_reference(training, [lever])
+    customers = pd.DataFrame({"marketing_6m": np.array([3.2, 9.5], dtype=np.float32), "contact_allowed": 1})
+    out, room, _ = actions.apply_action(customers, lever, reference)
+    assert room.tolist() == [True, False]
+    # x + 1 of the float32 value 3.2 (3.2000000476837158) is 4.200000047683716, not float32's 4.19999981
+    assert out["marketing_6m"].dtype == np.float64
+    assert out["marketing_6m"].tolist() == [4.200000047683716, 9.5]
+
+
+def test_apply_action_keeps_a_fractional_new_value_of_an_integer_column():
+    # a half-item change: 3 → 2.5 has support (20 customers at 2.5), 7 → 6.5 has none
+    training = pd.DataFrame({"unpaid_items": [2.5] * 20})
+    lever = replace(LEVER["cart_reminder"], change=-0.5)
+    reference = actions.support_reference(training, [lever])
+    customers = pd.DataFrame({"unpaid_items": np.array([3, 7], dtype=np.int64), "contact_allowed": 0})
+    out, room, _ = actions.apply_action(customers, lever, reference)
+    assert room.tolist() == [True, False]
+    assert out["unpaid_items"].tolist() == [2.5, 7.0]  # not truncated back to the integer 2
+
+
+def _small_frame() -> pd.DataFrame:
+    return pd.DataFrame({"marketing_6m": [2.0, 5.0, 1.0, 1.0], "marketing_current": [1, 0, 2, 3],
+                         "promo_share_10pp": [3.0, 6.0, 2.0, 1.0], "unpaid_items": [2, 2, 5, 2],
+                         "categories_per_visit": [2.0, 1.0, 3.0, 1.5], "pages_per_visit": [4.0, 2.0, 6.0, 3.0],
+                         "contact_allowed": [0, 0, 0, 0], "profit": [10.0, 20.0, 30.0, 40.0]})
+
+
+def _small_reference() -> dict:
+    # 20 modelling customers with one unpaid item: 2 → 1 has support, 5 → 4 has none; marketing 3.0 and 1 are
+    # supported too, but nobody in the small frame consents to contacts
+    training = pd.DataFrame({"unpaid_items": [1] * 20, "marketing_6m": [3.0] * 20, "marketing_current": [1] * 20})
+    return actions.support_reference(training, actions.STORE_ACTIONS + (LEVER["cart_reminder"],))
+
+
+def test_scenarios_accept_a_zero_one_integer_group_mask():
+    frame = _small_frame()
+    model = logit_link_model(result_design, BETA, _cov())
+    group = np.array([1, 0, 1, 1])  # customers 0, 2 and 3; 2 has no support, 1 is outside the group
+    table = actions.scenarios(frame, model, {"g": group}, _small_reference(), levers=(LEVER["cart_reminder"],))
+    row = table.iloc[0]
+    assert (row["n_customers"], row["n_eligible"], row["n_without_support"], row["n_with_room"]) == (3, 3, 1, 2)
+    base = frame.iloc[[0, 3]]
+    moved = base.assign(unpaid_items=base["unpaid_items"] - 1)
+    change = _p(moved) - _p(base)
+    assert row["decline_rate_baseline"] == pytest.approx(_p(base).mean(), rel=1e-12)
+    assert row["effect"] == pytest.approx(change.mean(), rel=1e-10)
+    assert row["customers_kept"] == pytest.approx(-change.sum(), rel=1e-10)
+    assert row["profit_retained_upper"] == pytest.approx(-(10.0 * change[0] + 40.0 * change[1]), rel=1e-10)
+
+
+def test_scenarios_build_the_design_only_for_levers_that_reach_someone():
+    frame = _small_frame()
+    calls = []
+
+    def design(f):
+        calls.append(len(f))
+        return result_design(f)
+
+    model = logit_link_model(design, BETA, _cov())
+    reference = _small_reference()
+    everyone, nobody = {"all": np.ones(4, dtype=bool)}, {"none": np.zeros(4, dtype=bool)}
+    # no consent: the contacts have no room anywhere, so no design is built at all
+    table = actions.scenarios(frame, model, everyone, reference)
+    assert calls == [] and table["n_with_room"].tolist() == [0, 0]
+    # room, but an empty group: nothing to build either
+    table = actions.scenarios(frame, model, nobody, reference, levers=(LEVER["cart_reminder"],))
+    assert calls == [] and table["n_with_room"].tolist() == [0]
+    # one design call over the base and the one counterfactual with room (4 + 4 rows)
+    table = actions.scenarios(frame, model, everyone, reference,
+                              levers=(LEVER["more_marketing"], LEVER["cart_reminder"]))
+    assert calls == [8] and table["n_with_room"].tolist() == [0, 3]
+
+
+def test_action_tests_without_any_standard_error_test_nothing():
+    ames = _ames({"marketing_6m": (-0.02, 0.0, -0.03, -0.01), "marketing_current": (-0.02, 0.0, -0.03, -0.01)})
+    tied = _tied([("m", "marketing_6m", -0.03, -0.01), ("m", "marketing_current", -0.03, -0.01)])
+    table = actions.action_tests(ames, tied)
+    assert list(table.columns) == actions.TEST_COLUMNS
+    assert table["p_value_holm"].isna().all() and not table["offered"].any() and not table["recommended"].any()
+
+
+def test_action_tests_an_infinite_estimate_is_not_tested():
+    ames = _ames({"marketing_6m": (-np.inf, 0.004, -0.03, -0.01), "marketing_current": (-0.02, 0.004, -0.03, -0.01)})
+    tied = _tied([("m", "marketing_6m", -0.03, -0.01), ("m", "marketing_current", -0.03, -0.01)])
+    table = actions.action_tests(ames, tied)
+    assert table["statistic"].iloc[0] == -np.inf
+    assert np.isnan(table["p_value"].iloc[0]) and np.isnan(table["p_value_holm"].iloc[0])
+    assert table["offered"].tolist() == [False, True]
+    # the finite one is its own family: z = −5, p = 2 Φ(−5)
+    assert table["p_value_holm"].iloc[1] == pytest.approx(2 * norm.cdf(-5.0), rel=1e-12)
+
+
+def test_action_tests_interval_touching_zero_is_not_on_the_side_of_fewer_declines():
+    # + contacts: the interval must lie below zero; an upper end of exactly 0 does not
+    more = _ames({"marketing_6m": (-0.03, 0.005, -0.04, 0.0)})
+    tied = _tied([("m", "marketing_6m", -0.04, -0.01)])
+    assert actions.action_tests(more, tied, levers=(LEVER["more_marketing"],))["offered"].tolist() == [False]
+    more = _ames({"marketing_6m": (-0.03, 0.005, -0.04, -1e-9)})
+    assert actions.action_tests(more, tied, levers=(LEVER["more_marketing"],))["offered"].tolist() == [True]
+    # − one unpaid item: the interval must lie above zero; a lower end of exactly 0 does not, in the AME
+    # interval (offered) nor in a tied model's (robust)
+    lever = (LEVER["cart_reminder"],)
+    ames = _ames({"unpaid_items": (0.03, 0.005, 0.0, 0.04)})
+    tied = _tied([("m", "unpaid_items", 0.0, 0.04)])
+    table = actions.action_tests(ames, tied, levers=lever)
+    assert (table["offered"].tolist(), table["robust"].tolist()) == ([False], [False])
+    ames = _ames({"unpaid_items": (0.03, 0.005, 1e-9, 0.04)})
+    tied = _tied([("m", "unpaid_items", 1e-9, 0.04)])
+    table = actions.action_tests(ames, tied, levers=lever)
+    assert (table["offered"].tolist(), table["robust"].tolist()) == ([True], [True])
+
+
+def test_action_tests_holm_p_equal_to_alpha_is_not_offered():
+    ames = _ames({"marketing_6m": (-0.02, 0.008, -0.03, -0.01), "marketing_current": (-0.02, 0.0, -0.03, -0.01)})
+    tied = _tied([("m", "marketing_6m", -0.03, -0.01)])
+    holm_p = float(actions.action_tests(ames, tied)["p_value_holm"].iloc[0])
+    assert holm_p == pytest.approx(2 * norm.cdf(-2.5), rel=1e-12)
+    assert actions.action_tests(ames, tied, alpha=holm_p)["offered"].tolist() == [False, False]
+    assert actions.action_tests(ames, tied, alpha=np.nextafter(holm_p, 1.0))["offered"].tolist() == [True, False]
+
+
+def test_action_tests_a_lever_that_changes_nothing_is_not_robust():
+    # change 0: the effect of the change (0 × AME) is never below zero, whatever the tied intervals say
+    still = replace(LEVER["more_marketing"], change=0.0)
+    ames = _ames({"marketing_6m": (-0.02, 0.004, -0.03, -0.01), "marketing_current": (-0.02, 0.004, -0.03, -0.01)})
+    tied = _tied([("m", "marketing_6m", -0.03, -0.01), ("m", "marketing_current", -0.03, -0.01)])
+    table = actions.action_tests(ames, tied, levers=(still, LEVER["marketing_this_month"]))
+    assert table["robust"].tolist() == [False, True]
+
+
+def test_customer_offers_compare_single_precision_risks_in_double_precision():
+    # float32(0.7) is 0.699999988…: below a risk threshold of 0.7, so low risk; float32(0.71) is above it
+    training = pd.DataFrame({"marketing_6m": [4.0] * 20})
+    reference = actions.support_reference(training, [LEVER["more_marketing"]])
+    frame = pd.DataFrame({"id": ["a", "b"], "profit": [10.0, 1.0], "contact_allowed": 1,
+                          **{c: [3.0, 3.0] for c in COLUMNS}})
+    t = Thresholds(risk=0.7, profit=5.0, promo=0.5, profit_quantile=0.5)
+    p = np.array([0.7, 0.71], dtype=np.float32)
+    offers = actions.customer_offers(frame, _predict_offers, p, t, ["more_marketing"], reference)
+    assert offers["segment"].tolist() == ["low_risk_high_profit", "high_risk_low_profit"]
+    assert offers["offer"].tolist() == ["none", "more_marketing"]
+    assert offers["p_decline"].iloc[0] == 0.699999988079071 and offers["p_decline"].dtype == np.float64
+    drop = _predict_offers(frame.iloc[[1]])[0] - _predict_offers(frame.iloc[[1]].assign(marketing_6m=4.0))[0]
+    assert offers["risk_drop"].tolist() == [0.0, pytest.approx(drop, rel=1e-12)]
