@@ -648,18 +648,19 @@ def benchmark_summary(res: Results) -> dict[str, str]:
 
 
 def _offers_sentence(n_targeted: int, n_personal: int, n_none: int, allowed: list[str]) -> str:
-    """Who gets what, in words that read right for any count (no "0 need a personal contact")."""
+    """Who gets what, in words that read right for any count (no "0 need a personal contact"; "no customer
+    keeps", singular as "1 customer keeps")."""
     if not allowed:
         head = "No store action is offered, so no high-risk customer receives an action"
     else:
         names = "; ".join(lever_label(x).lower() for x in allowed)
         head = (f"{capitalise(count_of(n_targeted, 'high-risk customer'))} "
-                f"{'receives' if n_targeted == 1 else 'receive'} the offered action ({names})")
+                f"{'receives' if n_targeted <= 1 else 'receive'} the offered action ({names})")
     personal = ("" if n_personal == 0 else
                 f"; {count_of(n_personal, 'customer')} {'needs' if n_personal == 1 else 'need'} a personal contact "
                 "because the action cannot reach them (no consent, or no support)")
     return (f"{head}{personal}; {count_of(n_none, 'low-risk customer')} "
-            f"{'keeps' if n_none == 1 else 'keep'} the standard communication.")
+            f"{'keeps' if n_none <= 1 else 'keep'} the standard communication.")
 
 
 @markdown_result
