@@ -54,7 +54,7 @@ def prepare(modules: list[str], tests: list[str], fresh: bool) -> None:
             sys.exit(f"error: {item} does not exist (paths are relative to {ROOT})")
     if fresh and WORK.exists():
         shutil.rmtree(WORK)
-    WORK.mkdir(exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
     for package in ("stats", "analysis", "tests"):
         shutil.copytree(ROOT / package, WORK / package, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -108,28 +108,43 @@ def scores(modules: list[str], only: list[str] | None = None) -> list[dict]:
 
 #: The decision path of issue 22 (item 7): each module with the fast tests that pin it, run one module at a time
 #: (``--decision-path``); the model-choice rule lives in benchmark.py beside the nested cross-validation, whose
-#: own tests are slow, so only its functions are mutated there.
+#: own tests are slow, so only its functions are mutated there. The last field names decorators removed from the
+#: scratch copy of the module: mutmut 3 does not mutate a decorated function, and ``@markdown_result`` (which
+#: only marks a returned string as Markdown for Quarto; the tests compare with ``==``) sits on 26 functions of
+#: the report's text.
 CHOICE_RULE = [f"analysis.modeling.benchmark.x_{name}__mutmut_*" for name in
                ("candidate_metrics", "choose_model", "log_loss_ties", "accuracy_gap", "_selection_stability")]
 DECISION_PATH = [
-    ("analysis/modeling/checks.py", ["tests/analysis/modeling/test_checks.py"], None),
-    ("analysis/modeling/pair.py", ["tests/analysis/modeling/test_pair.py"], None),
-    ("analysis/modeling/effects.py", ["tests/analysis/modeling/test_effects.py"], None),
+    ("analysis/modeling/checks.py", ["tests/analysis/modeling/test_checks.py"], None, ()),
+    ("analysis/modeling/pair.py", ["tests/analysis/modeling/test_pair.py"], None, ()),
+    ("analysis/modeling/effects.py", ["tests/analysis/modeling/test_effects.py"], None, ()),
     ("analysis/modeling/benchmark.py", ["tests/analysis/modeling/test_benchmark.py",
-                                        "tests/stats/test_link_models.py"], CHOICE_RULE),
-    ("analysis/modeling/model_file.py", ["tests/analysis/modeling/test_model_file.py"], None),
-    ("analysis/segments.py", ["tests/analysis/test_segments.py"], None),
-    ("analysis/decisions/actions.py", ["tests/analysis/decisions/test_actions.py"], None),
-    ("analysis/decisions/decide.py", ["tests/analysis/decisions/test_decide_fast.py"], None),
-    ("analysis/scoring/memory.py", ["tests/analysis/scoring/test_memory.py"], None),
-    ("analysis/summary.py", ["tests/analysis/test_summary.py"], None),
-    ("analysis/report/text.py", ["tests/report/test_text.py"], None),
+                                        "tests/stats/test_link_models.py"], CHOICE_RULE, ()),
+    ("analysis/modeling/model_file.py", ["tests/analysis/modeling/test_model_file.py"], None, ()),
+    ("analysis/segments.py", ["tests/analysis/test_segments.py"], None, ()),
+    ("analysis/decisions/actions.py", ["tests/analysis/decisions/test_actions.py"], None, ()),
+    ("analysis/decisions/decide.py", ["tests/analysis/decisions/test_decide_fast.py"], None, ()),
+    ("analysis/scoring/memory.py", ["tests/analysis/scoring/test_memory.py"], None, ()),
+    ("analysis/summary.py", ["tests/analysis/test_summary.py"], None, ()),
+    ("analysis/report/text.py", ["tests/report/test_text.py"], None, ("markdown_result",)),
 ]
 
 
-def run_mutmut(modules: list[str], tests: list[str], jobs: int, keep: bool, only: list[str] | None) -> int:
+def strip_decorators(module: str, names) -> int:
+    """Remove the lines ``@name`` from the scratch copy of ``module`` (the number removed)."""
+    path = WORK / module
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() not in {f"@{n}" for n in names}]
+    path.write_text("".join(kept), encoding="utf-8")
+    return len(lines) - len(kept)
+
+
+def run_mutmut(modules: list[str], tests: list[str], jobs: int, keep: bool, only: list[str] | None,
+               strip=()) -> int:
     """Prepare ``WORK`` and run mutmut there (0 when mutmut finished)."""
     prepare(modules, tests, fresh=not keep)
+    for module in modules if strip else ():
+        print(f"{module}: {strip_decorators(module, strip)} decorators {', '.join(strip)} removed in the scratch copy")
     mutmut = Path(sys.executable).with_name("mutmut")
     # JOBLIB_MULTIPROCESSING=0: joblib runs n_jobs > 1 without worker processes. mutmut collects coverage in its
     # own process and then reaps its mutant children with os.wait(), so an idle loky worker left by a test that
@@ -160,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", nargs="+", help="files to mutate, relative to the repository")
     parser.add_argument("--tests", nargs="+", help="test files mutmut may choose from")
-    parser.add_argument("--decision-path", action="store_true",
-                        help="every module of the decision path with its own tests, one after the other, each in "
-                             "<workdir>/<module>; a table of all at the end (instead of --modules/--tests)")
+    parser.add_argument("--decision-path", nargs="*", default=None, metavar="MODULE",
+                        help="every module of the decision path (or the ones named) with its own tests, one after "
+                             "the other, each in <workdir>/<module>; a table of all at the end (instead of "
+                             "--modules/--tests)")
     parser.add_argument("--jobs", type=int, default=2, help="mutmut worker processes")
     parser.add_argument("--keep", action="store_true", help="reuse .mutation/ and mutmut's earlier verdicts")
     parser.add_argument("--workdir", default=str(WORK), help="scratch directory (default .mutation/)")
@@ -172,23 +188,26 @@ def main(argv: list[str] | None = None) -> int:
                              "'analysis.modeling.benchmark.x_choose_model*'); the score counts those mutants")
     args = parser.parse_args(argv)
     base = Path(args.workdir).resolve()
-    if args.decision_path:
-        plan = DECISION_PATH
+    if args.decision_path is not None:
+        plan = [entry for entry in DECISION_PATH if not args.decision_path or entry[0] in args.decision_path]
+        unknown = set(args.decision_path) - {entry[0] for entry in DECISION_PATH}
+        if unknown:
+            parser.error(f"not on the decision path: {', '.join(sorted(unknown))}")
     elif args.modules and args.tests:
-        plan = [(None, None, None)]
+        plan = [(None, None, None, ())]
     else:
         parser.error("give --modules and --tests, or --decision-path")
     rows = []
-    for module, tests, only in plan:
+    for module, tests, only, strip in plan:
         modules, tests, only = ([module], tests, only) if module else (args.modules, args.tests, args.only)
         WORK = base / Path(module).stem if module else base
-        if not args.report_only and run_mutmut(modules, tests, args.jobs, args.keep, only):
+        if not args.report_only and run_mutmut(modules, tests, args.jobs, args.keep, only, strip):
             return 2
         rows += scores(modules, only)
         if not module:
             print_scores(rows)
             print(f"survivors: {WORK / 'survivors.txt'}; inspect one with: cd {WORK.name} && mutmut show NAME")
-    if args.decision_path:
+    if args.decision_path is not None:
         print_scores(rows)
         with open(base / "scores.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

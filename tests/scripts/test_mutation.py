@@ -41,9 +41,11 @@ def test_scores_count_killed_timeouts_survivors_and_unrun_mutants(mutation, tmp_
 
 
 def test_the_decision_path_names_existing_modules_and_tests(mutation):
-    modules = [module for module, _, _ in mutation.DECISION_PATH]
+    modules = [module for module, _, _, _ in mutation.DECISION_PATH]
     assert len(set(modules)) == len(modules)
-    for module, tests, only in mutation.DECISION_PATH:
+    for module, tests, only, strip in mutation.DECISION_PATH:
+        for name in strip:  # a decorator removed in the scratch copy is used in the module
+            assert f"\n@{name}\n" in (ROOT / module).read_text(encoding="utf-8"), (module, name)
         assert (ROOT / module).is_file(), module
         assert tests and all((ROOT / t).is_file() for t in tests), tests
         if only:  # each pattern names a function that exists in the module
@@ -51,3 +53,12 @@ def test_the_decision_path_names_existing_modules_and_tests(mutation):
             for pattern in only:
                 name = pattern.split(".x_", 1)[1].split("__mutmut_")[0]
                 assert f"def {name}(" in source, pattern
+
+
+def test_strip_decorators_removes_only_the_named_lines(mutation, tmp_path):
+    (tmp_path / "pkg").mkdir()
+    source = "@keep\ndef f():\n    return 1\n\n\n@drop\ndef g():\n    return '@drop'\n\n    @drop\n    def h(): pass\n"
+    (tmp_path / "pkg" / "m.py").write_text(source, encoding="utf-8")
+    assert mutation.strip_decorators("pkg/m.py", ("drop",)) == 2
+    assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == (
+        "@keep\ndef f():\n    return 1\n\n\ndef g():\n    return '@drop'\n\n    def h(): pass\n")

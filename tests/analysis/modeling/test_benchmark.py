@@ -787,3 +787,100 @@ def test_log_loss_ties_against_the_corrected_t_test():
     assert out["tied"].to_dict() == {"best": True, "just_inside": True, "just_outside": False, "better": True,
                                      "shifted": False, "noisy": bool(out.loc["noisy", "log_loss_diff"]
                                                                     <= out.loc["noisy", "log_loss_diff_se"])}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The candidates' table, computed here by hand
+# ---------------------------------------------------------------------------------------------------------
+def _hosmer_lemeshow_by_hand(y, p, groups=10):
+    """Out-of-sample Hosmer–Lemeshow: groups of (nearly) equal size by sorted risk, chi-square with G df."""
+    order = np.argsort(p, kind="stable")
+    stat = 0.0
+    for part in np.array_split(order, groups):
+        n, observed, expected = len(part), y[part].sum(), p[part].sum()
+        stat += (observed - expected) ** 2 / (expected * (1 - expected / n))
+    return stat, groups, float(sps.chi2.sf(stat, groups))
+
+
+def _candidate_inputs(seed=3):
+    rng = np.random.default_rng(seed)
+    n = 400
+    y = rng.integers(0, 2, n)
+    oof = pd.DataFrame({"good": np.clip(0.25 + 0.5 * y + rng.normal(0, 0.15, n), 0.02, 0.98),
+                        "flat": np.clip(rng.uniform(0.2, 0.8, n), 0.02, 0.98)})
+    rows = []
+    for model in ("good", "flat"):
+        for j in range(6):
+            rows.append({"model": model, "repeat": j // 3, "fold": j % 3, "auc": 0.6 + 0.03 * j + (model == "good") * 0.1,
+                         "log_loss": 0.5 + 0.01 * j - (model == "good") * 0.1, "brier": 0.2 + 0.005 * j,
+                         "best_params": {}, "fit_info": {"converged": j != 4} if model == "good" else None})
+    return pd.DataFrame(rows), oof, y
+
+
+def _expected_candidate_row(name, scores, oof, y, n_train, n_test, target):
+    import statsmodels.api as sm
+
+    s = scores[scores["model"] == name]
+    auc = s["auc"].to_numpy()
+    J = len(auc)
+    half = sps.t.ppf(0.975, J - 1) * np.sqrt((1 / J + n_test / n_train) * auc.var(ddof=1))
+    p = oof[name].to_numpy()
+    stat, df, pval = _hosmer_lemeshow_by_hand(y, p)
+    lp = np.log(p / (1 - p))
+    slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit().params[1]
+    intercept = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit().params[0]
+    meets = (pval >= target["hl_p_value_min"] and target["slope_low"] <= slope <= target["slope_high"]
+             and abs(intercept) <= target["intercept_abs_max"])
+    flags = [d["converged"] for d in s["fit_info"] if isinstance(d, dict)]
+    return {"model": name, "auc_mean": auc.mean(), "auc_conf_low": auc.mean() - half, "auc_conf_high": auc.mean() + half,
+            "log_loss": s["log_loss"].mean(), "log_loss_diff": np.nan, "log_loss_diff_se": np.nan, "tied": False,
+            "brier": s["brier"].mean(), "hl_statistic": stat, "hl_df": df, "hl_p_value": pval,
+            "calibration_slope": slope, "calibration_intercept": intercept, "n_folds": J,
+            "folds_not_converged": sum(not f for f in flags) if flags else pd.NA, "meets_target": bool(meets),
+            "role": "", "chosen": False}
+
+
+def test_candidate_metrics_every_column_by_hand():
+    """The whole table: AUC with the corrected t interval, mean log loss and Brier, out-of-sample Hosmer–Lemeshow
+    (10 groups, 10 df), the calibration slope and intercept from statsmodels, the convergence count, the target
+    verdict, and the columns left for the choice rule (ties, role, chosen)."""
+    scores, oof, y = _candidate_inputs()
+    target = {"hl_p_value_min": 0.05, "slope_low": 0.8, "slope_high": 1.2, "intercept_abs_max": 0.2}
+    got = bm.candidate_metrics(scores, oof, y, 300, 100, ["good", "flat"], target)
+    expected = pd.DataFrame([_expected_candidate_row(m, scores, oof, y, 300, 100, target) for m in ("good", "flat")],
+                            columns=bm.CANDIDATE_COLUMNS)
+    assert list(got.columns) == bm.CANDIDATE_COLUMNS
+    for column in bm.CANDIDATE_COLUMNS:
+        if column in ("model", "role", "tied", "chosen", "meets_target", "hl_df", "n_folds", "folds_not_converged"):
+            assert got[column].tolist() == expected[column].tolist(), column
+        else:
+            np.testing.assert_allclose(got[column].to_numpy(float), expected[column].to_numpy(float), rtol=1e-6,
+                                       err_msg=column)
+    assert got["folds_not_converged"].tolist()[0] == 1 and pd.isna(got["folds_not_converged"].tolist()[1])
+
+
+@pytest.mark.parametrize("edge", ["hl_p_value_min", "slope_low", "slope_high", "intercept_abs_max"])
+def test_candidate_metrics_target_edges_are_inclusive_and_every_condition_counts(edge):
+    """Each bound of the calibration target exactly at the model's value meets it; moving that one bound past
+    the value fails the target even when the others are met."""
+    scores, oof, y = _candidate_inputs()
+    base = bm.candidate_metrics(scores, oof, y, 300, 100, ["good"],
+                                {"hl_p_value_min": 0.0, "slope_low": -1e9, "slope_high": 1e9,
+                                 "intercept_abs_max": 1e9}).iloc[0]
+    at = {"hl_p_value_min": base["hl_p_value"], "slope_low": base["calibration_slope"],
+          "slope_high": base["calibration_slope"], "intercept_abs_max": abs(base["calibration_intercept"])}[edge]
+    loose = {"hl_p_value_min": 0.0, "slope_low": -1e9, "slope_high": 1e9, "intercept_abs_max": 1e9}
+    assert bool(base["meets_target"])
+    exact = bm.candidate_metrics(scores, oof, y, 300, 100, ["good"], {**loose, edge: at}).iloc[0]
+    assert bool(exact["meets_target"])
+    step = abs(at) * 1e-9 + 1e-15
+    nudged = at + step if edge in ("hl_p_value_min", "slope_low") else at - step  # just past the model's value
+    missed = bm.candidate_metrics(scores, oof, y, 300, 100, ["good"], {**loose, edge: nudged}).iloc[0]
+    assert not missed["meets_target"]
+
+
+def test_choose_model_among_the_interpretable_ties_by_name():
+    """The rule picks the lowest log loss among the interpretable models only, ties broken by name."""
+    table = pd.DataFrame({"model": ["b", "a", "c"], "log_loss": [0.4, 0.4, 0.3]})
+    assert bm.choose_model(table, ["a", "b"]) == "a"
+    assert bm.choose_model(table, ["b", "c"]) == "c"
