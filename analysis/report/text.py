@@ -244,7 +244,7 @@ def reference_levels_sentence(res: Results) -> str:
 def hc3_summary(res: Results) -> dict[str, str]:
     a = res["logit_coefficients"].set_index("term")
     b = res["logit_coefficients_hc3"].set_index("term")
-    both = a[["std_error", "p_value"]].join(b[["std_error", "p_value"]], rsuffix="_hc3").dropna()
+    both = a[["std_error", "p_value"]].join(b[["std_error", "p_value"]].add_suffix("_hc3")).dropna()
     ratio = both["std_error_hc3"] / both["std_error"]
     changed = both[(both["p_value"] < alpha(res)) != (both["p_value_hc3"] < alpha(res))]
     return {
