@@ -302,6 +302,11 @@ def sensitivity_summary(res: Results) -> dict[str, str]:
             "top_par_min": fmt_int(sub["profit_at_risk_upper"].min()), "top_par_max": fmt_int(sub["profit_at_risk_upper"].max())}
 
 
+def _s(count: str) -> str:
+    """The plural ending for a count already formatted as text ("1" → "", "3" → "s")."""
+    return "" if count == "1" else "s"
+
+
 def quick_protocol_note(res: Results) -> str:
     """A warning callout (Markdown) when the results come from the reduced test protocol, else nothing."""
     info = run_info(res)
@@ -310,7 +315,8 @@ def quick_protocol_note(res: Results) -> str:
     f = methods_facts(res)
     return ("::: {.callout-warning title=\"Quick protocol\"}\n"
             f"These results were produced with the reduced cross-validation protocol meant for tests "
-            f"({f['n_splits']} folds × {f['n_repeats']} repeats, {f['inner_splits']} inner folds). Run "
+            f"({f['n_splits']} fold{_s(f['n_splits'])} × {f['n_repeats']} repeat{_s(f['n_repeats'])}, "
+            f"{f['inner_splits']} inner fold{_s(f['inner_splits'])}). Run "
             "`python -m analysis run` without `--quick` before relying on the benchmark.\n:::\n")
 
 
@@ -582,7 +588,9 @@ def calibration_summary(res: Results, model: str | None = None) -> dict[str, str
         "n_bins": fmt_int(len(curve)), "n_outside": fmt_int(outside),
         "outside_sentence": capitalise(f"in {share_of(outside, len(curve), 'bins')}"),
         "worst_predicted": fmt_num(worst["mean_predicted"], 2), "worst_observed": fmt_num(worst["observed_rate"], 2),
-        "worst_direction": "over-predicts" if worst["mean_predicted"] > worst["observed_rate"] else "under-predicts",
+        "worst_direction": ("over-predicts" if worst["mean_predicted"] > worst["observed_rate"] else
+                            "under-predicts" if worst["mean_predicted"] < worst["observed_rate"] else
+                            "matches the observed rate in every bin"),
     }
 
 

@@ -289,6 +289,12 @@ def test_quick_protocol_note(tmp_path):
         "the benchmark.\n:::\n")
 
 
+def test_quick_protocol_note_in_the_singular(tmp_path):
+    res = methods_bundle(tmp_path, quick=True)
+    res["run_info"] = res["run_info"].assign(protocol=json.dumps({"n_splits": 1, "n_repeats": 1, "inner_splits": 1}))
+    assert "(1 fold × 1 repeat, 1 inner fold)." in T.quick_protocol_note(res)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Data checks and collinearity
 # ---------------------------------------------------------------------------------------------------------
@@ -932,6 +938,16 @@ def test_calibration_summary_of_a_named_model_at_alpha():
     assert T.calibration_summary(res, "logit_selected") == expected
     res.update(protocol=protocol_rows(alpha="0.051"))
     assert T.calibration_summary(res, "logit_selected") == {**expected, "hl_verdict": "rejects calibration"}
+
+
+def test_calibration_summary_of_a_perfectly_calibrated_curve():
+    """No gap in any bin: the largest gap is zero, neither over- nor under-prediction."""
+    res = calibration_bundle()
+    curve = res["calibration_curve"]
+    res["calibration_curve"] = curve.assign(observed_rate=curve["mean_predicted"])
+    got = T.calibration_summary(res, "logit_selected")
+    assert got["worst_direction"] == "matches the observed rate in every bin"
+    assert got["worst_predicted"] == got["worst_observed"] == "0.20"
 
 
 def test_candidates_summary_with_recalibration():
