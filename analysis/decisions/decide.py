@@ -487,8 +487,9 @@ def offer_plan(offers: pd.DataFrame, boot: BootstrapResult, risk_threshold: floa
     for name, mask in groups:
         kept_draws = np.zeros(n_boot)
         profit_draws = np.zeros(n_boot)
-        kept = float(offers.loc[mask, "risk_drop"].sum())
-        retained = float((profit[mask] * offers.loc[mask, "risk_drop"].to_numpy(float)).sum())
+        drop = offers.loc[mask, "risk_drop"].to_numpy(float)
+        kept = float(drop.sum())
+        retained = float((profit[mask] * drop).sum())
         for lever, draws in boot.drops.items():
             chosen = mask & (offers["offer"].to_numpy() == lever)
             kept_draws += draws[:, chosen].sum(axis=1)

@@ -228,8 +228,8 @@ def _plan_offers(decimal: bool = False, text: bool = False) -> pd.DataFrame:
     if decimal:
         for column in ("p_decline", "profit", "risk_drop"):
             offers[column] = pd.Series([Decimal(str(v)) for v in offers[column]], dtype=object)
-    if text:  # the risks and profits as read from a text file without conversion
-        for column in ("p_decline", "profit"):
+    if text:  # the risks, profits and drops as read from a text file without conversion
+        for column in ("p_decline", "profit", "risk_drop"):
             offers[column] = pd.Series([str(v) for v in offers[column]], dtype=object)
     return offers
 
