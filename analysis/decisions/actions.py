@@ -279,15 +279,18 @@ def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = FUL
     """
     from scipy.stats import norm
 
-    rows = []
+    rows, signs = [], []
     by_variable = ames.set_index("variable")
     for lever in levers:
         a = by_variable.loc[lever.column]
-        sign = np.sign(lever.change)
+        sign = float(np.sign(lever.change))
+        signs.append(sign)
         statistic = float(a["estimate"] / a["std_error"]) if a["std_error"] > 0 else np.nan
         tied = tied_ames[tied_ames["variable"] == lever.column]
-        # fewer declines: the effect of the action's change (sign × AME) is below zero in every tied model
-        robust = bool(len(tied) and np.all(np.where(sign > 0, tied["conf_high"] < 0, tied["conf_low"] > 0)))
+        # fewer declines: the effect of the action's change (sign × AME) is below zero in every tied model; an
+        # action that changes nothing never is
+        robust = bool(sign != 0 and len(tied)
+                      and np.all(np.where(sign > 0, tied["conf_high"] < 0, tied["conf_low"] > 0)))
         rows.append({"action": lever.name, "column": lever.column,
                      "hypothesis": f"AME of {lever.column} = 0 (inference model)", "estimate": float(a["estimate"]),
                      "std_error": float(a["std_error"]), "statistic": statistic,
@@ -300,8 +303,9 @@ def action_tests(ames: pd.DataFrame, tied_ames: pd.DataFrame, alpha: float = FUL
     table["p_value_holm"] = np.nan
     if tested.any():
         table.loc[tested, "p_value_holm"] = multipletests(table.loc[tested, "p_value"], method="holm")[1]
-    fewer = np.array([np.sign(LEVER_BY_NAME[a].change) for a in table["action"]])
-    beneficial = np.where(fewer > 0, table["conf_high"] < 0, table["conf_low"] > 0)
+    # the same sign as for ``robust``: the change of the action as passed
+    fewer = np.array(signs)
+    beneficial = np.where(fewer > 0, table["conf_high"] < 0, np.where(fewer < 0, table["conf_low"] > 0, False))
     table["offered"] = (table["p_value_holm"] < alpha) & beneficial
     table["recommended"] = table["offered"] & table["robust"]
     return table[TEST_COLUMNS]

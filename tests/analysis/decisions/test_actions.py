@@ -682,3 +682,23 @@ def test_customer_offers_compare_single_precision_risks_in_double_precision():
     assert offers["p_decline"].iloc[0] == 0.699999988079071 and offers["p_decline"].dtype == np.float64
     drop = _predict_offers(frame.iloc[[1]])[0] - _predict_offers(frame.iloc[[1]].assign(marketing_6m=4.0))[0]
     assert offers["risk_drop"].tolist() == [0.0, pytest.approx(drop, rel=1e-12)]
+
+
+def test_action_tests_robust_and_offered_read_the_same_sign_of_the_change():
+    """``robust`` and ``offered`` both ask whether the change *as passed* lowers the decline: a lever passed with
+    the opposite change reads a positive AME as fewer declines in both columns; a lever that changes nothing is
+    neither, whatever side its intervals lie on."""
+    ames = _ames({"marketing_6m": (0.02, 0.004, 0.01, 0.03)})
+    tied = _tied([("m", "marketing_6m", 0.01, 0.03)])
+    fewer_contacts = replace(LEVER["more_marketing"], change=-1.0)
+    table = actions.action_tests(ames, tied, levers=(fewer_contacts,))
+    assert (table["robust"].tolist(), table["offered"].tolist(), table["recommended"].tolist()) == (
+        [True], [True], [True])
+    registered = actions.action_tests(ames, tied, levers=(LEVER["more_marketing"],))
+    assert (registered["robust"].tolist(), registered["offered"].tolist()) == ([False], [False])
+    still = replace(LEVER["more_marketing"], change=0.0)
+    for interval in ((0.01, 0.03), (-0.03, -0.01)):
+        a = _ames({"marketing_6m": (sum(interval) / 2, 0.004, *interval)})
+        t = _tied([("m", "marketing_6m", *interval)])
+        table = actions.action_tests(a, t, levers=(still,))
+        assert (table["robust"].tolist(), table["offered"].tolist()) == ([False], [False]), interval
