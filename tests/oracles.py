@@ -16,3 +16,11 @@ def holm(p) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[i]))
         adjusted[i] = running
     return adjusted
+
+
+def central_jacobian(f, theta, step: float = 1e-6) -> np.ndarray:
+    """Central differences of ``f`` in each coordinate of ``theta``: column j is
+    (f(θ + h·e_j) − f(θ − h·e_j)) / 2h (a vector of k partial derivatives when ``f`` returns a scalar)."""
+    theta = np.asarray(theta, dtype=float)
+    return np.stack([(np.asarray(f(theta + step * e)) - np.asarray(f(theta - step * e))) / (2 * step)
+                     for e in np.eye(len(theta))], axis=-1)

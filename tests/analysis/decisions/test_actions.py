@@ -24,7 +24,7 @@ from analysis.segments import Thresholds, assign_segments, make_thresholds
 from analysis.data.synthetic import customer_table
 from stats.link_margins import logit_link_model
 from tests.support_oracle import cluster, moved, support_counts
-from tests.oracles import holm
+from tests.oracles import holm, central_jacobian
 
 COLUMNS = ["marketing_6m", "marketing_current", "promo_share_10pp", "unpaid_items", "categories_per_visit",
            "pages_per_visit"]
@@ -222,11 +222,7 @@ def _effect(base: pd.DataFrame, moved: pd.DataFrame, weights: np.ndarray, beta=B
 
 def _se(base, moved, weights) -> float:
     cov = _cov()
-    grad = np.empty(len(BETA))
-    for j in range(len(BETA)):
-        step = np.zeros(len(BETA))
-        step[j] = 1e-6
-        grad[j] = (_effect(base, moved, weights, BETA + step) - _effect(base, moved, weights, BETA - step)) / 2e-6
+    grad = central_jacobian(lambda b: _effect(base, moved, weights, b), BETA)
     return float(np.sqrt(grad @ cov @ grad))
 
 

@@ -24,6 +24,7 @@ from analysis.modeling.pair import model_pair
 from analysis.data.synthetic import customer_table
 from stats.bootstrap import replicate_rng
 from stats.link_margins import average_marginal_effects, logit_link_model
+from tests.oracles import central_jacobian
 
 LEVERS = actions.STORE_ACTIONS + actions.ASSUMED_ACTIONS
 COLUMNS = list(dict.fromkeys(lever.column for lever in LEVERS))
@@ -450,11 +451,7 @@ def test_change_std_error_against_a_finite_difference_jacobian(frame, pairs, nam
     def drop(t):
         return link.prob(t, X0) - link.prob(t, X1)
 
-    J = np.empty((len(frame), len(theta)))
-    for j in range(len(theta)):
-        step = np.zeros(len(theta))
-        step[j] = 1e-6
-        J[:, j] = (drop(theta + step) - drop(theta - step)) / 2e-6
+    J = central_jacobian(drop, theta)
     expected = np.sqrt(np.einsum("ij,jk,ik->i", J, np.asarray(link.cov, dtype=float), J))
     se = change_std_error(link)(frame, cf)
     np.testing.assert_allclose(se[room], expected[room], rtol=1e-5)

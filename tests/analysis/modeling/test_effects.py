@@ -32,6 +32,7 @@ from stats.calibration import AsymptoteCalibrator
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.link_margins import LinkModel, average_marginal_effects
+from tests.oracles import central_jacobian
 
 LINEAR = ("marketing_6m + marketing_current + tenure_100d + promo_share_10pp + categories_per_visit + unpaid_items"
           " + service_errors + pages_per_visit + revenue_prev2_k + revenue_prev_k + revenue_current_k + minutes_prev"
@@ -345,8 +346,7 @@ def test_change_std_error_against_finite_differences():
     def change(theta):
         return _G(X0 @ theta) - _G(X1 @ theta)
 
-    step = 1e-6
-    J = np.column_stack([(change(b + step * e) - change(b - step * e)) / (2 * step) for e in np.eye(len(b))])
+    J = central_jacobian(change, b)
     expected = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
     np.testing.assert_allclose(se(f, cf), expected, rtol=1e-5)
     np.testing.assert_allclose(se(cf, f), expected, rtol=1e-5)

@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from analysis.modeling import model_file
 from analysis.modeling.features import linear_formula, model_frame
 from analysis.data.synthetic import customer_table
+from tests.oracles import central_jacobian
 
 FORMULAS = {
     "numeric": "x + z",
@@ -358,11 +359,7 @@ def test_inference_drop_against_a_finite_difference_jacobian(name, training, new
         moved = {**link_only, "estimates": {**spec["estimates"], "values": b.tolist()}}
         return model_file.predict_proba(moved, frame0) - model_file.predict_proba(moved, frame1)
 
-    J = np.empty((len(frame0), len(beta)))
-    for j in range(len(beta)):
-        step = np.zeros(len(beta))
-        step[j] = 1e-6
-        J[:, j] = (diff(beta + step) - diff(beta - step)) / 2e-6
+    J = central_jacobian(diff, beta)
     drop, se = model_file.inference_drop(spec, frame0, frame1)
     np.testing.assert_allclose(drop, diff(beta), rtol=1e-12, atol=1e-15)
     # by hand: expit(η), with the floor g + (1 − g)·expit(η) of a floor link

@@ -30,6 +30,7 @@ from stats.calibration import AsymptoteCalibrator
 from stats.floor_logit import FloorLogitClassifier
 from stats.gam import PenalizedSplineLogitClassifier
 from stats.link_margins import LinkModel
+from tests.oracles import central_jacobian
 
 LINEAR = ("marketing_6m + marketing_current + tenure_100d + promo_share_10pp + categories_per_visit + unpaid_items"
           " + service_errors + pages_per_visit + revenue_prev2_k + revenue_prev_k + revenue_current_k + minutes_prev"
@@ -197,9 +198,7 @@ def test_floor_logit_equals_its_classifier():
     np.testing.assert_allclose(link.prob(link.params, X), p, rtol=1e-12)
     np.testing.assert_allclose(link.predict(new), direct.predict_proba(new)[:, 1], rtol=1e-12)
     # the Jacobian is the derivative of the probability
-    step = 1e-6
-    fd = np.column_stack([(link.prob(link.params + step * e, X) - link.prob(link.params - step * e, X)) / (2 * step)
-                          for e in np.eye(len(link.params))])
+    fd = central_jacobian(lambda t: link.prob(t, X), link.params)
     np.testing.assert_allclose(link.jacobian(link.params, X), fd, rtol=1e-5, atol=1e-8)
 
 
@@ -272,9 +271,7 @@ def test_recalibrated_probability_and_jacobian():
     frame = pd.DataFrame({"x": X[:, 1], "z": X[:, 2]})
     np.testing.assert_allclose(model.predict(frame), _g(eta), rtol=1e-12)
     # Jacobian: finite differences of the probability, and the chain rule by hand
-    step = 1e-6
-    fd = np.column_stack([(model.prob(link.params + step * e, X) - model.prob(link.params - step * e, X)) / (2 * step)
-                          for e in np.eye(3)])
+    fd = central_jacobian(lambda t: model.prob(t, X), link.params)
     jac = model.jacobian(link.params, X)
     np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(jac, _dg(eta)[:, None] * X, rtol=1e-9, atol=1e-14)

@@ -24,6 +24,7 @@ from tests.conftest import run_cli
 from analysis.data.dictionary import TARGET
 from analysis.data.synthetic import customer_table, write_exports
 from tests.support_oracle import moved as _support_moved
+from tests.oracles import central_jacobian
 
 
 N_TRAIN = 3000
@@ -353,11 +354,7 @@ def _difference_se(result, frame0, frame1):
         return np.asarray(moved.predict(frame0)) - np.asarray(moved.predict(frame1))
 
     beta = result.params.to_numpy()
-    J = np.empty((len(frame0), len(beta)))
-    for j in range(len(beta)):
-        step = np.zeros(len(beta))
-        step[j] = 1e-6
-        J[:, j] = (diff(beta + step) - diff(beta - step)) / 2e-6
+    J = central_jacobian(diff, beta)
     return np.sqrt(np.einsum("ij,jk,ik->i", J, result.cov_params().to_numpy(), J))
 
 
