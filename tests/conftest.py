@@ -59,6 +59,18 @@ def write_lines(directory: Path, files: dict[str, list[str]], newline: str = "\r
 
 
 @pytest.fixture
+def empty_fit_cache():
+    """Empty ``analysis.modeling.pair._FITS`` (the full-data fits shared by the effects and decisions stages) before
+    and after the test: a fit cached elsewhere would hide the code under test, and under mutmut a fit cached before
+    the fork would hide the mutant. Modules use it with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    from analysis.modeling import pair
+
+    pair._FITS.clear()
+    yield
+    pair._FITS.clear()
+
+
+@pytest.fixture
 def tiny_lines():
     return tiny_export_lines()
 

@@ -50,13 +50,7 @@ LEVER_COLUMNS = ["marketing_6m", "marketing_current", "unpaid_items", "promo_sha
 DESIGN_COLUMNS = LEVER_COLUMNS + ["tenure_100d", "pages_per_visit"]
 
 
-@pytest.fixture(autouse=True)
-def _empty_fit_cache():
-    import analysis.modeling.pair as pair_module
-
-    pair_module._FITS.clear()
-    yield
-    pair_module._FITS.clear()
+pytestmark = pytest.mark.usefixtures("empty_fit_cache")
 
 
 def _z(conf_level: float) -> float:

@@ -9,7 +9,7 @@ error of a change (finite-difference Jacobian, ``sqrt(J V J')``); every table of
 model pairs (statsmodels fits, the HC3 sandwich by hand, the floor logit's LR test by hand, AMEs by model and role,
 VIF and GVIF by hand); and the scoring specification of each kind of business model.
 
-``pair._FITS`` is emptied before every test (autouse fixture): a cache filled before mutmut's fork would hide a
+``pair._FITS`` is emptied before every test (the shared ``empty_fit_cache`` fixture): a cache filled before mutmut's fork would hide a
 mutant.
 """
 
@@ -51,11 +51,7 @@ CUBE = "I((marketing_6m - 4) ** 3)"
 MAP = {"floor": 0.04, "ceiling": 0.93, "slope": 0.8, "shift": 0.15}
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    pair._FITS.clear()
-    yield
-    pair._FITS.clear()
+pytestmark = pytest.mark.usefixtures("empty_fit_cache")
 
 
 def _frame(n=300, seed=5):

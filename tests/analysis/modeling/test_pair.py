@@ -10,7 +10,7 @@ recomputed from a counterfactual share, the refusal of missing values); the reca
 finite-difference derivative of its probability, the clipping of extreme probabilities); and :func:`model_pair`
 (the same link twice, or the map fitted on the out-of-fold probabilities).
 
-``pair._FITS`` is emptied before every test (autouse fixture): a cache filled before mutmut's fork would hide a
+``pair._FITS`` is emptied before every test (the shared ``empty_fit_cache`` fixture): a cache filled before mutmut's fork would hide a
 mutant of the fit.
 """
 
@@ -44,11 +44,7 @@ PREDICTOR_COLUMNS = ["marketing_6m", "marketing_current", "tenure_100d", "promo_
                      "popular_category"]
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    pair._FITS.clear()
-    yield
-    pair._FITS.clear()
+pytestmark = pytest.mark.usefixtures("empty_fit_cache")
 
 
 def _frame(n=300, seed=5):
