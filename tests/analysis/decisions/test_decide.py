@@ -222,43 +222,6 @@ def test_the_same_seed_gives_the_same_replicates_whatever_the_workers(frame, pai
     assert (summary["n_replicates"] == 3).all() and (summary["std_error"] > 0).all()
 
 
-def _tiny_task(X: np.ndarray, y: np.ndarray) -> decisions.BootstrapTask:
-    plan = decisions.StatisticPlan(keys=["base"], groups={}, room={}, steps={}, profit=np.ones(len(y)),
-                                   scenario_levers=[], ame_columns=[], drop_levers=[])
-    return decisions.BootstrapTask(X=X, y=y, penalty=None, alphas=(), designs=X[None], plan=plan)
-
-
-def test_a_resample_without_a_category_level_is_drawn_again(monkeypatch):
-    n = 30
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=n)
-    rare = np.zeros(n)
-    rare[0] = 1.0  # a level only customer 0 has
-    X = np.column_stack([np.ones(n), x, rare])
-    y = (rng.uniform(size=n) < expit(x)).astype(float)
-    y[0] = 1.0
-    # a replicate whose first draw misses customer 0
-    b = next(b for b in range(100) if 0 not in replicate_rng(4, b).integers(0, n, size=n))
-    draws = []
-    real = decisions.resample
-
-    def spy(size, generator):
-        draws.append(real(size, generator))
-        return draws[-1]
-
-    monkeypatch.setattr(decisions, "resample", spy)
-    decisions._one_replicate(_tiny_task(X, y), 4, b)
-    assert len(draws) >= 2
-    assert all(0 not in d for d in draws[:-1]) and 0 in draws[-1]
-    stream = replicate_rng(4, b)  # the redraws come from the replicate's own stream, in order
-    for d in draws:
-        np.testing.assert_array_equal(d, stream.integers(0, n, size=n))
-    # a level nobody has can never be drawn: the replicate says so after 100 tries
-    X0 = np.column_stack([np.ones(n), x, np.zeros(n)])
-    with pytest.raises(RuntimeError, match="bootstrap replicate 3: 100 resamples in a row lack a category level"):
-        decisions._one_replicate(_tiny_task(X0, y), 4, 3)
-
-
 def test_generic_bootstrap_path_equals_the_fast_path_on_the_same_resamples(frame, pairs):
     """The generic path (the candidate estimator refitted from scratch through statsmodels, as for the selected and
     the floor logit) and the fast path (Newton on resampled rows of one design) refit the same all-linear logit on

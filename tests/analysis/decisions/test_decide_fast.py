@@ -876,6 +876,42 @@ def _tiny_task(X: np.ndarray, y: np.ndarray, penalty=None, alphas=(), starts=Non
                                    plan=plan, starts=starts)
 
 
+def _spy_on_resample(monkeypatch) -> list:
+    """Record every resample ``_one_replicate`` draws (the draws themselves unchanged)."""
+    draws, real = [], decisions.resample
+
+    def spy(size, generator):
+        draws.append(real(size, generator))
+        return draws[-1]
+
+    monkeypatch.setattr(decisions, "resample", spy)
+    return draws
+
+
+def test_a_resample_without_a_category_level_is_drawn_again(monkeypatch):
+    n = 30
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    rare = np.zeros(n)
+    rare[0] = 1.0  # a level only customer 0 has
+    X = np.column_stack([np.ones(n), x, rare])
+    y = (rng.uniform(size=n) < expit(x)).astype(float)
+    y[0] = 1.0
+    # a replicate whose first draw misses customer 0
+    b = next(b for b in range(100) if 0 not in replicate_rng(4, b).integers(0, n, size=n))
+    draws = _spy_on_resample(monkeypatch)
+    decisions._one_replicate(_tiny_task(X, y), 4, b)
+    assert len(draws) >= 2
+    assert all(0 not in d for d in draws[:-1]) and 0 in draws[-1]
+    stream = replicate_rng(4, b)  # the redraws come from the replicate's own stream, in order
+    for d in draws:
+        np.testing.assert_array_equal(d, stream.integers(0, n, size=n))
+    # a level nobody has can never be drawn: the replicate says so after 100 tries
+    X0 = np.column_stack([np.ones(n), x, np.zeros(n)])
+    with pytest.raises(RuntimeError, match="bootstrap replicate 3: 100 resamples in a row lack a category level"):
+        decisions._one_replicate(_tiny_task(X0, y), 4, 3)
+
+
 def test_a_fast_replicate_redraws_a_resample_missing_a_level():
     n = 30
     rng = np.random.default_rng(0)
@@ -906,14 +942,7 @@ def test_a_fast_replicate_gives_up_after_100_resamples(monkeypatch):
     n = 30
     x = np.linspace(-1, 1, n)
     y = (np.arange(n) % 2).astype(float)
-    draws = []
-    real = decisions.resample
-
-    def spy(size, generator):
-        draws.append(real(size, generator))
-        return draws[-1]
-
-    monkeypatch.setattr(decisions, "resample", spy)
+    draws = _spy_on_resample(monkeypatch)
     # a level nobody has can never be drawn: the replicate says so after 100 tries
     X0 = np.column_stack([np.ones(n), x, np.zeros(n)])
     with pytest.raises(RuntimeError) as error:
